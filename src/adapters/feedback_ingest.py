@@ -1,0 +1,113 @@
+"""Feedback ingestion: raw provider payloads in; archived in batches, normalised, applied by the core.
+
+Used by the local worker (events from the simulated SES) and by the AWS feedback handler. Each raw
+payload is archived first (one JSON-lines blob per tenant per batch, not one object per event), so
+every DeliveryEvent can point at the exact payload it came from.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from adapters.ses_events import MalformedEventError, parse_event
+from outreach_core.domain.events import DeliveryEvent, InboundReply
+from outreach_core.ports import Archive, Clock
+from outreach_core.services.feedback import FeedbackResult, FeedbackService, ReplyService
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class IngestReport:
+    applied: int = 0
+    duplicates: int = 0
+    unmatched: int = 0
+    replies: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (index in the batch, why)
+    results: list[FeedbackResult] = field(default_factory=list)
+
+
+def parse_reply(body: dict[str, Any]) -> InboundReply:
+    data = body["inboundReply"]
+    return InboundReply(
+        event_id=str(data["eventId"]),
+        tenant_id=data.get("tenant"),
+        in_reply_to=str(data["inReplyTo"]),
+        sender=str(data["from"]),
+        received_at=datetime.fromisoformat(str(data["timestamp"]).replace("Z", "+00:00")),
+        auto_reply=bool(data.get("autoSubmitted", False)),
+    )
+
+
+def _tenant_of(body: dict[str, Any]) -> str:
+    tags = body.get("mail", {}).get("tags", {}) if isinstance(body.get("mail"), dict) else {}
+    values = tags.get("tenant") if isinstance(tags, dict) else None
+    return values[0] if isinstance(values, list) and values else "_unattributed"
+
+
+class EventIngestor:
+    def __init__(
+        self, archive: Archive, feedback: FeedbackService, replies: ReplyService, clock: Clock
+    ) -> None:
+        self.archive = archive
+        self.feedback = feedback
+        self.replies = replies
+        self.clock = clock
+
+    def ingest(self, bodies: Sequence[str]) -> IngestReport:
+        """Archive, normalise and apply a batch. Bad payloads are reported by index; the rest go on."""
+        report = IngestReport()
+        decoded: list[tuple[int, dict[str, Any]]] = []
+        for index, raw in enumerate(bodies):
+            try:
+                body = json.loads(raw)
+                if not isinstance(body, dict):
+                    raise ValueError("not a JSON object")
+                decoded.append((index, body))
+            except ValueError as exc:
+                report.rejected.append((index, f"not JSON: {exc}"))
+        refs = self._archive(decoded)
+        events: list[DeliveryEvent] = []
+        for index, body in decoded:
+            try:
+                if "inboundReply" in body:
+                    if self.replies.record(parse_reply(body)):
+                        report.replies += 1
+                    continue
+                events.extend(parse_event(body, refs[index]))
+            except (MalformedEventError, KeyError, ValueError) as exc:
+                report.rejected.append((index, str(exc)))
+                log.warning("feedback.rejected", index=index, reason=str(exc))
+        for result in self.feedback.handle(events):
+            report.results.append(result)
+            if result.applied:
+                report.applied += 1
+            elif result.detail == "duplicate event":
+                report.duplicates += 1
+            else:
+                report.unmatched += 1
+        return report
+
+    def _archive(self, decoded: list[tuple[int, dict[str, Any]]]) -> dict[int, str]:
+        by_tenant: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for index, body in decoded:
+            by_tenant.setdefault(_tenant_of(body), []).append((index, body))
+        now = self.clock.now()
+        refs: dict[int, str] = {}
+        for tenant, items in by_tenant.items():
+            lines = [json.dumps(body, ensure_ascii=False, separators=(",", ":")) for _, body in items]
+            blob = "\n".join(lines).encode()
+            digest = hashlib.sha256(blob).hexdigest()[:16]
+            key = f"events/{tenant}/{now:%Y/%m/%d}/{now:%H%M%S}-{digest}.jsonl.gz"
+            ref = self.archive.put(key, gzip.compress(blob, mtime=0), "application/x-ndjson")
+            for line, (index, _) in enumerate(items):
+                refs[index] = f"{ref}#{line}"
+        return refs

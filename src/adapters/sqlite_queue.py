@@ -1,0 +1,186 @@
+"""JobQueue on SQLite: delays, visibility timeouts, receive counts, dead letters and redrive, like SQS."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from adapters.sqlite_store import connect
+from outreach_core.ports import Clock, DeadLetter, QueueMessage, ReceivedMessage
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue_messages (
+    id            TEXT    PRIMARY KEY,
+    queue         TEXT    NOT NULL,
+    body          TEXT    NOT NULL,
+    grp           TEXT    NOT NULL,
+    sent_at       REAL    NOT NULL,
+    visible_at    REAL    NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt       TEXT,
+    dead          INTEGER NOT NULL DEFAULT 0,
+    reason        TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS queue_visible ON queue_messages (queue, dead, visible_at);
+CREATE INDEX IF NOT EXISTS queue_receipt ON queue_messages (receipt);
+"""
+
+
+class SqliteJobQueue:
+    def __init__(
+        self,
+        path: str | Path,
+        name: str,
+        clock: Clock,
+        *,
+        visibility_timeout: int = 120,
+        max_receives: int = 3,
+        max_delay_seconds: int = 900,
+    ) -> None:
+        self.name = name
+        self.clock = clock
+        self.visibility_timeout = visibility_timeout
+        self.max_receives = max_receives
+        self.max_delay_seconds = max_delay_seconds
+        self._conn = connect(path)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def send(self, message: QueueMessage, delay_seconds: int = 0) -> str:
+        if not 0 <= delay_seconds <= self.max_delay_seconds:
+            raise ValueError(f"delay must be within 0..{self.max_delay_seconds} s, got {delay_seconds}")
+        message_id = uuid.uuid4().hex
+        now = self._now()
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO queue_messages (id, queue, body, grp, sent_at, visible_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (message_id, self.name, message.body, message.group, now, now + delay_seconds),
+            )
+        return message_id
+
+    def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
+        now = self._now()
+        received: list[ReceivedMessage] = []
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._conn.execute(
+                    "SELECT id, body, grp, receive_count FROM queue_messages "
+                    "WHERE queue=? AND dead=0 AND visible_at<=? ORDER BY visible_at, sent_at LIMIT ?",
+                    (self.name, now, max_messages * 4),
+                ).fetchall()
+                for message_id, body, group, count in _interleave_groups(rows)[:max_messages]:
+                    if count >= self.max_receives:
+                        self._conn.execute(
+                            "UPDATE queue_messages SET dead=1, receipt=NULL, reason=? WHERE id=?",
+                            (f"received {count} times without being acknowledged", message_id),
+                        )
+                        continue
+                    receipt = uuid.uuid4().hex
+                    self._conn.execute(
+                        "UPDATE queue_messages SET receipt=?, receive_count=receive_count+1, visible_at=? "
+                        "WHERE id=?",
+                        (receipt, now + self.visibility_timeout, message_id),
+                    )
+                    received.append(
+                        ReceivedMessage(
+                            message_id=message_id,
+                            receipt=receipt,
+                            body=body,
+                            group=group,
+                            receive_count=count + 1,
+                        )
+                    )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return received
+
+    def ack(self, receipt: str) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM queue_messages WHERE receipt=? AND dead=0", (receipt,))
+
+    def dead_letter(self, receipt: str, reason: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE queue_messages SET dead=1, receipt=NULL, reason=? WHERE receipt=? AND dead=0",
+                (reason, receipt),
+            )
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, body, grp, reason, receive_count FROM queue_messages WHERE queue=? AND dead=1 "
+                "ORDER BY sent_at LIMIT ?",
+                (self.name, limit),
+            ).fetchall()
+        return [
+            DeadLetter(message_id=r[0], body=r[1], group=r[2], reason=r[3], receive_count=r[4]) for r in rows
+        ]
+
+    def redrive(self, message_ids: Sequence[str] | None = None) -> int:
+        sql = (
+            "UPDATE queue_messages SET dead=0, receive_count=0, receipt=NULL, reason='', visible_at=? "
+            "WHERE queue=? AND dead=1"
+        )
+        args: list[object] = [self._now(), self.name]
+        if message_ids is not None:
+            if not message_ids:
+                return 0
+            sql += f" AND id IN ({','.join('?' * len(message_ids))})"
+            args += list(message_ids)
+        with self._lock:
+            return self._conn.execute(sql, args).rowcount
+
+    def stats(self) -> dict[str, float]:
+        """Depth, in-flight, dead letters and the age of the oldest visible message (seconds)."""
+        now = self._now()
+        with self._lock:
+            visible, oldest = self._conn.execute(
+                "SELECT COUNT(*), MIN(sent_at) FROM queue_messages "
+                "WHERE queue=? AND dead=0 AND visible_at<=?",
+                (self.name, now),
+            ).fetchone()
+            total, dead = self._conn.execute(
+                "SELECT SUM(dead=0), SUM(dead=1) FROM queue_messages WHERE queue=?", (self.name,)
+            ).fetchone()
+        return {
+            "visible": visible,
+            "total": total or 0,
+            "dead": dead or 0,
+            "oldest_age_s": round(now - oldest, 1) if oldest else 0.0,
+        }
+
+    def next_visible_at(self) -> float | None:
+        """When the next message becomes visible (epoch seconds): lets a virtual clock jump there."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT MIN(visible_at) FROM queue_messages WHERE queue=? AND dead=0", (self.name,)
+            ).fetchone()
+        return row[0] if row and row[0] is not None else None
+
+
+def _interleave_groups(rows: list[tuple[str, str, str, int]]) -> list[tuple[str, str, str, int]]:
+    """Round-robin across groups (tenants), oldest first within each: one tenant's backlog cannot
+    starve another's messages in a batch (what SQS fair queues do for MessageGroupId)."""
+    by_group: dict[str, list[tuple[str, str, str, int]]] = {}
+    for row in rows:
+        by_group.setdefault(row[2], []).append(row)
+    out: list[tuple[str, str, str, int]] = []
+    while by_group:
+        for group in list(by_group):
+            out.append(by_group[group].pop(0))
+            if not by_group[group]:
+                del by_group[group]
+    return out

@@ -1,0 +1,146 @@
+"""StateStore on SQLite: one file, WAL, conditional writes in IMMEDIATE transactions."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from outreach_core.ports import ConditionFailed, Delete, Put, StoredItem
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    partition  TEXT    NOT NULL,
+    sort       TEXT    NOT NULL,
+    version    INTEGER NOT NULL,
+    data       TEXT    NOT NULL,
+    index_key  TEXT,
+    expires_at INTEGER,
+    PRIMARY KEY (partition, sort)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_by_index_key ON items (index_key) WHERE index_key IS NOT NULL;
+"""
+_TOP = "\U0010ffff"
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection shared by the adapters of one process (guarded by their locks)."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class SqliteStateStore:
+    def __init__(self, path: str | Path) -> None:
+        self._conn = connect(path)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @staticmethod
+    def _item(row: tuple[str, str, int, str, str | None, int | None]) -> StoredItem:
+        return StoredItem(
+            partition=row[0],
+            sort=row[1],
+            version=row[2],
+            data=json.loads(row[3]),
+            index_key=row[4],
+            expires_at=row[5],
+        )
+
+    def get(self, partition: str, sort: str) -> StoredItem | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT partition, sort, version, data, index_key, expires_at FROM items "
+                "WHERE partition=? AND sort=?",
+                (partition, sort),
+            ).fetchone()
+        return self._item(row) if row else None
+
+    def query(
+        self,
+        partition: str,
+        prefix: str,
+        *,
+        upto: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredItem]:
+        high = min(upto, prefix + _TOP) if upto is not None else prefix + _TOP
+        sql = (
+            "SELECT partition, sort, version, data, index_key, expires_at FROM items "
+            "WHERE partition=? AND sort>=? AND sort<=?"
+        )
+        args: tuple[object, ...] = (partition, prefix, high)
+        if after is not None:
+            sql += " AND sort>?"
+            args += (after,)
+        sql += " ORDER BY sort"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args += (limit,)
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        return [self._item(r) for r in rows]
+
+    def find(self, index_key: str) -> list[StoredItem]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT partition, sort, version, data, index_key, expires_at FROM items WHERE index_key=?",
+                (index_key,),
+            ).fetchall()
+        return [self._item(r) for r in rows]
+
+    def write(self, *operations: Put | Delete) -> None:
+        keys = [(op.partition, op.sort) for op in operations]
+        if len(set(keys)) != len(keys):
+            raise ValueError("one write may touch each item once")
+        with self._transaction() as conn:
+            for op in operations:
+                row = conn.execute(
+                    "SELECT version FROM items WHERE partition=? AND sort=?", (op.partition, op.sort)
+                ).fetchone()
+                current = row[0] if row else 0
+                if op.expected_version is not None and op.expected_version != current:
+                    raise ConditionFailed(op.partition, op.sort)
+                if isinstance(op, Delete):
+                    conn.execute("DELETE FROM items WHERE partition=? AND sort=?", (op.partition, op.sort))
+                    continue
+                conn.execute(
+                    "INSERT OR REPLACE INTO items (partition, sort, version, data, index_key, expires_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        op.partition,
+                        op.sort,
+                        current + 1,
+                        json.dumps(dict(op.data), separators=(",", ":")),
+                        op.index_key,
+                        op.expires_at,
+                    ),
+                )
+
+    def purge_expired(self, now_epoch: int) -> int:
+        """Delete items past their expiry (DynamoDB's TTL does this by itself)."""
+        with self._transaction() as conn:
+            return conn.execute(
+                "DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at < ?", (now_epoch,)
+            ).rowcount

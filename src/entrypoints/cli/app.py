@@ -1,0 +1,154 @@
+"""The `outreach` command line: workspace, admin, worker, status, dead letters and the demo."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from entrypoints.cli import admin, ops
+from entrypoints.cli.context import CliState, app_for, fail
+from entrypoints.log_setup import configure_logging
+from entrypoints.settings import Settings
+
+app = typer.Typer(help="Multi-tenant cold-email outreach engine.", no_args_is_help=True, add_completion=False)
+app.add_typer(admin.tenant_app, name="tenant")
+app.add_typer(admin.direction_app, name="direction")
+app.add_typer(admin.identity_app, name="identity")
+app.add_typer(admin.template_app, name="template")
+app.add_typer(admin.campaign_app, name="campaign")
+app.add_typer(admin.leads_app, name="leads")
+app.add_typer(ops.dlq_app, name="dlq")
+app.add_typer(ops.jobs_app, name="jobs")
+app.add_typer(ops.suppress_app, name="suppress")
+app.command("status")(ops.status)
+console = Console()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path | None, typer.Option(help="workspace directory (default: $OUTREACH_WORKSPACE or .outreach)")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log at INFO to stderr")] = False,
+) -> None:
+    overrides: dict[str, Any] = {"workspace": workspace} if workspace else {}
+    settings = Settings(**overrides)
+    configure_logging("INFO" if verbose else settings.log_level, json=settings.log_json)
+    ctx.obj = CliState(settings=settings)
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create a local workspace: the SQLite database, the archive and outreach.env with a fresh secret."""
+    state: CliState = ctx.obj
+    workspace = state.settings.workspace
+    workspace.mkdir(parents=True, exist_ok=True)
+    env = workspace / "outreach.env"
+    if not env.exists():
+        env.write_text(
+            "# Settings for this workspace; any OUTREACH_* environment variable overrides them.\n"
+            f"OUTREACH_UNSUBSCRIBE_SECRET={secrets.token_urlsafe(32)}\n"
+            "OUTREACH_UNSUBSCRIBE_BASE_URL=http://127.0.0.1:8025/unsubscribe\n"
+            "OUTREACH_MAILER=simulator\n",
+            encoding="utf-8",
+        )
+        env.chmod(0o600)
+    app_for(state)
+    console.print(f"workspace ready: {workspace.resolve()}")
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option(help="one pass (planner, sender, feedback) and exit")] = False,
+    poll: Annotated[float, typer.Option(help="seconds between passes")] = 5.0,
+    mailer: Annotated[str | None, typer.Option(help="simulator or smtp (overrides OUTREACH_MAILER)")] = None,
+    smtp_host: Annotated[str | None, typer.Option()] = None,
+    smtp_port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """The worker loop on the system clock: plan due steps, send queued jobs, apply feedback."""
+    from entrypoints.worker import LocalWorker
+
+    state: CliState = ctx.obj
+    overrides = {
+        k: v for k, v in {"mailer": mailer, "smtp_host": smtp_host, "smtp_port": smtp_port}.items() if v
+    }
+    if overrides:
+        state.settings = state.settings.model_copy(update=overrides)
+    application = app_for(state)
+    services = application.services
+    worker = LocalWorker(
+        services.planner(),
+        services.sender(),
+        services.ingestor(),
+        application.adapters.job_queue(),
+        application.adapters.event_queue(),
+        application.adapters.clock(),
+    )
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    console.print(f"worker running with the {state.settings.mailer} mailer (Ctrl-C to stop)")
+    while not stopping:
+        stats = worker.run_once()
+        if stats.planned or stats.outcomes or stats.events_applied:
+            console.print(f"planned {stats.planned} · {stats.outcomes} · events {stats.events_applied}")
+        if once:
+            break
+        time.sleep(poll)
+
+
+@app.command()
+def demo(
+    summary_json: Annotated[Path | None, typer.Option(help="write the summary as JSON here")] = None,
+    seed: Annotated[int, typer.Option(help="seed for the generated world")] = 7,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """3 tenants, 1,200 leads, a 3-step sequence, ~2 weeks of virtual time through the whole pipeline."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from entrypoints.cli.render import demo_tables
+    from entrypoints.demo import run_demo
+
+    if progress:
+        with Progress(
+            TextColumn("[bold]demo"),
+            BarColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as bar:
+            task = bar.add_task("starting", total=1.0)
+            summary = run_demo(
+                seed=seed, progress=lambda done, text: bar.update(task, completed=done, description=text)
+            )
+            bar.update(task, completed=1.0)
+    else:
+        summary = run_demo(seed=seed)
+    demo_tables(console, summary)
+    if summary_json:
+        summary_json.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        console.print(f"summary written to {summary_json}")
+    if summary["duplicate_sends"] or summary["sends_to_suppressed"] or summary["non_terminal_jobs"]:
+        fail("the demo broke an invariant (duplicates, sends to suppressed, or unfinished jobs)")
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,116 @@
+"""Operator commands: status, dead letters, jobs that need a person, suppression."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from entrypoints.cli.context import CliState, app_for, fail
+from entrypoints.cli.render import status_tables
+from outreach_core.domain.jobs import JobStatus
+from outreach_core.domain.suppression import SuppressionReason, SuppressionScope
+
+console = Console()
+dlq_app = typer.Typer(help="Dead letters: list and redrive.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Jobs that need a person.", no_args_is_help=True)
+suppress_app = typer.Typer(help="Suppression lists.", no_args_is_help=True)
+
+
+def status(
+    ctx: typer.Context,
+    tenant: Annotated[str | None, typer.Option(help="only this tenant")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Per tenant, campaign and identity: states, counts, caps and rates."""
+    state: CliState = ctx.obj
+    report = app_for(state).services.status().report(tenant)
+    if as_json:
+        console.print_json(json.dumps(asdict(report), default=str))
+    else:
+        status_tables(console, report)
+
+
+@dlq_app.command("list")
+def dlq_list(ctx: typer.Context, limit: int = 100) -> None:
+    state: CliState = ctx.obj
+    table = Table("message id", "tenant", "job", "job status", "receives", "reason")
+    for row in app_for(state).services.dead_letters().list(limit):
+        job = row.job
+        table.add_row(
+            row.letter.message_id,
+            row.letter.group,
+            job.job_id if job else "?",
+            job.status.value if job else "(no job)",
+            str(row.letter.receive_count),
+            row.letter.reason,
+        )
+    console.print(table)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    ctx: typer.Context,
+    message_id: Annotated[list[str] | None, typer.Option("--id", help="redrive only these (repeat)")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="redrive every dead letter")] = False,
+) -> None:
+    """Send dead letters back to the queue (their jobs reopen with fresh attempts)."""
+    if not message_id and not all_:
+        fail("name messages with --id, or pass --all")
+    state: CliState = ctx.obj
+    moved = app_for(state).services.dead_letters().redrive(None if all_ else message_id)
+    console.print(f"redriven: {moved}")
+
+
+@jobs_app.command("uncertain")
+def jobs_uncertain(ctx: typer.Context, tenant: str | None = None) -> None:
+    """Jobs that may or may not have been sent: never resent automatically; a person decides."""
+    state: CliState = ctx.obj
+    table = Table("tenant", "job", "sender", "attempts", "since", "reason")
+    for job in app_for(state).services.status().jobs_in(JobStatus.UNCERTAIN, tenant):
+        table.add_row(
+            job.tenant_id,
+            job.job_id,
+            job.sender_id or "-",
+            str(job.attempts),
+            f"{job.updated_at:%Y-%m-%d %H:%M}",
+            job.status_reason,
+        )
+    console.print(table)
+
+
+@suppress_app.command("add")
+def suppress_add(
+    ctx: typer.Context,
+    tenant_id: str,
+    email: str,
+    reason: SuppressionReason = SuppressionReason.MANUAL,
+) -> None:
+    state: CliState = ctx.obj
+    application = app_for(state)
+    clock = application.adapters.clock()
+    application.services.suppression().suppress(
+        tenant_id, email, reason, source="cli", at=clock.now(), actor="operator"
+    )
+    console.print("suppressed")
+
+
+@suppress_app.command("list")
+def suppress_list(ctx: typer.Context, tenant_id: Annotated[str | None, typer.Argument()] = None) -> None:
+    state: CliState = ctx.obj
+    records = app_for(state).services.records()
+    scope = SuppressionScope.TENANT if tenant_id else SuppressionScope.GLOBAL
+    table = Table("hash", "email", "reason", "since", "source")
+    for entry in records.suppressions(scope, tenant_id):
+        table.add_row(
+            entry.email_hash[:12],
+            entry.email or "(erased)",
+            entry.reason.value,
+            f"{entry.created_at:%Y-%m-%d %H:%M}",
+            entry.source,
+        )
+    console.print(table)

@@ -1,0 +1,139 @@
+"""The composition root: the one place that knows which adapter implements which port.
+
+`LocalAdapters` runs everything on one machine (SQLite, simulated SES or SMTP, files); an AWS set
+provides the same names. Services never see the container: they get their ports as arguments.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dependency_injector import containers, providers
+
+from adapters.clock import SystemClock
+from adapters.feedback_ingest import EventIngestor
+from adapters.filesystem_archive import FilesystemArchive
+from adapters.simulated_ses import SimulatedSesMailer, SimulatorProfile
+from adapters.smtp_mailer import SmtpMailer
+from adapters.sqlite_queue import SqliteJobQueue
+from adapters.sqlite_store import SqliteStateStore
+from entrypoints.settings import Settings
+from outreach_core.records import Records
+from outreach_core.services.admin import AdminService
+from outreach_core.services.deadletters import DeadLetterService
+from outreach_core.services.feedback import FeedbackService, ReplyService
+from outreach_core.services.guard import ReputationGuard
+from outreach_core.services.leads import LeadImportService
+from outreach_core.services.planner import PlannerConfig, PlannerService
+from outreach_core.services.sender import SenderConfig, SenderService
+from outreach_core.services.status import StatusService
+from outreach_core.services.suppression import SuppressionService
+
+EVENT_QUEUE_MAX_DELAY_S = 7 * 24 * 3600  # the local event channel stands in for SNS: it may hold events long
+
+
+class LocalAdapters(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    clock = providers.Singleton(SystemClock)
+    store = providers.Singleton(SqliteStateStore, path=settings.provided.db_path)
+    job_queue = providers.Singleton(
+        SqliteJobQueue,
+        path=settings.provided.db_path,
+        name="jobs",
+        clock=clock,
+        visibility_timeout=settings.provided.sender_lease_s,
+    )
+    event_queue = providers.Singleton(
+        SqliteJobQueue,
+        path=settings.provided.db_path,
+        name="events",
+        clock=clock,
+        visibility_timeout=60,
+        max_delay_seconds=EVENT_QUEUE_MAX_DELAY_S,
+    )
+    simulator_profile = providers.Object(SimulatorProfile())
+    simulator = providers.Singleton(
+        SimulatedSesMailer, events=event_queue, clock=clock, profile=simulator_profile
+    )
+    smtp = providers.Singleton(
+        SmtpMailer,
+        host=settings.provided.smtp_host,
+        port=settings.provided.smtp_port,
+        clock=clock,
+        username=settings.provided.smtp_username,
+        password=settings.provided.smtp_password.get_secret_value.call(),
+        starttls=settings.provided.smtp_starttls,
+        implicit_tls=settings.provided.smtp_implicit_tls,
+        timeout=settings.provided.smtp_timeout_s,
+    )
+    mailer = providers.Selector(settings.provided.mailer, simulator=simulator, smtp=smtp)
+    archive = providers.Singleton(FilesystemArchive, root=settings.provided.archive_root)
+
+
+def _seconds(value: int) -> timedelta:
+    return timedelta(seconds=value)
+
+
+class Services(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    adapters = providers.DependenciesContainer()
+
+    records = providers.Singleton(Records, store=adapters.store)
+    guard = providers.Singleton(ReputationGuard, records=records, clock=adapters.clock)
+    suppression = providers.Singleton(SuppressionService, records=records)
+    admin = providers.Factory(AdminService, records=records, clock=adapters.clock)
+    leads = providers.Factory(LeadImportService, records=records, clock=adapters.clock)
+    planner = providers.Singleton(
+        PlannerService,
+        records=records,
+        queue=adapters.job_queue,
+        clock=adapters.clock,
+        config=providers.Factory(
+            PlannerConfig, horizon=providers.Factory(_seconds, settings.provided.planner_horizon_s)
+        ),
+    )
+    sender = providers.Singleton(
+        SenderService,
+        records=records,
+        queue=adapters.job_queue,
+        mailer=adapters.mailer,
+        clock=adapters.clock,
+        guard=guard,
+        suppression=suppression,
+        config=providers.Factory(
+            SenderConfig,
+            unsubscribe_base_url=settings.provided.unsubscribe_base_url,
+            unsubscribe_secret=settings.provided.unsubscribe_secret.get_secret_value.call(),
+            lease=providers.Factory(_seconds, settings.provided.sender_lease_s),
+            max_attempts=settings.provided.max_attempts,
+        ),
+    )
+    feedback = providers.Singleton(
+        FeedbackService, records=records, clock=adapters.clock, guard=guard, suppression=suppression
+    )
+    replies = providers.Singleton(ReplyService, records=records, clock=adapters.clock)
+    ingestor = providers.Singleton(
+        EventIngestor, archive=adapters.archive, feedback=feedback, replies=replies, clock=adapters.clock
+    )
+    status = providers.Factory(
+        StatusService, records=records, clock=adapters.clock, guard=guard, queue=adapters.job_queue
+    )
+    dead_letters = providers.Factory(
+        DeadLetterService, records=records, queue=adapters.job_queue, clock=adapters.clock
+    )
+
+
+class Application(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    adapters = providers.Container(LocalAdapters, settings=settings)
+    services = providers.Container(Services, settings=settings, adapters=adapters)
+
+
+def build(settings: Settings | None = None) -> Application:
+    """The application for these settings (from the environment when omitted)."""
+    settings = settings or Settings()
+    if settings.backend != "local":
+        raise ValueError(f"backend {settings.backend!r} is not available in this build")
+    settings.workspace.mkdir(parents=True, exist_ok=True)
+    return Application(settings=settings)

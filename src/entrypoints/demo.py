@@ -1,0 +1,174 @@
+"""`outreach demo`: the whole pipeline on the local stack, two-odd weeks of virtual time in seconds."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dependency_injector import providers
+
+from adapters.clock import VirtualClock
+from adapters.simulated_ses import SimulatedSesMailer
+from entrypoints.container import Application, build
+from entrypoints.demo_data import build_world, simulator_profile
+from entrypoints.settings import Settings
+from entrypoints.worker import LocalWorker, WorkerStats
+from outreach_core.domain.ids import email_hash
+from outreach_core.domain.jobs import JobStatus, MessageJob
+from outreach_core.domain.models import Campaign, CampaignStatus, IdentityStatus, Lead, SenderIdentity
+from outreach_core.domain.suppression import SuppressionScope
+from outreach_core.records import Records
+from outreach_core.services.status import EVER_SENT, OPEN
+
+DEMO_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)  # a Monday morning
+MAX_DAYS = 35
+STEP = timedelta(minutes=1)  # the smallest jump of virtual time: batches what comes due within a minute
+
+
+def run_demo(
+    workspace: Path | None = None, seed: int = 7, progress: Callable[[float, str], None] | None = None
+) -> dict[str, Any]:
+    """Run the demo world to completion; returns the summary (see `summarise`)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="outreach-demo-") as tmp:
+        settings = Settings(
+            workspace=workspace or Path(tmp),
+            mailer="simulator",
+            backend="local",
+            unsubscribe_base_url="https://unsubscribe.example.net/u",
+        )
+        app = build(settings)
+        clock = VirtualClock(DEMO_START)
+        app.adapters.clock.override(providers.Object(clock))
+        app.adapters.simulator_profile.override(providers.Object(simulator_profile(str(seed))))
+        services = app.services
+        world = build_world(services.admin(), services.leads(), seed=seed)
+        worker = LocalWorker(
+            services.planner(),
+            services.sender(),
+            services.ingestor(),
+            app.adapters.job_queue(),
+            app.adapters.event_queue(),
+            clock,
+        )
+        stats = _drive(worker, clock, services.records(), progress)
+        summary = summarise(services.records(), app.adapters.simulator(), world.leads, stats)
+        summary["virtual_days"] = round((clock.now() - DEMO_START) / timedelta(days=1), 2)
+        summary["wall_seconds"] = round(time.perf_counter() - started, 2)
+        _close(app)
+    return summary
+
+
+def _close(app: Application) -> None:
+    for adapter in (app.adapters.store(), app.adapters.job_queue(), app.adapters.event_queue()):
+        adapter.close()
+
+
+def _drive(
+    worker: LocalWorker, clock: VirtualClock, records: Records, progress: Callable[[float, str], None] | None
+) -> WorkerStats:
+    total = WorkerStats()
+    deadline = DEMO_START + timedelta(days=MAX_DAYS)
+    while clock.now() < deadline:
+        total.add(worker.run_once())
+        wake = worker.next_wake()
+        if wake is None:
+            break
+        clock.advance_to(max(wake, clock.now() + STEP))
+        if progress:
+            elapsed = (clock.now() - DEMO_START) / timedelta(days=MAX_DAYS)
+            progress(
+                min(1.0, elapsed), f"{clock.now():%a %d %b %H:%M} · sent {total.outcomes.get('sent', 0)}"
+            )
+    return total
+
+
+def summarise(records: Records, mailer: SimulatedSesMailer, leads: int, stats: WorkerStats) -> dict[str, Any]:
+    tenants = records.tenants()
+    jobs = [j for t in tenants for j in records.jobs(t.id)]
+    status = Counter(j.status for j in jobs)
+    sent_keys = Counter(entry.tags.get("ikey") for entry in mailer.ledger)
+    return {
+        "leads": leads,
+        "jobs_planned": len(jobs),
+        **_counts(jobs),
+        "failed": status[JobStatus.FAILED],
+        "dead_lettered": status[JobStatus.DEAD_LETTERED],
+        "uncertain": status[JobStatus.UNCERTAIN],
+        "duplicate_sends": sum(n - 1 for n in sent_keys.values() if n > 1),
+        "sends_to_suppressed": _sends_to_suppressed(records, mailer),
+        "non_terminal_jobs": sum(status[s] for s in OPEN),
+        "provider_accepted": len(mailer.ledger),
+        "replies": sum(
+            1 for t in tenants for lead in records.all(Lead, t.id) if lead.status.value == "replied"
+        ),
+        "suppression_entries": sum(len(records.suppressions(SuppressionScope.TENANT, t.id)) for t in tenants)
+        + len(records.suppressions(SuppressionScope.GLOBAL)),
+        "paused_campaigns": sorted(
+            f"{t.id}/{c.id}"
+            for t in tenants
+            for c in records.all(Campaign, t.id)
+            if c.status is CampaignStatus.PAUSED
+        ),
+        "blocked_identities": sorted(
+            f"{t.id}/{i.id}"
+            for t in tenants
+            for i in records.all(SenderIdentity, t.id)
+            if i.status is IdentityStatus.BLOCKED
+        ),
+        "tenants": [_tenant_row(records, t.id) for t in tenants],
+        "campaigns": [_campaign_row(records, t.id, c) for t in tenants for c in records.all(Campaign, t.id)],
+        "sender_outcomes": dict(sorted(stats.outcomes.items())),
+        "events_applied": stats.events_applied,
+        "events_rejected": stats.events_rejected,
+    }
+
+
+def _counts(jobs: list[MessageJob]) -> dict[str, int]:
+    status = Counter(j.status for j in jobs)
+    return {
+        "sent": sum(status[s] for s in EVER_SENT),
+        "delivered": status[JobStatus.DELIVERED] + status[JobStatus.COMPLAINED],
+        "bounced": status[JobStatus.BOUNCED],
+        "complained": status[JobStatus.COMPLAINED],
+        "suppressed": status[JobStatus.SUPPRESSED],
+        "cancelled": status[JobStatus.CANCELLED],
+    }
+
+
+def _tenant_row(records: Records, tenant_id: str) -> dict[str, Any]:
+    leads = Counter(lead.status.value for lead in records.all(Lead, tenant_id))
+    return {
+        "tenant": tenant_id,
+        "leads": sum(leads.values()),
+        "replied": leads["replied"],
+        **_counts(records.jobs(tenant_id)),
+    }
+
+
+def _campaign_row(records: Records, tenant_id: str, campaign: Campaign) -> dict[str, Any]:
+    jobs = records.jobs(tenant_id, campaign.id)
+    status = campaign.status.value + (f": {campaign.status_reason}" if campaign.status_reason else "")
+    return {"campaign": f"{tenant_id}/{campaign.id}", "status": status, "jobs": len(jobs), **_counts(jobs)}
+
+
+def _sends_to_suppressed(records: Records, mailer: SimulatedSesMailer) -> int:
+    """Messages that reached the provider after their address was suppressed (must be 0)."""
+    suppressed_at: dict[tuple[str | None, str], datetime] = {}
+    for tenant in records.tenants():
+        for entry in records.suppressions(SuppressionScope.TENANT, tenant.id):
+            suppressed_at[(tenant.id, entry.email_hash)] = entry.created_at
+    for entry in records.suppressions(SuppressionScope.GLOBAL):
+        suppressed_at[(None, entry.email_hash)] = entry.created_at
+    count = 0
+    for sent in mailer.ledger:
+        digest = email_hash(sent.recipient)
+        times = [suppressed_at.get((sent.tags.get("tenant"), digest)), suppressed_at.get((None, digest))]
+        if any(t is not None and t < sent.at for t in times):
+            count += 1
+    return count

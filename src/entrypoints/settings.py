@@ -1,0 +1,51 @@
+"""Settings from the environment (OUTREACH_*) and the workspace's outreach.env."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WORKSPACE_ENV = "OUTREACH_WORKSPACE"
+
+
+def _env_files() -> tuple[str, ...]:
+    workspace = Path(os.environ.get(WORKSPACE_ENV, ".outreach"))
+    return (str(workspace / "outreach.env"),)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OUTREACH_", env_file=_env_files(), extra="ignore")
+
+    backend: Literal["local", "aws"] = "local"
+    workspace: Path = Path(".outreach")
+    mailer: Literal["simulator", "smtp"] = "simulator"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    smtp_implicit_tls: bool = False
+    smtp_timeout_s: float = 30.0
+
+    unsubscribe_base_url: str = "http://127.0.0.1:8025/unsubscribe"
+    unsubscribe_secret: SecretStr = SecretStr("dev-only-change-me")
+
+    planner_horizon_s: int = 300
+    sender_lease_s: int = 300
+    max_attempts: int = 5
+
+    log_level: str = "WARNING"
+    log_json: bool = True
+
+    @property
+    def db_path(self) -> Path:
+        return self.workspace / "outreach.db"
+
+    @property
+    def archive_root(self) -> Path:
+        return self.workspace / "archive"

@@ -1,0 +1,83 @@
+"""The local worker: planner tick, then the job queue through the sender, then feedback events.
+
+On AWS these are three Lambdas; here one loop runs them in turn. `run_once` returns when the queues
+hold nothing visible, and says when work next comes due, so a virtual clock can jump straight there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from adapters.feedback_ingest import EventIngestor
+from adapters.sqlite_queue import SqliteJobQueue
+from outreach_core.ports import Clock
+from outreach_core.services.planner import PlannerService
+from outreach_core.services.sender import Outcome, SenderService
+
+
+@dataclass
+class WorkerStats:
+    planned: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    events_applied: int = 0
+    events_rejected: int = 0
+    replies: int = 0
+
+    def add(self, other: WorkerStats) -> None:
+        self.planned += other.planned
+        for key, value in other.outcomes.items():
+            self.outcomes[key] = self.outcomes.get(key, 0) + value
+        self.events_applied += other.events_applied
+        self.events_rejected += other.events_rejected
+        self.replies += other.replies
+
+
+class LocalWorker:
+    def __init__(
+        self,
+        planner: PlannerService,
+        sender: SenderService,
+        ingestor: EventIngestor,
+        jobs: SqliteJobQueue,
+        events: SqliteJobQueue,
+        clock: Clock,
+        batch: int = 10,
+    ) -> None:
+        self.planner, self.sender, self.ingestor = planner, sender, ingestor
+        self.jobs, self.events, self.clock, self.batch = jobs, events, clock, batch
+        self.next_due: datetime | None = None
+
+    def run_once(self) -> WorkerStats:
+        stats = WorkerStats()
+        plan = self.planner.tick()
+        stats.planned = plan.planned
+        self.next_due = plan.next_due
+        while messages := self.jobs.receive(self.batch):
+            for message in messages:
+                result = self.sender.handle(message)
+                stats.outcomes[result.outcome.value] = stats.outcomes.get(result.outcome.value, 0) + 1
+                if not result.redeliver and result.outcome is not Outcome.DEAD_LETTERED:
+                    self.jobs.ack(message.receipt)
+        while messages := self.events.receive(self.batch * 5):
+            report = self.ingestor.ingest([m.body for m in messages])
+            rejected = {index for index, _ in report.rejected}
+            for index, message in enumerate(messages):
+                if index in rejected:
+                    self.events.dead_letter(message.receipt, dict(report.rejected)[index])
+                else:
+                    self.events.ack(message.receipt)
+            stats.events_applied += report.applied
+            stats.events_rejected += len(report.rejected)
+            stats.replies += report.replies
+        return stats
+
+    def next_wake(self) -> datetime | None:
+        """The earliest moment new work can appear: a timer, or a delayed message becoming visible."""
+        candidates = [
+            t for t in (self.jobs.next_visible_at(), self.events.next_visible_at()) if t is not None
+        ]
+        moments = [datetime.fromtimestamp(t, UTC) for t in candidates]
+        if self.next_due is not None:
+            moments.append(self.next_due)
+        return min(moments) if moments else None

@@ -1,0 +1,1 @@
+"""outreach core: pure domain models, policies, ports and use cases. No IO, no wall clock."""

@@ -1,0 +1,1 @@
+"""Domain models: values and entities of the outreach engine."""

@@ -1,0 +1,71 @@
+"""Delivery events: what providers tell us about a message, normalised to one vocabulary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class EventType(StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+    DEFERRED = "deferred"
+    REJECT = "reject"
+    RENDERING_FAILURE = "rendering_failure"
+    OPEN = "open"
+    CLICK = "click"
+    SUBSCRIPTION = "subscription"
+    UNKNOWN = "unknown"
+
+
+class BounceKind(StrEnum):
+    HARD = "hard"  # SES Permanent: the address is bad
+    SOFT = "soft"  # SES Transient: SES gave up retrying (mailbox full, too large, content rejected)
+    UNDETERMINED = "undetermined"
+
+
+class DeliveryEvent(BaseModel):
+    """One event for one recipient. `event_id` is stable, so a redelivered event is processed once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    event_type: EventType
+    message_id: str
+    timestamp: datetime
+    recipient: str = ""
+    tenant_id: str | None = None
+    campaign_id: str | None = None
+    job_id: str | None = None
+    bounce_kind: BounceKind | None = None
+    bounce_subtype: str = ""
+    status_code: str = ""  # enhanced status code, e.g. 5.1.1
+    diagnostic: str = ""
+    complaint_type: str = ""
+    provider_payload_ref: str = ""
+
+    @property
+    def counts_as_bounce(self) -> bool:
+        """Counts toward the bounce rate the way SES counts it: hard bounces, not our own suppressions."""
+        return (
+            self.event_type is EventType.BOUNCE
+            and self.bounce_kind is BounceKind.HARD
+            and self.bounce_subtype != "OnAccountSuppressionList"
+        )
+
+
+class InboundReply(BaseModel):
+    """A reply to one of our messages, matched by its In-Reply-To / References."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    tenant_id: str | None = None
+    in_reply_to: str
+    sender: str
+    received_at: datetime
+    auto_reply: bool = False

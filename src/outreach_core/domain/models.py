@@ -1,0 +1,183 @@
+"""Tenants and what they own: directions, sender identities, leads, templates and campaigns."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from outreach_core.domain.ids import Slug
+from outreach_core.domain.window import SendWindow
+
+
+class Entity(BaseModel):
+    """A stored, mutable record. `version` is the store's compare-and-set token (0 = not stored yet)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int = Field(default=0, exclude=True)
+
+
+class Quotas(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    daily: int = Field(default=1000, ge=0, description="sends per UTC day across all identities")
+    hourly: int = Field(default=120, ge=0, description="sends admitted per hour by the planner")
+
+
+class Tenant(Entity):
+    id: Slug
+    name: str = Field(min_length=1)
+    legal_name: str = ""
+    postal_address: str = Field(min_length=5, description="printed in every footer (CAN-SPAM, GDPR Art. 14)")
+    privacy_url: str = ""
+    window: SendWindow = SendWindow()
+    quotas: Quotas = Quotas()
+    weight: float = Field(default=1.0, gt=0, description="fair-share weight when tenants compete")
+    created_at: datetime
+
+    @field_validator("postal_address")
+    @classmethod
+    def _address_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a postal address is required for the footer")
+        return value.strip()
+
+
+class Direction(Entity):
+    """An offer or vertical a tenant sells; identities and campaigns belong to one."""
+
+    tenant_id: Slug
+    id: Slug
+    name: str = Field(min_length=1)
+    description: str = ""
+
+
+class IdentityStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    BLOCKED = "blocked"
+
+
+class SenderIdentity(Entity):
+    tenant_id: Slug
+    id: Slug
+    email: str
+    display_name: str = ""
+    reply_to: str = ""
+    directions: tuple[Slug, ...] = Field(default=(), description="directions it may send for; empty = all")
+    daily_cap: int = Field(default=50, ge=0)
+    weight: float = Field(default=1.0, gt=0)
+    status: IdentityStatus = IdentityStatus.ACTIVE
+    status_reason: str = ""
+    created_at: datetime
+
+    @property
+    def domain(self) -> str:
+        return self.email.rsplit("@", 1)[-1]
+
+    def serves(self, direction_id: str) -> bool:
+        return not self.directions or direction_id in self.directions
+
+
+class LawfulBasis(StrEnum):
+    CONSENT = "consent"
+    LEGITIMATE_INTEREST = "legitimate_interest"
+    CONTRACT = "contract"
+    OTHER = "other"
+
+
+class LeadStatus(StrEnum):
+    ACTIVE = "active"
+    REPLIED = "replied"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class Lead(Entity):
+    tenant_id: Slug
+    id: str
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    title: str = ""
+    timezone: str | None = None
+    country: str = ""
+    custom: dict[str, str] = Field(default_factory=dict)
+    source: str = Field(min_length=1, description="where the address came from")
+    lawful_basis: LawfulBasis = LawfulBasis.LEGITIMATE_INTEREST
+    list_name: Slug = "default"
+    status: LeadStatus = LeadStatus.ACTIVE
+    imported_at: datetime
+
+    @property
+    def domain(self) -> str:
+        return self.email.rsplit("@", 1)[-1]
+
+    def fields(self) -> dict[str, str]:
+        """The values a template may use."""
+        values = {
+            "email": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "company": self.company,
+            "title": self.title,
+            "country": self.country,
+        }
+        values.update(self.custom)
+        return values
+
+
+class Template(Entity):
+    tenant_id: Slug
+    id: Slug
+    subject: str = Field(description="empty on a follow-up means 'Re: ' + the first step's subject")
+    text: str = Field(min_length=1)
+    html: str | None = None
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+
+
+class CampaignStep(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    number: int = Field(ge=1)
+    template_id: Slug
+    delay: timedelta = Field(
+        default=timedelta(0), description="after the previous step's send (step 1: start)"
+    )
+    window: SendWindow | None = Field(default=None, description="overrides the tenant's window for this step")
+    thread: bool = Field(default=True, description="send as a reply in the first email's thread")
+
+
+class Campaign(Entity):
+    tenant_id: Slug
+    id: Slug
+    direction_id: Slug
+    name: str = Field(min_length=1)
+    lead_list: Slug = "default"
+    steps: tuple[CampaignStep, ...] = Field(min_length=1)
+    status: CampaignStatus = CampaignStatus.DRAFT
+    status_reason: str = ""
+    started_at: datetime | None = None
+    created_at: datetime
+
+    @model_validator(mode="after")
+    def _steps_numbered(self) -> Campaign:
+        if [s.number for s in self.steps] != list(range(1, len(self.steps) + 1)):
+            raise ValueError("steps must be numbered 1, 2, 3, ... in order")
+        return self
+
+    def step(self, number: int) -> CampaignStep:
+        return self.steps[number - 1]
+
+    def has_step(self, number: int) -> bool:
+        return 1 <= number <= len(self.steps)

@@ -1,0 +1,1 @@
+"""Policies: pure functions of (state, now) and the data that configures them."""

@@ -1,0 +1,180 @@
+"""Ports: the small interfaces the core needs from the outside world. Adapters implement them.
+
+Every method documents its contract: what it raises, what is atomic, how tenants are kept apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from outreach_core.domain.mail import OutboundEmail, SendReceipt
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC). The only source of time the core uses."""
+        ...
+
+
+# --- State -----------------------------------------------------------------------------------------
+
+
+class StoredItem(BaseModel):
+    """One record. `partition` always names its owner (`T#<tenant>` or `GLOBAL`), so no query crosses
+    tenants; `sort` orders items within it; `index_key` feeds one sparse secondary index."""
+
+    model_config = ConfigDict(frozen=True)
+
+    partition: str
+    sort: str
+    data: Mapping[str, Any]
+    version: int = 0
+    index_key: str | None = None
+    expires_at: int | None = None
+
+
+class Put(BaseModel):
+    """Write an item. expected_version: None = unconditional, 0 = must not exist, n = must be at n."""
+
+    model_config = ConfigDict(frozen=True)
+
+    partition: str
+    sort: str
+    data: Mapping[str, Any]
+    expected_version: int | None = None
+    index_key: str | None = None
+    expires_at: int | None = None
+
+
+class Delete(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    partition: str
+    sort: str
+    expected_version: int | None = None
+
+
+class ConditionFailed(Exception):
+    """A conditional write lost: the item changed (or existed) since it was read. Nothing was written."""
+
+    def __init__(self, partition: str, sort: str) -> None:
+        super().__init__(f"condition failed on {partition}/{sort}")
+        self.partition = partition
+        self.sort = sort
+
+
+class StateStore(Protocol):
+    def get(self, partition: str, sort: str) -> StoredItem | None:
+        """The item, or None. Strongly consistent."""
+        ...
+
+    def query(
+        self,
+        partition: str,
+        prefix: str,
+        *,
+        upto: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredItem]:
+        """Items of one partition whose sort key starts with `prefix`, is <= `upto` and > `after`
+        (each when given), in sort order, at most `limit` of them."""
+        ...
+
+    def find(self, index_key: str) -> list[StoredItem]:
+        """Items carrying this secondary index key (e.g. a provider message id). Eventually consistent."""
+        ...
+
+    def write(self, *operations: Put | Delete) -> None:
+        """Apply all operations atomically, or none: raises ConditionFailed if any condition fails.
+        Each successful Put stores version = previous version + 1 (1 for a new item)."""
+        ...
+
+
+# --- Queue -----------------------------------------------------------------------------------------
+
+
+class QueueMessage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    body: str
+    group: str = Field(description="fairness group: the tenant id")
+
+
+class ReceivedMessage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    receipt: str
+    body: str
+    group: str
+    receive_count: int
+
+
+class DeadLetter(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    body: str
+    group: str
+    reason: str
+    receive_count: int
+
+
+class JobQueue(Protocol):
+    max_delay_seconds: int
+
+    def send(self, message: QueueMessage, delay_seconds: int = 0) -> str:
+        """Enqueue; invisible for `delay_seconds` (<= max_delay_seconds). Returns the message id."""
+        ...
+
+    def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
+        """Up to max_messages visible messages, hidden for the visibility timeout. At-least-once: a
+        message not acked in time comes back, and after too many receives goes to the dead letters."""
+        ...
+
+    def ack(self, receipt: str) -> None:
+        """Delete a received message. Acking twice or after it came back is harmless."""
+        ...
+
+    def dead_letter(self, receipt: str, reason: str) -> None:
+        """Move a received message to the dead letters now, with a reason for the person triaging."""
+        ...
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Dead letters, oldest first, without removing them."""
+        ...
+
+    def redrive(self, message_ids: Sequence[str] | None = None) -> int:
+        """Move dead letters (all, or those ids) back to the queue. Returns how many moved."""
+        ...
+
+
+# --- Mail ------------------------------------------------------------------------------------------
+
+
+class MailProvider(Protocol):
+    name: str
+
+    def send(self, email: OutboundEmail) -> SendReceipt:
+        """Hand one message over. Raises a MailError subclass from outreach_core.domain.mail:
+        MailThrottled / MailTransientError (not accepted, retry later), MailRejected (never),
+        MailSendingPaused (stop everything), MailOutcomeUnknown (maybe accepted: do not resend)."""
+        ...
+
+
+# --- Archive ---------------------------------------------------------------------------------------
+
+
+class Archive(Protocol):
+    def put(self, key: str, body: bytes, content_type: str = "application/json") -> str:
+        """Store a blob under a tenant- and date-partitioned key; returns a reference for later reads."""
+        ...
+
+    def get(self, ref: str) -> bytes:
+        """The blob behind a reference. Raises KeyError if there is none."""
+        ...

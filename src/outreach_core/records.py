@@ -1,0 +1,316 @@
+"""Records: the domain's items laid out on the StateStore port.
+
+One layout for every backend (SQLite, DynamoDB, in-memory): partition `T#<tenant>` holds all of a
+tenant's items, `GLOBAL` the tenant registry and the global suppression list. Sort keys:
+
+  DIR#<id> IDENT#<id> TPL#<id> CAMP#<id> LEAD#<lead_id>     entities
+  JOB#<campaign>_<lead>_<step>                             jobs (index key MSG#<provider id> once sent)
+  TIMER#<kind>#<yyyymmddThhmmss>#<job_id>                  work due at a time: step / wake / lease
+  SUPP#<email hash>                                        suppression
+  CAP#<identity>#<day>  QUOTA#<day>                        daily counters
+  WIN#<scope>#<id>  ROT#<direction>  SOFT#<email hash>     policy state
+  EVENT#<event id>  AUDIT#<time>#<n>                       dedupe, audit log
+
+Every method takes the tenant id and builds the partition itself: no call can reach another tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from outreach_core.domain.audit import AuditEntry
+from outreach_core.domain.ids import email_hash
+from outreach_core.domain.jobs import MessageJob
+from outreach_core.domain.models import Campaign, Direction, Entity, Lead, SenderIdentity, Template, Tenant
+from outreach_core.domain.suppression import SuppressionEntry, SuppressionScope
+from outreach_core.ports import ConditionFailed, Delete, Put, StateStore, StoredItem
+
+GLOBAL = "GLOBAL"
+TIME_FORMAT = "%Y%m%dT%H%M%S"
+EVENT_RETENTION = timedelta(days=30)
+
+E = TypeVar("E", bound=Entity)
+
+
+def tenant_partition(tenant_id: str) -> str:
+    return f"T#{tenant_id}"
+
+
+def stamp(at: datetime) -> str:
+    return at.strftime(TIME_FORMAT)
+
+
+class AlreadyExistsError(ValueError):
+    pass
+
+
+class NotFoundError(KeyError):
+    pass
+
+
+class TimerKind(StrEnum):
+    STEP = "step"  # a campaign step becomes due for a lead: the planner plans it
+    WAKE = "wake"  # a claimed job must be (re-)enqueued
+    LEASE = "lease"  # a sender's lease on a `sending` job expires: reconcile
+
+
+class Timer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    at: datetime
+    kind: TimerKind
+    job_id: str
+    campaign_id: str
+    lead_id: str
+    step: int
+
+    @property
+    def sort(self) -> str:
+        return f"TIMER#{self.kind.value}#{stamp(self.at)}#{self.job_id}"
+
+
+_ENTITY_PREFIX: dict[type[Entity], str] = {
+    Direction: "DIR#",
+    SenderIdentity: "IDENT#",
+    Template: "TPL#",
+    Campaign: "CAMP#",
+    Lead: "LEAD#",
+}
+
+
+def _data(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
+
+
+def _load(cls: type[E], item: StoredItem) -> E:
+    return cls.model_validate({**item.data, "version": item.version})
+
+
+class Records:
+    """Typed reads and writes of domain records. Stateless; cheap to build."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    # --- tenants ---------------------------------------------------------------------------------
+
+    def create_tenant(self, tenant: Tenant) -> Tenant:
+        self._create(GLOBAL, f"TENANT#{tenant.id}", tenant)
+        return tenant.model_copy(update={"version": 1})
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        item = self.store.get(GLOBAL, f"TENANT#{tenant_id}")
+        if item is None:
+            raise NotFoundError(f"no tenant {tenant_id!r}")
+        return _load(Tenant, item)
+
+    def tenants(self) -> list[Tenant]:
+        return [_load(Tenant, i) for i in self.store.query(GLOBAL, "TENANT#")]
+
+    def replace_tenant(self, tenant: Tenant) -> Tenant:
+        return self._replace(GLOBAL, f"TENANT#{tenant.id}", tenant)
+
+    # --- tenant-owned entities -------------------------------------------------------------------
+
+    def _key(self, entity: Entity) -> tuple[str, str]:
+        tenant_id: str = getattr(entity, "tenant_id")  # noqa: B009 - every owned entity has one
+        ident: str = getattr(entity, "id")  # noqa: B009
+        return tenant_partition(tenant_id), _ENTITY_PREFIX[type(entity)] + ident
+
+    def create(self, entity: E) -> E:
+        partition, sort = self._key(entity)
+        self._create(partition, sort, entity)
+        return entity.model_copy(update={"version": 1})
+
+    def create_op(self, entity: Entity) -> Put:
+        partition, sort = self._key(entity)
+        return Put(partition=partition, sort=sort, data=_data(entity), expected_version=0)
+
+    def replace(self, entity: E) -> E:
+        partition, sort = self._key(entity)
+        return self._replace(partition, sort, entity)
+
+    def get(self, cls: type[E], tenant_id: str, ident: str) -> E:
+        found = self.find(cls, tenant_id, ident)
+        if found is None:
+            raise NotFoundError(f"tenant {tenant_id!r} has no {cls.__name__.lower()} {ident!r}")
+        return found
+
+    def find(self, cls: type[E], tenant_id: str, ident: str) -> E | None:
+        item = self.store.get(tenant_partition(tenant_id), _ENTITY_PREFIX[cls] + ident)
+        return _load(cls, item) if item else None
+
+    def all(self, cls: type[E], tenant_id: str) -> list[E]:
+        return [_load(cls, i) for i in self.store.query(tenant_partition(tenant_id), _ENTITY_PREFIX[cls])]
+
+    def _create(self, partition: str, sort: str, entity: Entity) -> None:
+        try:
+            self.store.write(Put(partition=partition, sort=sort, data=_data(entity), expected_version=0))
+        except ConditionFailed as exc:
+            raise AlreadyExistsError(
+                f"{sort.split('#', maxsplit=1)[0].lower()} {sort.split('#', 1)[1]!r} already exists"
+            ) from exc
+
+    def _replace(self, partition: str, sort: str, entity: E) -> E:
+        self.store.write(
+            Put(partition=partition, sort=sort, data=_data(entity), expected_version=entity.version)
+        )
+        return entity.model_copy(update={"version": entity.version + 1})
+
+    # --- jobs ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def job_sort(job_id: str) -> str:
+        return f"JOB#{job_id}"
+
+    def job(self, tenant_id: str, job_id: str) -> MessageJob | None:
+        item = self.store.get(tenant_partition(tenant_id), self.job_sort(job_id))
+        return _load(MessageJob, item) if item else None
+
+    def jobs(self, tenant_id: str, campaign_id: str | None = None) -> list[MessageJob]:
+        prefix = self.job_sort(f"{campaign_id}_" if campaign_id else "")
+        return [_load(MessageJob, i) for i in self.store.query(tenant_partition(tenant_id), prefix)]
+
+    def job_by_message_id(self, provider_message_id: str) -> MessageJob | None:
+        items = self.store.find(f"MSG#{provider_message_id}")
+        return _load(MessageJob, items[0]) if items else None
+
+    def job_op(self, job: MessageJob, *, expected_version: int | None) -> Put:
+        """Write `job` if the stored one is still at `expected_version` (0: claim, must not exist)."""
+        return Put(
+            partition=tenant_partition(job.tenant_id),
+            sort=self.job_sort(job.job_id),
+            data=_data(job),
+            expected_version=expected_version,
+            index_key=f"MSG#{job.provider_message_id}" if job.provider_message_id else None,
+        )
+
+    def save_job(self, job: MessageJob, *extra: Put | Delete) -> MessageJob:
+        """Compare-and-set on the job's version, together with `extra` in one atomic write."""
+        self.store.write(self.job_op(job, expected_version=job.version), *extra)
+        return job.model_copy(update={"version": job.version + 1})
+
+    # --- timers ----------------------------------------------------------------------------------
+
+    def timer_put(self, timer: Timer) -> Put:
+        data = timer.model_dump(mode="json", exclude={"version"})
+        return Put(partition=tenant_partition(timer.tenant_id), sort=timer.sort, data=data)
+
+    def timer_delete(self, timer: Timer) -> Delete:
+        return Delete(partition=tenant_partition(timer.tenant_id), sort=timer.sort)
+
+    def timers_due(
+        self,
+        tenant_id: str,
+        kind: TimerKind,
+        until: datetime,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[Timer]:
+        """Timers of one kind due by `until`, oldest first; `after` (a sort key) pages on."""
+        prefix = f"TIMER#{kind.value}#"
+        items = self.store.query(
+            tenant_partition(tenant_id), prefix, upto=f"{prefix}{stamp(until)}~", limit=limit, after=after
+        )
+        return [Timer.model_validate(i.data) for i in items]
+
+    def next_timer(self, tenant_id: str) -> Timer | None:
+        """The earliest timer of any kind."""
+        firsts = [
+            self.store.query(tenant_partition(tenant_id), f"TIMER#{kind.value}#", limit=1)
+            for kind in TimerKind
+        ]
+        timers = [Timer.model_validate(items[0].data) for items in firsts if items]
+        return min(timers, key=lambda t: t.at) if timers else None
+
+    # --- suppression -----------------------------------------------------------------------------
+
+    @staticmethod
+    def suppression_partition(scope: SuppressionScope, tenant_id: str | None) -> str:
+        return GLOBAL if scope is SuppressionScope.GLOBAL else tenant_partition(str(tenant_id))
+
+    def suppression_put(self, entry: SuppressionEntry) -> Put:
+        return Put(
+            partition=self.suppression_partition(entry.scope, entry.tenant_id),
+            sort=f"SUPP#{entry.email_hash}",
+            data=_data(entry),
+        )
+
+    def suppress(self, entry: SuppressionEntry) -> None:
+        self.store.write(self.suppression_put(entry))
+
+    def suppression_for(self, tenant_id: str, email: str) -> SuppressionEntry | None:
+        """The tenant's entry, else the global one, else None."""
+        digest = email_hash(email)
+        for partition in (tenant_partition(tenant_id), GLOBAL):
+            item = self.store.get(partition, f"SUPP#{digest}")
+            if item is not None:
+                return SuppressionEntry.model_validate(item.data)
+        return None
+
+    def suppressions(self, scope: SuppressionScope, tenant_id: str | None = None) -> list[SuppressionEntry]:
+        items = self.store.query(self.suppression_partition(scope, tenant_id), "SUPP#")
+        return [SuppressionEntry.model_validate(i.data) for i in items]
+
+    def unsuppress(self, scope: SuppressionScope, tenant_id: str | None, email: str) -> None:
+        self.store.write(
+            Delete(partition=self.suppression_partition(scope, tenant_id), sort=f"SUPP#{email_hash(email)}")
+        )
+
+    # --- small state documents (counters, windows, rotation) --------------------------------------
+
+    def state(self, tenant_id: str, sort: str) -> tuple[dict[str, Any], int]:
+        """A policy-state document and its version (0 if absent), for compare-and-set updates."""
+        item = self.store.get(tenant_partition(tenant_id), sort)
+        return (dict(item.data), item.version) if item else ({}, 0)
+
+    def state_put(
+        self, tenant_id: str, sort: str, data: dict[str, Any], version: int, ttl: int | None = None
+    ) -> Put:
+        return Put(
+            partition=tenant_partition(tenant_id),
+            sort=sort,
+            data=data,
+            expected_version=version,
+            expires_at=ttl,
+        )
+
+    # --- events and audit ------------------------------------------------------------------------
+
+    def event_claim(self, tenant_id: str | None, event_id: str, at: datetime) -> Put:
+        """Claim an event id, so a redelivered event is applied once. Expires after 30 days."""
+        partition = tenant_partition(tenant_id) if tenant_id else GLOBAL
+        expires = int((at + EVENT_RETENTION).timestamp())
+        return Put(
+            partition=partition,
+            sort=f"EVENT#{event_id}",
+            data={"at": at.isoformat()},
+            expected_version=0,
+            expires_at=expires,
+        )
+
+    def audit_put(self, entry: AuditEntry, seq: str) -> Put:
+        return Put(
+            partition=tenant_partition(entry.tenant_id),
+            sort=f"AUDIT#{entry.at.strftime('%Y%m%dT%H%M%S.%f')}#{seq}",
+            data=_data(entry),
+            expected_version=0,
+        )
+
+    def audit(self, tenant_id: str) -> list[AuditEntry]:
+        return [
+            AuditEntry.model_validate(i.data) for i in self.store.query(tenant_partition(tenant_id), "AUDIT#")
+        ]
+
+
+def write_all(store: StateStore, operations: Iterable[Put | Delete]) -> None:
+    ops: Sequence[Put | Delete] = list(operations)
+    if ops:
+        store.write(*ops)

@@ -1,0 +1,1 @@
+"""Rendering: personalisation, spintax and composing the outbound message."""

@@ -1,0 +1,108 @@
+"""Compose the outbound message for one job: personalised, footed, threaded and tagged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from outreach_core.domain.ids import stable_seed
+from outreach_core.domain.jobs import MessageJob
+from outreach_core.domain.mail import Address, OutboundEmail
+from outreach_core.domain.models import Lead, SenderIdentity, Template, Tenant
+from outreach_core.rendering.templating import TemplateError, parse, render
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The first email of the sequence, for a follow-up. With a message id the follow-up replies under
+    it ("Re: ..."); without one (another identity sends it) it goes out fresh with the same subject."""
+
+    message_id: str | None
+    subject: str
+
+
+def message_id_for(job: MessageJob, identity: SenderIdentity) -> str:
+    return f"<{job.idempotency_key}@{identity.domain}>"
+
+
+def render_subject(template: Template, lead: Lead, idempotency_key: str) -> str:
+    return render(parse("subject", template.subject), lead.fields(), stable_seed(idempotency_key, "subject"))
+
+
+def footer_text(tenant: Tenant, unsubscribe_url: str) -> str:
+    lines = ["", "--", tenant.legal_name or tenant.name, tenant.postal_address]
+    if tenant.privacy_url:
+        lines.append(f"Privacy: {tenant.privacy_url}")
+    lines.append(f"Unsubscribe: {unsubscribe_url}")
+    return "\n".join(lines)
+
+
+def _footer_html(tenant: Tenant, unsubscribe_url: str) -> str:
+    from html import escape
+
+    privacy = f' · <a href="{escape(tenant.privacy_url)}">Privacy</a>' if tenant.privacy_url else ""
+    return (
+        f'<hr><p style="font-size:12px;color:#666">{escape(tenant.legal_name or tenant.name)}, '
+        f'{escape(tenant.postal_address)}{privacy} · <a href="{escape(unsubscribe_url)}">Unsubscribe</a></p>'
+    )
+
+
+def compose(
+    *,
+    tenant: Tenant,
+    identity: SenderIdentity,
+    lead: Lead,
+    template: Template,
+    job: MessageJob,
+    unsubscribe_url: str,
+    thread: Thread | None,
+) -> OutboundEmail:
+    """Raises TemplateError when the template cannot be rendered for this lead (e.g. a missing field)."""
+    values = lead.fields()
+    seed = stable_seed(job.idempotency_key, "body")
+    if template.subject.strip():
+        subject = render_subject(template, lead, job.idempotency_key)
+    elif thread is not None and thread.message_id:
+        subject = thread.subject if thread.subject.lower().startswith("re:") else f"Re: {thread.subject}"
+    elif thread is not None:
+        subject = thread.subject
+    else:
+        raise TemplateError("subject", "empty subject on a message that does not reply in a thread")
+    text = (
+        render(parse("text", template.text), values, seed).rstrip()
+        + "\n"
+        + footer_text(tenant, unsubscribe_url)
+    )
+    html = None
+    if template.html:
+        body = render(parse("html", template.html, spintax=False), values, seed)
+        html = (
+            body.replace("</body>", _footer_html(tenant, unsubscribe_url) + "</body>")
+            if "</body>" in body
+            else (body + _footer_html(tenant, unsubscribe_url))
+        )
+    headers = {
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "X-Outreach-Tenant": tenant.id,
+        "X-Outreach-Campaign": job.campaign_id,
+        "X-Outreach-Job": job.job_id,
+    }
+    if thread is not None and thread.message_id:
+        headers["In-Reply-To"] = thread.message_id
+        headers["References"] = thread.message_id
+    return OutboundEmail(
+        sender=Address(email=identity.email, name=identity.display_name),
+        recipient=Address(email=lead.email, name=f"{lead.first_name} {lead.last_name}".strip()),
+        reply_to=identity.reply_to,
+        subject=subject,
+        text=text,
+        html=html,
+        message_id=message_id_for(job, identity),
+        headers=headers,
+        tags={
+            "tenant": tenant.id,
+            "campaign": job.campaign_id,
+            "job": job.job_id,
+            "ikey": job.idempotency_key,
+        },
+    )

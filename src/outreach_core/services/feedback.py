@@ -1,0 +1,226 @@
+"""Feedback: delivery events update jobs, leads, suppression and the auto-stop windows.
+
+Each event is applied once: its id is claimed in the same atomic write that moves the job, so a
+redelivered event (SNS retries, duplicate SES publishing) changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from outreach_core.domain.events import BounceKind, DeliveryEvent, EventType, InboundReply
+from outreach_core.domain.ids import email_hash
+from outreach_core.domain.jobs import JobStatus, MessageJob, can_transition
+from outreach_core.domain.models import Campaign, Lead, LeadStatus
+from outreach_core.domain.suppression import SuppressionReason
+from outreach_core.policies.autostop import BOUNCED, COMPLAINED, DELIVERED
+from outreach_core.ports import Clock, ConditionFailed, Put
+from outreach_core.records import Records
+from outreach_core.services.audit import AuditTrail
+from outreach_core.services.guard import GuardAction, ReputationGuard
+from outreach_core.services.sequence import next_step_timer
+from outreach_core.services.suppression import SuppressionService
+
+log = structlog.get_logger(__name__)
+
+_MAYBE_UNRECORDED = frozenset({JobStatus.SENDING, JobStatus.UNCERTAIN})
+_TARGET = {
+    EventType.SENT: JobStatus.SENT,
+    EventType.DELIVERED: JobStatus.DELIVERED,
+    EventType.BOUNCE: JobStatus.BOUNCED,
+    EventType.COMPLAINT: JobStatus.COMPLAINED,
+    EventType.REJECT: JobStatus.FAILED,
+    EventType.RENDERING_FAILURE: JobStatus.FAILED,
+}
+
+
+@dataclass
+class FeedbackResult:
+    event_id: str
+    applied: bool
+    detail: str = ""
+    actions: list[GuardAction] = field(default_factory=list)
+
+
+class FeedbackService:
+    def __init__(
+        self, records: Records, clock: Clock, guard: ReputationGuard, suppression: SuppressionService
+    ) -> None:
+        self.records = records
+        self.clock = clock
+        self.guard = guard
+        self.suppression = suppression
+        self.audit = AuditTrail(records)
+
+    def handle(self, events: Sequence[DeliveryEvent]) -> list[FeedbackResult]:
+        return [self._apply(event) for event in events]
+
+    def _find_job(self, event: DeliveryEvent) -> MessageJob | None:
+        if event.tenant_id and event.job_id:
+            job = self.records.job(event.tenant_id, event.job_id)
+            if job is not None:
+                return job
+        return self.records.job_by_message_id(event.message_id)
+
+    def _apply(self, event: DeliveryEvent) -> FeedbackResult:
+        job = self._find_job(event)
+        if job is None:
+            log.warning("feedback.unmatched", event_type=event.event_type.value, message_id=event.message_id)
+            return FeedbackResult(event.event_id, False, "no job for this message")
+        structlog.contextvars.bind_contextvars(
+            tenant_id=job.tenant_id, campaign_id=job.campaign_id, job_id=job.job_id
+        )
+        try:
+            return self._apply_to(job, event)
+        finally:
+            structlog.contextvars.unbind_contextvars("tenant_id", "campaign_id", "job_id")
+
+    def _apply_to(self, job: MessageJob, event: DeliveryEvent) -> FeedbackResult:
+        now = self.clock.now()
+        claim = self.records.event_claim(job.tenant_id, event.event_id, now)
+        for _ in range(3):
+            updated = self._moved(job, event, now)
+            try:
+                if updated is None:
+                    self.records.store.write(claim)
+                else:
+                    self.records.save_job(updated, claim, *self._sequence_goes_on(job, updated))
+                break
+            except ConditionFailed as exc:
+                if exc.sort == claim.sort:
+                    return FeedbackResult(event.event_id, False, "duplicate event")
+                fresh = self.records.job(job.tenant_id, job.job_id)
+                if fresh is None:
+                    return FeedbackResult(event.event_id, False, "job vanished")
+                job = fresh
+        else:
+            raise ConditionFailed(claim.partition, claim.sort)
+        actions = self._consequences(updated or job, event, now)
+        log.info("feedback.applied", event_type=event.event_type.value, status=(updated or job).status.value)
+        return FeedbackResult(event.event_id, True, actions=actions)
+
+    def _moved(self, job: MessageJob, event: DeliveryEvent, now: datetime) -> MessageJob | None:
+        """The job after this event, or None when the event does not change it."""
+        if event.event_type is EventType.BOUNCE and event.bounce_kind is not BounceKind.HARD:
+            target = JobStatus.BOUNCED if event.bounce_kind is BounceKind.SOFT else None
+        else:
+            target = _TARGET.get(event.event_type)
+        if target is None:
+            return None
+        if job.status in _MAYBE_UNRECORDED:
+            # Reconciliation: the provider had it, though our record of the send was lost.
+            job = job.moved(
+                JobStatus.SENT,
+                now,
+                "reconciled from the provider's events",
+                provider_message_id=job.provider_message_id or event.message_id,
+                sent_at=job.sent_at or event.timestamp,
+                lease_until=None,
+            )
+            if target is JobStatus.SENT:
+                return job
+        if job.status is target or not can_transition(job.status, target):
+            return None
+        reason = (
+            event.bounce_subtype or event.complaint_type or event.diagnostic[:200] or event.event_type.value
+        )
+        return job.moved(target, now, reason)
+
+    def _sequence_goes_on(self, before: MessageJob, after: MessageJob | None) -> list[Put]:
+        """A reconciled send starts the next step's timer, as the sender would have."""
+        if after is None or before.status not in _MAYBE_UNRECORDED or after.sent_at is None:
+            return []
+        campaign = self.records.find(Campaign, after.tenant_id, after.campaign_id)
+        timer = next_step_timer(campaign, after, after.sent_at) if campaign else None
+        return [self.records.timer_put(timer)] if timer else []
+
+    def _consequences(self, job: MessageJob, event: DeliveryEvent, now: datetime) -> list[GuardAction]:
+        lead = self.records.find(Lead, job.tenant_id, job.lead_id)
+        recipient = event.recipient or (lead.email if lead else "")
+        match event.event_type:
+            case EventType.DELIVERED:
+                return self.guard.on_outcome(job, DELIVERED)
+            case EventType.BOUNCE if event.bounce_kind is BounceKind.HARD:
+                if recipient:
+                    self.suppression.suppress(
+                        job.tenant_id, recipient, SuppressionReason.HARD_BOUNCE, source=event.event_id, at=now
+                    )
+                return self.guard.on_outcome(job, BOUNCED) if event.counts_as_bounce else []
+            case EventType.BOUNCE:
+                self._soft_bounce(job.tenant_id, recipient, event, now)
+                return []
+            case EventType.COMPLAINT:
+                if recipient:
+                    self.suppression.suppress(
+                        job.tenant_id, recipient, SuppressionReason.COMPLAINT, source=event.event_id, at=now
+                    )
+                return self.guard.on_outcome(job, COMPLAINED)
+            case EventType.SUBSCRIPTION:
+                if recipient:
+                    self.suppression.suppress(
+                        job.tenant_id, recipient, SuppressionReason.UNSUBSCRIBE, source=event.event_id, at=now
+                    )
+                return []
+            case _:
+                return []
+
+    def _soft_bounce(self, tenant_id: str, recipient: str, event: DeliveryEvent, now: datetime) -> None:
+        """Soft bounces SES gave up on: after the policy's count the address is suppressed."""
+        if not recipient:
+            return
+        sort = f"SOFT#{email_hash(recipient)}"
+        for _ in range(3):
+            doc, version = self.records.state(tenant_id, sort)
+            count = int(doc.get("count", 0)) + 1
+            try:
+                self.records.store.write(self.records.state_put(tenant_id, sort, {"count": count}, version))
+                break
+            except ConditionFailed:
+                continue
+        else:
+            return
+        if count >= self.suppression.policy.soft_bounces_before_suppress:
+            self.suppression.suppress(
+                tenant_id, recipient, SuppressionReason.SOFT_BOUNCE_REPEATED, source=event.event_id, at=now
+            )
+
+
+class ReplyService:
+    """A reply stops the lead's sequence; an automatic reply (out of office) does not."""
+
+    def __init__(self, records: Records, clock: Clock) -> None:
+        self.records = records
+        self.clock = clock
+        self.audit = AuditTrail(records)
+
+    def record(self, reply: InboundReply) -> bool:
+        local_part = reply.in_reply_to.strip().strip("<>").split("@", 1)[0]
+        job = self.records.job_by_message_id(local_part)
+        if job is None or (reply.tenant_id and job.tenant_id != reply.tenant_id):
+            log.info("reply.unmatched")
+            return False
+        now = self.clock.now()
+        try:
+            self.records.store.write(self.records.event_claim(job.tenant_id, reply.event_id, now))
+        except ConditionFailed:
+            return False
+        if reply.auto_reply:
+            log.info("reply.automatic", tenant_id=job.tenant_id, job_id=job.job_id)
+            return False
+        for _ in range(3):
+            lead = self.records.find(Lead, job.tenant_id, job.lead_id)
+            if lead is None or lead.status is not LeadStatus.ACTIVE:
+                return False
+            try:
+                self.records.replace(lead.model_copy(update={"status": LeadStatus.REPLIED}))
+                break
+            except ConditionFailed:
+                continue
+        self.audit.record(
+            job.tenant_id, now, "system:replies", "lead.replied", job.lead_id, campaign=job.campaign_id
+        )
+        return True

@@ -1,0 +1,258 @@
+"""Import leads from CSV: every good row in, every bad row reported with its line and reason.
+
+Rows are checked first and written afterwards, each lead in one atomic write together with its
+enrolment in the running campaigns of its list, so an interrupted import leaves whole leads only and
+can simply be run again (rows already in are reported as such).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import structlog
+from email_validator import EmailNotValidError, validate_email
+from pydantic import ValidationError
+
+from outreach_core.domain.ids import lead_id_for
+from outreach_core.domain.models import Campaign, CampaignStatus, LawfulBasis, Lead
+from outreach_core.domain.window import zone
+from outreach_core.ports import Clock, ConditionFailed
+from outreach_core.records import Records
+from outreach_core.services.audit import AuditTrail
+from outreach_core.services.sequence import step_timer
+
+log = structlog.get_logger(__name__)
+
+KNOWN_COLUMNS = (
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "timezone",
+    "country",
+    "source",
+    "lawful_basis",
+)
+ALIASES = {
+    "e-mail": "email",
+    "email_address": "email",
+    "firstname": "first_name",
+    "first": "first_name",
+    "lastname": "last_name",
+    "last": "last_name",
+    "surname": "last_name",
+    "organisation": "company",
+    "organization": "company",
+    "tz": "timezone",
+    "time_zone": "timezone",
+    "basis": "lawful_basis",
+}
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported (no email column, not CSV). Nothing was written."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    line: int
+    reason: str
+    email: str = ""
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    enrolled: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.problems)
+
+
+def _column(name: str) -> str:
+    key = name.strip().lower().replace(" ", "_")
+    return ALIASES.get(key, key)
+
+
+def _decoded_lines(raw: bytes, report: ImportReport) -> Iterator[tuple[int, str]]:
+    """Decode line by line, so one line in another encoding is reported, not the whole file lost."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    for number, chunk in enumerate(raw.splitlines(keepends=True), start=1):
+        try:
+            yield number, chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            report.problems.append(
+                RowProblem(
+                    number,
+                    f"not UTF-8 (byte 0x{chunk[exc.start]:02x} at column {exc.start + 1}); "
+                    "save the file as UTF-8",
+                )
+            )
+
+
+class _NumberedLines:
+    """Feeds csv.reader and remembers the file line each record started on."""
+
+    def __init__(self, lines: Iterator[tuple[int, str]]) -> None:
+        self._lines = lines
+        self._numbers: list[int] = []
+        self._mark = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for number, text in self._lines:
+            self._numbers.append(number)
+            yield text
+
+    @property
+    def last(self) -> int:
+        return self._numbers[-1] if self._numbers else 0
+
+    def record_start(self) -> int:
+        """The line the record just read began on; call once after each record."""
+        start = self._numbers[self._mark] if self._mark < len(self._numbers) else self.last
+        self._mark = len(self._numbers)
+        return start
+
+
+class LeadImportService:
+    def __init__(self, records: Records, clock: Clock) -> None:
+        self.records = records
+        self.clock = clock
+        self.audit = AuditTrail(records)
+
+    def import_csv(
+        self,
+        tenant_id: str,
+        raw: bytes,
+        *,
+        list_name: str = "default",
+        source: str = "",
+        lawful_basis: LawfulBasis = LawfulBasis.LEGITIMATE_INTEREST,
+        actor: str = "operator",
+    ) -> ImportReport:
+        tenant = self.records.tenant(tenant_id)
+        report = ImportReport()
+        lines = _NumberedLines(_decoded_lines(raw, report))
+        reader = csv.reader(lines)
+        header_row = next(reader, None)
+        if header_row is None:
+            raise ImportFileError("the file is empty")
+        lines.record_start()
+        header = [_column(c) for c in header_row]
+        if "email" not in header:
+            raise ImportFileError(f"line {lines.last}: no 'email' column (found: {', '.join(header_row)})")
+        now = self.clock.now()
+        seen: dict[str, int] = {}
+        good: list[tuple[int, Lead]] = []
+        try:
+            for row in reader:
+                line = lines.record_start()
+                if not any(cell.strip() for cell in row):
+                    continue
+                lead = self._lead(tenant.id, header, row, line, now, list_name, source, lawful_basis, report)
+                if lead is None:
+                    continue
+                if lead.email in seen:
+                    report.problems.append(
+                        RowProblem(line, f"duplicate of line {seen[lead.email]}", lead.email)
+                    )
+                    continue
+                seen[lead.email] = line
+                good.append((line, lead))
+        except csv.Error as exc:
+            raise ImportFileError(f"line {lines.last}: not valid CSV ({exc}); nothing was imported") from exc
+        self._write(tenant.id, good, report)
+        report.problems.sort(key=lambda p: p.line)
+        self.audit.record(
+            tenant.id,
+            now,
+            actor,
+            "leads.import",
+            list_name,
+            imported=report.imported,
+            rejected=report.rejected,
+        )
+        return report
+
+    def _lead(
+        self,
+        tenant_id: str,
+        header: list[str],
+        row: list[str],
+        line: int,
+        now: object,
+        list_name: str,
+        source: str,
+        lawful_basis: LawfulBasis,
+        report: ImportReport,
+    ) -> Lead | None:
+        if len(row) != len(header):
+            report.problems.append(RowProblem(line, f"has {len(row)} fields, the header has {len(header)}"))
+            return None
+        values = {k: v.strip() for k, v in zip(header, row, strict=True)}
+        raw_email = values.get("email", "")
+        if not raw_email:
+            report.problems.append(RowProblem(line, "missing email"))
+            return None
+        try:
+            email = validate_email(raw_email, check_deliverability=False, allow_smtputf8=False).normalized
+        except EmailNotValidError as exc:
+            report.problems.append(RowProblem(line, f"bad address: {exc}", raw_email))
+            return None
+        timezone = values.get("timezone") or None
+        if timezone:
+            try:
+                zone(timezone)
+            except ValueError as exc:
+                report.problems.append(RowProblem(line, str(exc), email))
+                return None
+        try:
+            return Lead(
+                tenant_id=tenant_id,
+                id=lead_id_for(tenant_id, email),
+                email=email,
+                first_name=values.get("first_name", ""),
+                last_name=values.get("last_name", ""),
+                company=values.get("company", ""),
+                title=values.get("title", ""),
+                timezone=timezone,
+                country=values.get("country", ""),
+                custom={k: v for k, v in values.items() if k not in KNOWN_COLUMNS and v},
+                source=values.get("source") or source or "csv import",
+                lawful_basis=values.get("lawful_basis") or lawful_basis,
+                list_name=list_name,
+                imported_at=now,
+            )
+        except ValidationError as exc:
+            reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            report.problems.append(RowProblem(line, reason, email))
+            return None
+
+    def _write(self, tenant_id: str, good: list[tuple[int, Lead]], report: ImportReport) -> None:
+        running = [
+            c
+            for c in self.records.all(Campaign, tenant_id)
+            if c.status is CampaignStatus.RUNNING and c.lead_list == (good[0][1].list_name if good else "")
+        ]
+        now = self.clock.now()
+        for line, lead in good:
+            suppressed = self.records.suppression_for(tenant_id, lead.email)
+            if suppressed is not None:
+                report.problems.append(
+                    RowProblem(line, f"suppressed ({suppressed.reason.value})", lead.email)
+                )
+                continue
+            timers = [self.records.timer_put(step_timer(c, lead.id, 1, now)) for c in running]
+            try:
+                self.records.store.write(self.records.create_op(lead), *timers)
+            except ConditionFailed:
+                report.problems.append(RowProblem(line, "already imported for this tenant", lead.email))
+                continue
+            report.imported += 1
+            report.enrolled += len(timers)

@@ -1,0 +1,56 @@
+"""Where each lead stands in a campaign's sequence, expressed as step timers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from outreach_core.domain.ids import job_id_for
+from outreach_core.domain.jobs import JobStatus, MessageJob
+from outreach_core.domain.models import Campaign, Lead, LeadStatus
+from outreach_core.records import Timer, TimerKind
+
+# Statuses after which the sequence moves on to the next step.
+_ADVANCES = frozenset({JobStatus.SENT, JobStatus.DELIVERED})
+
+
+def step_timer(campaign: Campaign, lead_id: str, step: int, at: datetime) -> Timer:
+    return Timer(
+        tenant_id=campaign.tenant_id,
+        at=at,
+        kind=TimerKind.STEP,
+        job_id=job_id_for(campaign.id, lead_id, step),
+        campaign_id=campaign.id,
+        lead_id=lead_id,
+        step=step,
+    )
+
+
+def next_step_timer(campaign: Campaign, job: MessageJob, sent_at: datetime) -> Timer | None:
+    """After step k went out: step k+1 becomes due its delay later (None when the sequence ends)."""
+    following = job.step + 1
+    if not campaign.has_step(following):
+        return None
+    return step_timer(campaign, job.lead_id, following, sent_at + campaign.step(following).delay)
+
+
+def pending_timers(
+    campaign: Campaign, leads: Iterable[Lead], jobs: Iterable[MessageJob], now: datetime
+) -> list[Timer]:
+    """Step timers for every active lead of the campaign's list, derived from its jobs (on resume)."""
+    latest: dict[str, MessageJob] = {}
+    for job in jobs:
+        if job.lead_id not in latest or job.step > latest[job.lead_id].step:
+            latest[job.lead_id] = job
+    timers: list[Timer] = []
+    for lead in leads:
+        if lead.status is not LeadStatus.ACTIVE or lead.list_name != campaign.lead_list:
+            continue
+        last = latest.get(lead.id)
+        if last is None:
+            timers.append(step_timer(campaign, lead.id, 1, now))
+        elif last.status in _ADVANCES and last.sent_at is not None:
+            timer = next_step_timer(campaign, last, last.sent_at)
+            if timer is not None:
+                timers.append(timer.model_copy(update={"at": max(timer.at, now)}))
+    return timers

@@ -1,0 +1,115 @@
+"""Read models: what an operator sees in `outreach status` and the demo's summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from outreach_core.domain.jobs import JobStatus, MessageJob
+from outreach_core.domain.models import Campaign, Lead, SenderIdentity
+from outreach_core.ports import Clock, JobQueue
+from outreach_core.records import Records
+from outreach_core.services.guard import ReputationGuard
+from outreach_core.services.jobs import day_key
+
+# Jobs the provider accepted, whatever came back later.
+EVER_SENT = frozenset({JobStatus.SENT, JobStatus.DELIVERED, JobStatus.BOUNCED, JobStatus.COMPLAINED})
+OPEN = frozenset({JobStatus.PLANNED, JobStatus.QUEUED, JobStatus.SENDING})
+
+
+@dataclass(frozen=True)
+class CampaignStatusRow:
+    tenant_id: str
+    campaign_id: str
+    status: str
+    reason: str
+    jobs: dict[str, int]
+    bounce_rate: float
+    window_sends: int
+
+
+@dataclass(frozen=True)
+class IdentityStatusRow:
+    tenant_id: str
+    identity_id: str
+    email_domain: str
+    status: str
+    reason: str
+    sent_today: int
+    daily_cap: int
+    complaint_rate: float
+    sent_total: int
+
+
+@dataclass(frozen=True)
+class TenantStatusRow:
+    tenant_id: str
+    leads: dict[str, int]
+    jobs: dict[str, int]
+
+    @property
+    def sent(self) -> int:
+        return sum(v for k, v in self.jobs.items() if JobStatus(k) in EVER_SENT)
+
+
+@dataclass
+class StatusReport:
+    tenants: list[TenantStatusRow] = field(default_factory=list)
+    campaigns: list[CampaignStatusRow] = field(default_factory=list)
+    identities: list[IdentityStatusRow] = field(default_factory=list)
+    dead_letters: int = 0
+
+
+class StatusService:
+    def __init__(self, records: Records, clock: Clock, guard: ReputationGuard, queue: JobQueue) -> None:
+        self.records = records
+        self.clock = clock
+        self.guard = guard
+        self.queue = queue
+
+    def report(self, tenant_id: str | None = None) -> StatusReport:
+        report = StatusReport(dead_letters=len(self.queue.dead_letters(limit=10_000)))
+        today = day_key(self.clock.now())
+        for tenant in self.records.tenants():
+            if tenant_id and tenant.id != tenant_id:
+                continue
+            jobs = self.records.jobs(tenant.id)
+            leads = Counter(lead.status.value for lead in self.records.all(Lead, tenant.id))
+            report.tenants.append(
+                TenantStatusRow(tenant.id, dict(leads), dict(Counter(j.status.value for j in jobs)))
+            )
+            for campaign in self.records.all(Campaign, tenant.id):
+                mine = [j for j in jobs if j.campaign_id == campaign.id]
+                window = self.guard.window(tenant.id, "campaign", campaign.id, self.guard.rules.campaign)
+                report.campaigns.append(
+                    CampaignStatusRow(
+                        tenant.id,
+                        campaign.id,
+                        campaign.status.value,
+                        campaign.status_reason,
+                        dict(Counter(j.status.value for j in mine)),
+                        window.rate("b"),
+                        window.sends,
+                    )
+                )
+            for identity in self.records.all(SenderIdentity, tenant.id):
+                window = self.guard.window(tenant.id, "identity", identity.id, self.guard.rules.identity)
+                used, _ = self.records.state(tenant.id, f"CAP#{identity.id}#{today}")
+                report.identities.append(
+                    IdentityStatusRow(
+                        tenant.id,
+                        identity.id,
+                        identity.domain,
+                        identity.status.value,
+                        identity.status_reason,
+                        int(used.get("count", 0)),
+                        identity.daily_cap,
+                        window.rate("c"),
+                        sum(1 for j in jobs if j.sender_id == identity.id and j.status in EVER_SENT),
+                    )
+                )
+        return report
+
+    def jobs_in(self, status: JobStatus, tenant_id: str | None = None) -> list[MessageJob]:
+        tenants = [tenant_id] if tenant_id else [t.id for t in self.records.tenants()]
+        return [j for t in tenants for j in self.records.jobs(t) if j.status is status]
