@@ -1,0 +1,91 @@
+"""The StateStore contract, run against every implementation (see conftest.STORE_FACTORIES)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from outreach_core.ports import ConditionFailed, Delete, Put
+
+
+def put(sort: str, version: int | None = None, partition: str = "T#a", **data: Any) -> Put:
+    return Put(partition=partition, sort=sort, data=data or {"v": sort}, expected_version=version)
+
+
+class TestConditionalWrites:
+    def test_a_new_item_starts_at_version_one(self, store: Any) -> None:
+        store.write(put("JOB#1", 0))
+        item = store.get("T#a", "JOB#1")
+        assert item is not None and item.version == 1 and item.data == {"v": "JOB#1"}
+
+    def test_claiming_an_existing_item_fails_and_changes_nothing(self, store: Any) -> None:
+        store.write(put("JOB#1", 0, x=1))
+        with pytest.raises(ConditionFailed) as failed:
+            store.write(put("JOB#1", 0, x=2))
+        assert failed.value.sort == "JOB#1"
+        assert store.get("T#a", "JOB#1").data == {"x": 1}
+
+    def test_compare_and_set_succeeds_only_at_the_expected_version(self, store: Any) -> None:
+        store.write(put("DOC", 0, n=1))
+        store.write(put("DOC", 1, n=2))
+        with pytest.raises(ConditionFailed):
+            store.write(put("DOC", 1, n=3))
+        item = store.get("T#a", "DOC")
+        assert item.version == 2 and item.data == {"n": 2}
+
+    def test_an_unconditional_put_overwrites_and_bumps_the_version(self, store: Any) -> None:
+        store.write(put("DOC", None, n=1))
+        store.write(put("DOC", None, n=2))
+        assert store.get("T#a", "DOC").version == 2
+
+    def test_a_multi_item_write_is_all_or_nothing(self, store: Any) -> None:
+        store.write(put("A", 0), put("B", 0))
+        with pytest.raises(ConditionFailed):
+            store.write(put("C", 0), put("A", 0), Delete(partition="T#a", sort="B"))
+        assert store.get("T#a", "C") is None
+        assert store.get("T#a", "B") is not None
+
+    def test_conditional_delete(self, store: Any) -> None:
+        store.write(put("A", 0))
+        with pytest.raises(ConditionFailed):
+            store.write(Delete(partition="T#a", sort="A", expected_version=7))
+        store.write(Delete(partition="T#a", sort="A", expected_version=1))
+        assert store.get("T#a", "A") is None
+
+    def test_deleting_a_missing_item_is_harmless(self, store: Any) -> None:
+        store.write(Delete(partition="T#a", sort="nothing"))
+
+
+class TestQueries:
+    def test_prefix_query_is_sorted_and_stays_in_its_partition(self, store: Any) -> None:
+        store.write(put("JOB#b", 0), put("JOB#a", 0), put("LEAD#x", 0), put("JOB#c", 0, partition="T#other"))
+        assert [i.sort for i in store.query("T#a", "JOB#")] == ["JOB#a", "JOB#b"]
+
+    def test_upto_after_and_limit_bound_a_range(self, store: Any) -> None:
+        store.write(*(put(f"TIMER#2026010{d}", 0) for d in range(1, 8)))
+        due = store.query("T#a", "TIMER#", upto="TIMER#20260104~")
+        assert [i.sort for i in due] == [f"TIMER#2026010{d}" for d in range(1, 5)]
+        page = store.query("T#a", "TIMER#", after="TIMER#20260102", limit=2)
+        assert [i.sort for i in page] == ["TIMER#20260103", "TIMER#20260104"]
+
+    def test_secondary_index_finds_items_by_their_index_key(self, store: Any) -> None:
+        store.write(Put(partition="T#a", sort="JOB#1", data={"j": 1}, index_key="MSG#abc"),
+                    Put(partition="T#b", sort="JOB#2", data={"j": 2}, index_key="MSG#def"))
+        found = store.find("MSG#abc")
+        assert [(i.partition, i.sort) for i in found] == [("T#a", "JOB#1")]
+        assert store.find("MSG#nothing") == []
+
+    def test_replacing_an_item_moves_its_index_key(self, store: Any) -> None:
+        store.write(Put(partition="T#a", sort="JOB#1", data={}, index_key="MSG#old"))
+        store.write(Put(partition="T#a", sort="JOB#1", data={}, index_key="MSG#new"))
+        assert store.find("MSG#old") == []
+        assert len(store.find("MSG#new")) == 1
+
+    def test_unicode_data_round_trips(self, store: Any) -> None:
+        store.write(put("LEAD#1", 0, name="Иван Петров", company="ООО «Вектор»"))
+        assert store.get("T#a", "LEAD#1").data["name"] == "Иван Петров"
+
+    def test_expiry_is_kept_with_the_item(self, store: Any) -> None:
+        store.write(Put(partition="T#a", sort="EVENT#1", data={}, expected_version=0, expires_at=1_900_000_000))
+        assert store.get("T#a", "EVENT#1").expires_at == 1_900_000_000
