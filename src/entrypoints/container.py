@@ -13,6 +13,7 @@ from dependency_injector import containers, providers
 from adapters.clock import SystemClock
 from adapters.feedback_ingest import EventIngestor
 from adapters.filesystem_archive import FilesystemArchive
+from adapters.log_notifier import LogNotifier
 from adapters.simulated_ses import SimulatedSesMailer, SimulatorProfile
 from adapters.smtp_mailer import SmtpMailer
 from adapters.sqlite_queue import SqliteJobQueue
@@ -69,6 +70,7 @@ class LocalAdapters(containers.DeclarativeContainer):
     )
     mailer = providers.Selector(settings.provided.mailer, simulator=simulator, smtp=smtp)
     archive = providers.Singleton(FilesystemArchive, root=settings.provided.archive_root)
+    notifier = providers.Singleton(LogNotifier)
 
 
 def _seconds(value: int) -> timedelta:
@@ -80,7 +82,9 @@ class Services(containers.DeclarativeContainer):
     adapters = providers.DependenciesContainer()
 
     records = providers.Singleton(Records, store=adapters.store)
-    guard = providers.Singleton(ReputationGuard, records=records, clock=adapters.clock)
+    guard = providers.Singleton(
+        ReputationGuard, records=records, clock=adapters.clock, notifier=adapters.notifier
+    )
     suppression = providers.Singleton(SuppressionService, records=records)
     admin = providers.Factory(AdminService, records=records, clock=adapters.clock)
     leads = providers.Factory(LeadImportService, records=records, clock=adapters.clock)

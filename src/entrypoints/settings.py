@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     log_level: str = "WARNING"
     log_json: bool = True
 
+    # --- AWS backend (set by Terraform as Lambda environment variables) -------------------------------
+    aws_region: str = "eu-west-1"  # primary SES region and home of the table, queues and bucket
+    aws_failover_region: str = ""  # secondary SES region; empty = no failover
+    aws_endpoint_url: str | None = None  # tests point this at a moto server on 127.0.0.1
+    table_name: str = "outreach"
+    job_queue_url: str = ""
+    job_dlq_url: str = ""
+    archive_bucket: str = ""
+    alert_topic_arn: str = ""
+    ses_configuration_set: str = "outreach"
+
     @property
     def db_path(self) -> Path:
         return self.workspace / "outreach.db"

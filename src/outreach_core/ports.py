@@ -178,3 +178,31 @@ class Archive(Protocol):
     def get(self, ref: str) -> bytes:
         """The blob behind a reference. Raises KeyError if there is none."""
         ...
+
+
+# --- Alerts ----------------------------------------------------------------------------------------
+
+
+class Alert(BaseModel):
+    """Something a person should know: a campaign paused, an identity blocked, failover engaged..."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str  # campaign.paused | identity.blocked | rate.lowered | dlq.not_empty | failover.engaged | ...
+    severity: str = "warning"  # info | warning | critical
+    tenant_id: str | None = None
+    subject: str
+    message: str
+    at: datetime
+    details: Mapping[str, Any] = Field(default_factory=dict)
+
+    @property
+    def dedupe_key(self) -> str:
+        """Alerts with the same key within a short window are one alert (no storms)."""
+        return f"{self.kind}:{self.tenant_id or '-'}:{self.subject}"
+
+
+class Notifier(Protocol):
+    def notify(self, alert: Alert) -> None:
+        """Deliver an alert. Best effort: a notifier failure must not stop sending or feedback."""
+        ...

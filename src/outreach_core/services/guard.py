@@ -15,7 +15,7 @@ import structlog
 from outreach_core.domain.jobs import MessageJob
 from outreach_core.domain.models import Campaign, CampaignStatus, IdentityStatus, SenderIdentity
 from outreach_core.policies.autostop import AutoStopRules, Breach, RateRule, SlidingWindow, evaluate
-from outreach_core.ports import Clock, ConditionFailed
+from outreach_core.ports import Alert, Clock, ConditionFailed, Notifier
 from outreach_core.records import Records
 from outreach_core.services.audit import AuditTrail
 
@@ -34,11 +34,34 @@ class GuardAction:
 
 
 class ReputationGuard:
-    def __init__(self, records: Records, clock: Clock, rules: AutoStopRules | None = None) -> None:
+    def __init__(
+        self,
+        records: Records,
+        clock: Clock,
+        rules: AutoStopRules | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.records = records
         self.clock = clock
         self.rules = rules or AutoStopRules()
+        self.notifier = notifier
         self.audit = AuditTrail(records)
+
+    def _alert(self, kind: str, tenant_id: str, subject: str, message: str, **details: object) -> None:
+        if self.notifier is None:
+            return
+        alert = Alert(
+            kind=kind,
+            tenant_id=tenant_id,
+            subject=subject,
+            message=message,
+            at=self.clock.now(),
+            details=details,
+        )
+        try:
+            self.notifier.notify(alert)
+        except Exception:
+            log.exception("guard.alert_failed", kind=kind)
 
     def window(self, tenant_id: str, scope: str, ident: str, rule: RateRule) -> SlidingWindow:
         doc, _ = self.records.state(tenant_id, f"WIN#{scope}#{ident}")
@@ -137,6 +160,13 @@ class ReputationGuard:
             tenant_id, self.clock.now(), ACTOR, "campaign.pause", campaign_id, reason, **details
         )
         log.warning("guard.campaign_paused", tenant_id=tenant_id, campaign_id=campaign_id, reason=reason)
+        self._alert(
+            "campaign.paused",
+            tenant_id,
+            campaign_id,
+            f"campaign {tenant_id}/{campaign_id} paused: {reason}",
+            **details,
+        )
         return True
 
     def set_identity(
@@ -159,5 +189,12 @@ class ReputationGuard:
             identity_id=identity_id,
             status=status.value,
             reason=reason,
+        )
+        self._alert(
+            f"identity.{status.value}",
+            tenant_id,
+            identity_id,
+            f"identity {tenant_id}/{identity_id} {status.value}: {reason}",
+            **details,
         )
         return True
