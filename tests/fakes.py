@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from outreach_core.domain.mail import MailError, OutboundEmail, SendReceipt
-from outreach_core.ports import ConditionFailed, DeadLetter, Delete, Put, QueueMessage, ReceivedMessage, StoredItem
+from outreach_core.ports import (
+    ConditionFailed,
+    DeadLetter,
+    Delete,
+    Put,
+    QueueMessage,
+    QueueStats,
+    ReceivedMessage,
+    StoredItem,
+)
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
 
@@ -41,12 +50,21 @@ class InMemoryStateStore:
         return self.items.get((partition, sort))
 
     def query(
-        self, partition: str, prefix: str, *, upto: str | None = None, after: str | None = None,
+        self,
+        partition: str,
+        prefix: str,
+        *,
+        upto: str | None = None,
+        after: str | None = None,
         limit: int | None = None,
     ) -> list[StoredItem]:
         keys = sorted(
-            s for (p, s) in self.items
-            if p == partition and s.startswith(prefix) and (upto is None or s <= upto) and (after is None or s > after)
+            s
+            for (p, s) in self.items
+            if p == partition
+            and s.startswith(prefix)
+            and (upto is None or s <= upto)
+            and (after is None or s > after)
         )
         return [self.items[(partition, s)] for s in keys[:limit]]
 
@@ -69,8 +87,14 @@ class InMemoryStateStore:
                     self.items.pop(key, None)
                     continue
                 version = self.items[key].version if key in self.items else 0
-                self.items[key] = StoredItem(partition=op.partition, sort=op.sort, data=dict(op.data),
-                                             version=version + 1, index_key=op.index_key, expires_at=op.expires_at)
+                self.items[key] = StoredItem(
+                    partition=op.partition,
+                    sort=op.sort,
+                    data=dict(op.data),
+                    version=version + 1,
+                    index_key=op.index_key,
+                    expires_at=op.expires_at,
+                )
             self.writes += 1
 
 
@@ -90,8 +114,14 @@ class _Message:
 class FakeQueue:
     """An SQS-like queue in memory, on an injected clock."""
 
-    def __init__(self, clock: ManualClock, *, visibility_timeout: int = 120, max_receives: int = 3,
-                 max_delay_seconds: int = 900) -> None:
+    def __init__(
+        self,
+        clock: ManualClock,
+        *,
+        visibility_timeout: int = 120,
+        max_receives: int = 3,
+        max_delay_seconds: int = 900,
+    ) -> None:
         self.clock = clock
         self.visibility_timeout = visibility_timeout
         self.max_receives = max_receives
@@ -104,14 +134,17 @@ class FakeQueue:
             raise ValueError(f"delay must be within 0..{self.max_delay_seconds} s")
         message_id = f"m{next(self._seq)}"
         now = self.clock.now()
-        self.messages[message_id] = _Message(message_id, message.body, message.group,
-                                             now + timedelta(seconds=delay_seconds), now)
+        self.messages[message_id] = _Message(
+            message_id, message.body, message.group, now + timedelta(seconds=delay_seconds), now
+        )
         return message_id
 
     def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
         now = self.clock.now()
-        visible = sorted((m for m in self.messages.values() if not m.dead and m.visible_at <= now),
-                         key=lambda m: (m.visible_at, m.sent_at))
+        visible = sorted(
+            (m for m in self.messages.values() if not m.dead and m.visible_at <= now),
+            key=lambda m: (m.visible_at, m.sent_at),
+        )
         out = []
         for message in visible[:max_messages]:
             if message.receive_count >= self.max_receives:
@@ -121,8 +154,15 @@ class FakeQueue:
             message.receive_count += 1
             message.receipt = uuid.uuid4().hex
             message.visible_at = now + timedelta(seconds=self.visibility_timeout)
-            out.append(ReceivedMessage(message_id=message.message_id, receipt=message.receipt, body=message.body,
-                                       group=message.group, receive_count=message.receive_count))
+            out.append(
+                ReceivedMessage(
+                    message_id=message.message_id,
+                    receipt=message.receipt,
+                    body=message.body,
+                    group=message.group,
+                    receive_count=message.receive_count,
+                )
+            )
         return out
 
     def _by_receipt(self, receipt: str) -> _Message | None:
@@ -140,8 +180,16 @@ class FakeQueue:
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         dead = sorted((m for m in self.messages.values() if m.dead), key=lambda m: m.sent_at)[:limit]
-        return [DeadLetter(message_id=m.message_id, body=m.body, group=m.group, reason=m.reason,
-                           receive_count=m.receive_count) for m in dead]
+        return [
+            DeadLetter(
+                message_id=m.message_id,
+                body=m.body,
+                group=m.group,
+                reason=m.reason,
+                receive_count=m.receive_count,
+            )
+            for m in dead
+        ]
 
     def redrive(self, message_ids: Sequence[str] | None = None) -> int:
         moved = 0
@@ -152,9 +200,17 @@ class FakeQueue:
                 moved += 1
         return moved
 
-    def visible(self) -> int:
+    def stats(self) -> QueueStats:
         now = self.clock.now()
-        return sum(1 for m in self.messages.values() if not m.dead and m.visible_at <= now)
+        live = [m for m in self.messages.values() if not m.dead]
+        visible = [m for m in live if m.visible_at <= now]
+        return QueueStats(
+            visible=len(visible),
+            in_flight=sum(1 for m in live if m.receipt is not None and m.visible_at > now),
+            delayed=sum(1 for m in live if m.receipt is None and m.visible_at > now),
+            dead=sum(1 for m in self.messages.values() if m.dead),
+            oldest_age_s=max(((now - m.sent_at).total_seconds() for m in visible), default=0.0),
+        )
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.sqlite_store import connect
-from outreach_core.ports import Clock, DeadLetter, QueueMessage, ReceivedMessage
+from outreach_core.ports import Clock, DeadLetter, QueueMessage, QueueStats, ReceivedMessage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue_messages (
@@ -143,24 +143,23 @@ class SqliteJobQueue:
         with self._lock:
             return self._conn.execute(sql, args).rowcount
 
-    def stats(self) -> dict[str, float]:
-        """Depth, in-flight, dead letters and the age of the oldest visible message (seconds)."""
+    def stats(self) -> QueueStats:
         now = self._now()
         with self._lock:
-            visible, oldest = self._conn.execute(
-                "SELECT COUNT(*), MIN(sent_at) FROM queue_messages "
-                "WHERE queue=? AND dead=0 AND visible_at<=?",
-                (self.name, now),
+            visible, in_flight, delayed, dead, oldest = self._conn.execute(
+                "SELECT SUM(dead=0 AND visible_at<=?), "
+                "SUM(dead=0 AND receipt IS NOT NULL AND visible_at>?), "
+                "SUM(dead=0 AND receipt IS NULL AND visible_at>?), SUM(dead=1), "
+                "MIN(CASE WHEN dead=0 AND visible_at<=? THEN sent_at END) FROM queue_messages WHERE queue=?",
+                (now, now, now, now, self.name),
             ).fetchone()
-            total, dead = self._conn.execute(
-                "SELECT SUM(dead=0), SUM(dead=1) FROM queue_messages WHERE queue=?", (self.name,)
-            ).fetchone()
-        return {
-            "visible": visible,
-            "total": total or 0,
-            "dead": dead or 0,
-            "oldest_age_s": round(now - oldest, 1) if oldest else 0.0,
-        }
+        return QueueStats(
+            visible=visible or 0,
+            in_flight=in_flight or 0,
+            delayed=delayed or 0,
+            dead=dead or 0,
+            oldest_age_s=round(now - oldest, 1) if oldest else 0.0,
+        )
 
     def next_visible_at(self) -> float | None:
         """When the next message becomes visible (epoch seconds): lets a virtual clock jump there."""

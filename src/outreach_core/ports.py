@@ -125,6 +125,18 @@ class DeadLetter(BaseModel):
     receive_count: int
 
 
+class QueueStats(BaseModel):
+    """What an operator watches: backlog, in flight, dead letters, and the age of the oldest waiting one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    visible: int
+    in_flight: int
+    delayed: int
+    dead: int
+    oldest_age_s: float
+
+
 class JobQueue(Protocol):
     max_delay_seconds: int
 
@@ -151,6 +163,10 @@ class JobQueue(Protocol):
 
     def redrive(self, message_ids: Sequence[str] | None = None) -> int:
         """Move dead letters (all, or those ids) back to the queue. Returns how many moved."""
+        ...
+
+    def stats(self) -> QueueStats:
+        """Depth and age figures (approximate on SQS, where they come from queue attributes)."""
         ...
 
 

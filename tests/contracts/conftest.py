@@ -45,10 +45,18 @@ def _fs_archive(tmp: Path) -> Iterator[Any]:
     yield FilesystemArchive(tmp / "archive")
 
 
-STORE_FACTORIES: dict[str, Callable[[Path], Iterator[Any]]] = {"memory": _memory_store, "sqlite": _sqlite_store}
-QUEUE_FACTORIES: dict[str, Callable[[Path, ManualClock], Iterator[Any]]] = {"fake": _fake_queue,
-                                                                            "sqlite": _sqlite_queue}
-ARCHIVE_FACTORIES: dict[str, Callable[[Path], Iterator[Any]]] = {"memory": _memory_archive, "filesystem": _fs_archive}
+STORE_FACTORIES: dict[str, Callable[[Path], Iterator[Any]]] = {
+    "memory": _memory_store,
+    "sqlite": _sqlite_store,
+}
+QUEUE_FACTORIES: dict[str, Callable[[Path, ManualClock], Iterator[Any]]] = {
+    "fake": _fake_queue,
+    "sqlite": _sqlite_queue,
+}
+ARCHIVE_FACTORIES: dict[str, Callable[[Path], Iterator[Any]]] = {
+    "memory": _memory_archive,
+    "filesystem": _fs_archive,
+}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
@@ -57,12 +65,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture(params=sorted(QUEUE_FACTORIES))
-def queue_with_clock(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, Callable[[float], None]]]:
+def queue_with_clock(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Any, Callable[[float], None]]]:
     """(queue, advance): `advance(seconds)` moves the queue's notion of time forward. Fakes and SQLite
     read a ManualClock; a factory for a real service may advance time its own way."""
     clock = ManualClock()
     for queue in QUEUE_FACTORIES[request.param](tmp_path, clock):
-        advance = getattr(queue, "advance_for_tests", None) or (lambda s: clock.advance(s))
+        advance = getattr(queue, "advance_for_tests", None) or clock.advance
         yield queue, advance
 
 

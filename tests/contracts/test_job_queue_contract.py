@@ -93,3 +93,18 @@ def test_receive_returns_at_most_the_batch_size(queue_with_clock: Queue) -> None
         queue.send(msg(str(n)))
     assert len(queue.receive(10)) == 10
     assert len(queue.receive(10)) == 5
+
+
+def test_stats_count_backlog_in_flight_delayed_and_dead(queue_with_clock: Queue) -> None:
+    queue, advance = queue_with_clock
+    for body in ("a", "b", "c"):
+        queue.send(msg(body))
+    queue.send(msg("later"), delay_seconds=60)
+    advance(5)
+    [first] = queue.receive(1)
+    [second] = queue.receive(1)
+    queue.dead_letter(second.receipt, "x")
+    stats = queue.stats()
+    assert (stats.visible, stats.in_flight, stats.delayed, stats.dead) == (1, 1, 1, 1)
+    assert stats.oldest_age_s >= 5
+    queue.ack(first.receipt)

@@ -70,8 +70,10 @@ class TestQueries:
         assert [i.sort for i in page] == ["TIMER#20260103", "TIMER#20260104"]
 
     def test_secondary_index_finds_items_by_their_index_key(self, store: Any) -> None:
-        store.write(Put(partition="T#a", sort="JOB#1", data={"j": 1}, index_key="MSG#abc"),
-                    Put(partition="T#b", sort="JOB#2", data={"j": 2}, index_key="MSG#def"))
+        store.write(
+            Put(partition="T#a", sort="JOB#1", data={"j": 1}, index_key="MSG#abc"),
+            Put(partition="T#b", sort="JOB#2", data={"j": 2}, index_key="MSG#def"),
+        )
         found = store.find("MSG#abc")
         assert [(i.partition, i.sort) for i in found] == [("T#a", "JOB#1")]
         assert store.find("MSG#nothing") == []
@@ -87,5 +89,7 @@ class TestQueries:
         assert store.get("T#a", "LEAD#1").data["name"] == "Иван Петров"
 
     def test_expiry_is_kept_with_the_item(self, store: Any) -> None:
-        store.write(Put(partition="T#a", sort="EVENT#1", data={}, expected_version=0, expires_at=1_900_000_000))
+        store.write(
+            Put(partition="T#a", sort="EVENT#1", data={}, expected_version=0, expires_at=1_900_000_000)
+        )
         assert store.get("T#a", "EVENT#1").expires_at == 1_900_000_000
