@@ -11,6 +11,7 @@ from datetime import timedelta
 from dependency_injector import containers, providers
 
 from adapters.clock import SystemClock
+from adapters.dns_mx import DnsMxResolver, StaticMxResolver
 from adapters.feedback_ingest import EventIngestor
 from adapters.filesystem_archive import FilesystemArchive
 from adapters.log_notifier import LogNotifier
@@ -19,13 +20,16 @@ from adapters.smtp_mailer import SmtpMailer
 from adapters.sqlite_queue import SqliteJobQueue
 from adapters.sqlite_store import SqliteStateStore
 from entrypoints.settings import Settings
+from outreach_core.policies.config import AccountLimits, SendingPolicy
 from outreach_core.records import Records
 from outreach_core.services.admin import AdminService
 from outreach_core.services.deadletters import DeadLetterService
 from outreach_core.services.feedback import FeedbackService, ReplyService
 from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.leads import LeadImportService
+from outreach_core.services.limiter import SendLimiter
 from outreach_core.services.planner import PlannerConfig, PlannerService
+from outreach_core.services.providers import ProviderDirectory
 from outreach_core.services.sender import SenderConfig, SenderService
 from outreach_core.services.status import StatusService
 from outreach_core.services.suppression import SuppressionService
@@ -71,10 +75,19 @@ class LocalAdapters(containers.DeclarativeContainer):
     mailer = providers.Selector(settings.provided.mailer, simulator=simulator, smtp=smtp)
     archive = providers.Singleton(FilesystemArchive, root=settings.provided.archive_root)
     notifier = providers.Singleton(LogNotifier)
+    mx_resolver = providers.Selector(
+        settings.provided.mx_resolver,
+        dns=providers.Singleton(DnsMxResolver),
+        offline=providers.Singleton(StaticMxResolver),
+    )
 
 
 def _seconds(value: int) -> timedelta:
     return timedelta(seconds=value)
+
+
+def _sending_policy(max_send_rate: float, max_24h_send: int) -> SendingPolicy:
+    return SendingPolicy(account=AccountLimits(max_send_rate=max_send_rate, max_24h_send=max_24h_send))
 
 
 class Services(containers.DeclarativeContainer):
@@ -82,8 +95,17 @@ class Services(containers.DeclarativeContainer):
     adapters = providers.DependenciesContainer()
 
     records = providers.Singleton(Records, store=adapters.store)
+    sending_policy = providers.Singleton(
+        _sending_policy, settings.provided.ses_max_send_rate, settings.provided.ses_max_24h_send
+    )
+    limiter = providers.Singleton(
+        SendLimiter,
+        records=records,
+        policy=sending_policy,
+        directory=providers.Singleton(ProviderDirectory, resolver=adapters.mx_resolver),
+    )
     guard = providers.Singleton(
-        ReputationGuard, records=records, clock=adapters.clock, notifier=adapters.notifier
+        ReputationGuard, records=records, clock=adapters.clock, notifier=adapters.notifier, limiter=limiter
     )
     suppression = providers.Singleton(SuppressionService, records=records)
     admin = providers.Factory(AdminService, records=records, clock=adapters.clock)
@@ -96,6 +118,8 @@ class Services(containers.DeclarativeContainer):
         config=providers.Factory(
             PlannerConfig, horizon=providers.Factory(_seconds, settings.provided.planner_horizon_s)
         ),
+        limiter=limiter,
+        guard=guard,
     )
     sender = providers.Singleton(
         SenderService,
@@ -112,6 +136,7 @@ class Services(containers.DeclarativeContainer):
             lease=providers.Factory(_seconds, settings.provided.sender_lease_s),
             max_attempts=settings.provided.max_attempts,
         ),
+        limiter=limiter,
     )
     feedback = providers.Singleton(
         FeedbackService, records=records, clock=adapters.clock, guard=guard, suppression=suppression

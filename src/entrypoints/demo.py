@@ -41,6 +41,7 @@ def run_demo(
             mailer="simulator",
             backend="local",
             unsubscribe_base_url="https://unsubscribe.example.net/u",
+            mx_resolver="offline",
         )
         app = build(settings)
         clock = VirtualClock(DEMO_START)
@@ -76,10 +77,12 @@ def _drive(
     deadline = DEMO_START + timedelta(days=MAX_DAYS)
     while clock.now() < deadline:
         total.add(worker.run_once())
+        step_end = clock.now() + STEP
+        total.add(worker.step_through(clock, step_end))
         wake = worker.next_wake()
         if wake is None:
             break
-        clock.advance_to(max(wake, clock.now() + STEP))
+        clock.advance_to(max(wake, step_end))
         if progress:
             elapsed = (clock.now() - DEMO_START) / timedelta(days=MAX_DAYS)
             progress(

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     unsubscribe_secret: SecretStr = SecretStr("dev-only-change-me")
 
     planner_horizon_s: int = 300
+    # SES account quotas (GetAccount SendQuota): the account-wide limiter's data.
+    ses_max_send_rate: float = 14.0
+    ses_max_24h_send: int = 50_000
+    mx_resolver: Literal["dns", "offline"] = "dns"  # offline: static table only (demo, simulator, tests)
     sender_lease_s: int = 300
     max_attempts: int = 5
 

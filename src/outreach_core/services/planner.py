@@ -2,8 +2,10 @@
 
 Per tenant and tick it reads the timers due within the horizon and
   - step:  checks campaign, lead and suppression, moves the time into the lead's sending window,
-           admits it under the tenant's quotas, places it in a slot with jitter, claims the job by a
-           conditional write (the idempotency key: a second claim of the same step fails) and enqueues;
+           admits it under the tenant's quotas and its identities' warm-up room, then under the
+           tenant's fair share of the account's rate (deficit round-robin across tenants), places it
+           in a slot with jitter, claims the job by a conditional write (the idempotency key: a
+           second claim of the same step fails) and enqueues;
   - wake:  enqueues a claimed job that is not in the queue (a crash between claim and enqueue, a job
            parked for longer than the queue can delay, a job reopened on resume);
   - lease: a sender's lease on a `sending` job expired: the job becomes `uncertain` (never resent).
@@ -16,6 +18,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict
@@ -32,9 +35,17 @@ from outreach_core.domain.models import (
     Tenant,
 )
 from outreach_core.policies.admission import TokenBucket
+from outreach_core.policies.config import DAY, HOUR
+from outreach_core.policies.fairshare import drr_allocate
+from outreach_core.policies.limits import Limit, from_micros, interval_us, micros, window_used
+from outreach_core.policies.providers import Provider
 from outreach_core.ports import Clock, ConditionFailed, JobQueue, Put, QueueMessage
-from outreach_core.records import Records, Timer, TimerKind, stamp
+from outreach_core.records import GLOBAL, Records, Timer, TimerKind, stamp
+from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.jobs import JobMessage, day_key
+from outreach_core.services.limiter import ACCOUNT, SendLimiter
+
+ACCOUNT_ADMIT = "ADMIT#account"
 
 log = structlog.get_logger(__name__)
 
@@ -64,27 +75,60 @@ class _Admission:
     quota_version: int
     quota_sort: str
     daily: int
-    capacity: dict[str, int]
+    capacity: dict[str, int]  # this tick: warm-up room, at most the identities' hourly rate per horizon
+    day_room: dict[str, int]  # today: warm-up room left
+    providers: dict[str, TokenBucket]  # per receiving provider: the identities' hourly rates there
+    provider_docs: dict[str, Any]  # as stored; restored into `providers` when a job for one comes up
+    next_slot_us: int  # slots are spaced by the tenant's hourly interval, as the sender's limiter wants
+    slot_us: int
+    slots: int  # slots left within this horizon
 
     @property
     def exhausted(self) -> bool:
-        return self.bucket.tokens < 1 - 1e-9 or self.quota.get("total", 0) >= self.daily
+        return (
+            self.bucket.tokens < 1 - 1e-9
+            or self.slots <= 0
+            or self.quota.get("total", 0) >= self.daily
+            or not any(c > 0 for c in self.capacity.values())
+        )
 
-    def take(self, direction: str) -> bool:
-        """Admit one job of this direction, if its identities have room today and a token is left."""
-        if self.capacity.get(direction, 0) <= 0 or self.exhausted:
+    def take(self, direction: str, provider: str) -> bool:
+        """Admit one job of this direction, if its identities have room, at its provider too."""
+        bucket = self.providers.get(provider)
+        if self.capacity.get(direction, 0) <= 0 or self.exhausted or (bucket and bucket.tokens < 1 - 1e-9):
             return False
+        if bucket:
+            bucket.take()
         self.bucket.take()
+        self.slots -= 1
         self.capacity[direction] -= 1
+        self.day_room[direction] -= 1
         self.quota["total"] = self.quota.get("total", 0) + 1
         self.quota[f"dir:{direction}"] = self.quota.get(f"dir:{direction}", 0) + 1
         return True
 
+    def give_back(self, direction: str, provider: str) -> None:
+        """Undo a `take` whose job the account's fair share did not admit this tick."""
+        bucket = self.providers.get(provider)
+        if bucket:
+            bucket.tokens = min(bucket.burst, bucket.tokens + 1)
+        self.bucket.tokens = min(self.bucket.burst, self.bucket.tokens + 1)
+        self.slots += 1
+        self.capacity[direction] = self.capacity.get(direction, 0) + 1
+        self.day_room[direction] = self.day_room.get(direction, 0) + 1
+        self.quota["total"] -= 1
+        self.quota[f"dir:{direction}"] -= 1
+
     def state_puts(self, records: Records, tenant_id: str, now: datetime) -> list[Put]:
         expires = int((now + timedelta(days=3)).timestamp())
+        doc = {
+            **self.bucket.dump(),
+            "next_slot": self.next_slot_us,
+            "providers": {**self.provider_docs, **{p: b.dump() for p, b in self.providers.items()}},
+        }
         return [
             records.state_put(tenant_id, self.quota_sort, self.quota, self.quota_version, ttl=expires),
-            records.state_put(tenant_id, "ADMIT", self.bucket.dump(), self.bucket_version),
+            records.state_put(tenant_id, "ADMIT", doc, self.bucket_version),
         ]
 
 
@@ -93,61 +137,94 @@ class _Candidate:
     timer: Timer
     at: datetime
     campaign: Campaign
+    provider: str
+
+
+@dataclass
+class _TenantPlan:
+    tenant: Tenant
+    admission: _Admission
+    candidates: list[_Candidate]
 
 
 class PlannerService:
     def __init__(
-        self, records: Records, queue: JobQueue, clock: Clock, config: PlannerConfig | None = None
+        self,
+        records: Records,
+        queue: JobQueue,
+        clock: Clock,
+        config: PlannerConfig | None = None,
+        limiter: SendLimiter | None = None,
+        guard: ReputationGuard | None = None,
     ) -> None:
         self.records = records
         self.queue = queue
         self.clock = clock
         self.config = config or PlannerConfig()
+        self.limiter = limiter or (guard.limiter if guard else SendLimiter(records))
+        self.guard = guard
         if self.config.horizon.total_seconds() > queue.max_delay_seconds:
             raise ValueError("the planning horizon cannot exceed the queue's maximum delay")
 
     def tick(self) -> PlanReport:
         now = self.clock.now()
         report = PlanReport()
-        for tenant in self.records.tenants():
-            self._plan_tenant(tenant, now, report)
+        plans: list[_TenantPlan] = []
+        tenants = self.records.tenants()
+        for tenant in tenants:
+            if self.guard is not None:
+                self.guard.resume_due(tenant.id, now)
+            for timer in self.records.timers_due(tenant.id, TimerKind.LEASE, now):
+                self._expire_lease(timer, now, report)
+            for timer in self.records.timers_due(tenant.id, TimerKind.WAKE, now + self.config.horizon):
+                self._wake(timer, now, report)
+            plan = self._plan_steps(tenant, now, report)
+            if plan is not None:
+                plans.append(plan)
+        if plans:
+            shares = self._fair_shares(plans, now)
+            for plan in plans:
+                self._commit(plan, shares.get(plan.tenant.id, 0), now, report)
+        for tenant in tenants:
+            upcoming = self.records.next_timer(tenant.id)
+            if upcoming is not None and (report.next_due is None or upcoming.at < report.next_due):
+                report.next_due = max(upcoming.at, now)
         return report
 
     # --- per tenant -------------------------------------------------------------------------------
 
-    def _plan_tenant(self, tenant: Tenant, now: datetime, report: PlanReport) -> None:
-        for timer in self.records.timers_due(tenant.id, TimerKind.LEASE, now):
-            self._expire_lease(timer, now, report)
-        for timer in self.records.timers_due(tenant.id, TimerKind.WAKE, now + self.config.horizon):
-            self._wake(timer, now, report)
-        self._plan_steps(tenant, now, report)
-        upcoming = self.records.next_timer(tenant.id)
-        if upcoming is not None and (report.next_due is None or upcoming.at < report.next_due):
-            report.next_due = max(upcoming.at, now)
-
-    def _plan_steps(self, tenant: Tenant, now: datetime, report: PlanReport) -> None:
-        """Read due step timers, oldest first, only as far as the tenant's quotas reach this tick."""
+    def _plan_steps(self, tenant: Tenant, now: datetime, report: PlanReport) -> _TenantPlan | None:
+        """Read due step timers, oldest first, only as far as the tenant's own limits reach this tick."""
         until = now + self.config.horizon
         if not self.records.timers_due(tenant.id, TimerKind.STEP, until, limit=1):
-            return
+            return None
         admission = self._admission(tenant, now)
         if admission.exhausted:
-            return
+            return None
         campaigns = {c.id: c for c in self.records.all(Campaign, tenant.id)}
         admitted: list[_Candidate] = []
         after: str | None = None
-        while not admission.exhausted:
+        # Due timers the limits cannot take this tick stay due; read only so many of them.
+        budget = 50 + 4 * sum(max(0, c) for c in admission.capacity.values())
+        while not admission.exhausted and budget > 0:
             page = self.records.timers_due(tenant.id, TimerKind.STEP, until, after=after, limit=100)
             if not page:
                 break
             for timer in page:
                 after = timer.sort
+                budget -= 1
+                if budget <= 0:
+                    break
                 candidate = self._due_step(
                     tenant, timer, campaigns.get(timer.campaign_id), now, until, report
                 )
                 if candidate is None:
                     continue
-                if not admission.take(candidate.campaign.direction_id):
+                direction = candidate.campaign.direction_id
+                self._provider_bucket(tenant, admission, candidate.provider, now)
+                if not admission.take(direction, candidate.provider):
+                    if admission.day_room.get(direction, 0) > 0:
+                        continue  # room today, but not in this tick: the timer stays due
                     # This direction's identities are booked for today: look again tomorrow.
                     tomorrow = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
                     self.records.store.write(
@@ -159,17 +236,69 @@ class PlannerService:
                 admitted.append(candidate)
                 if admission.exhausted:
                     break
+        return _TenantPlan(tenant, admission, admitted) if admitted else None
+
+    def _fair_shares(self, plans: list[_TenantPlan], now: datetime) -> dict[str, int]:
+        """Split what the account can send within the horizon among the tenants that have work,
+        by weight (deficit round-robin); an idle tenant's share goes to the others."""
+        account = self.limiter.policy.account
+        doc, version = self._global(ACCOUNT_ADMIT)
+        horizon_s = self.config.horizon.total_seconds()
+        bucket = TokenBucket.restore(
+            doc.get("bucket", {}),
+            rate_per_s=account.max_send_rate,
+            burst=max(1.0, account.max_send_rate * horizon_s),
+            now=now,
+        )
+        sent_day = window_used(
+            self._global(ACCOUNT)[0].get("day"),
+            micros(now),
+            Limit(count=1, period_s=DAY),
+            self.limiter.policy.window_buckets,
+        )
+        capacity = min(int(bucket.tokens + 1e-9), max(0, account.max_24h_send - sent_day))
+        demands = {p.tenant.id: len(p.candidates) for p in plans}
+        weights = {p.tenant.id: p.tenant.weight for p in plans}
+        shares, deficits, last = drr_allocate(
+            capacity, demands, weights, doc.get("deficits", {}), doc.get("last", "")
+        )
+        bucket.take(float(sum(shares.values())))
+        new = {"bucket": bucket.dump(), "deficits": deficits, "last": last}
+        try:
+            self.records.store.write(
+                Put(partition=GLOBAL, sort=ACCOUNT_ADMIT, data=new, expected_version=version)
+            )
+        except ConditionFailed:  # another planner ran at the same time: leave this tick's work to the next
+            log.warning("planner.concurrent_tick")
+            return {}
+        return shares
+
+    def _global(self, sort: str) -> tuple[dict[str, Any], int]:
+        item = self.records.store.get(GLOBAL, sort)
+        return (dict(item.data), item.version) if item else ({}, 0)
+
+    def _commit(self, plan: _TenantPlan, share: int, now: datetime, report: PlanReport) -> None:
+        tenant, admission = plan.tenant, plan.admission
+        admitted, held = plan.candidates[:share], plan.candidates[share:]
+        for candidate in held:  # due, but not this tick: its timer stays and comes round again
+            admission.give_back(candidate.campaign.direction_id, candidate.provider)
+        report.deferred += len(held)
         if not admitted:
             return
+        # GCRA pacing: the TAT chain (next_slot) puts slots one tenant interval (3600 / hourly) apart,
+        # plus up to 10% jitter, so the sender's rolling hour window is never hit in a burst.
+        slots: list[datetime] = []
+        for candidate in admitted:
+            jitter = int(admission.slot_us * 0.1 * stable_fraction(candidate.timer.job_id, "slot"))
+            start = max(micros(candidate.at), admission.next_slot_us, micros(now))
+            slots.append(from_micros(start + jitter))
+            admission.next_slot_us = start + jitter + admission.slot_us
         try:
             self.records.store.write(*admission.state_puts(self.records, tenant.id, now))
         except ConditionFailed:  # another planner ran at the same time: leave this tick's work to the next
             log.warning("planner.concurrent_tick", tenant_id=tenant.id)
             return
-        spacing = self.config.horizon / len(admitted)
-        for index, candidate in enumerate(admitted):
-            jitter = spacing * stable_fraction(candidate.timer.job_id, "slot")
-            slot = max(candidate.at, now + spacing * index + jitter)
+        for candidate, slot in zip(admitted, slots, strict=True):
             self._claim(tenant, candidate, slot, now, report)
         report.per_tenant[tenant.id] = report.per_tenant.get(tenant.id, 0) + len(admitted)
 
@@ -202,9 +331,12 @@ class PlannerService:
         window = (campaign.step(timer.step).window or tenant.window).in_zone(lead.timezone)
         at = window.next_open(max(timer.at, now))
         if at > until:
-            self.records.store.write(drop, self.records.timer_put(timer.model_copy(update={"at": at})))
+            later = timer.model_copy(update={"at": at})
+            if later.sort != timer.sort:  # within the same second the stored timer already says it
+                self.records.store.write(drop, self.records.timer_put(later))
             return None
-        return _Candidate(timer=timer, at=at, campaign=campaign)
+        provider = self.limiter.directory.provider(lead.domain).value
+        return _Candidate(timer=timer, at=at, campaign=campaign, provider=provider)
 
     def _admission(self, tenant: Tenant, now: datetime) -> _Admission:
         """How much this tick may admit: the hourly token bucket, the daily quota, identity capacity."""
@@ -216,16 +348,57 @@ class PlannerService:
             bucket_doc, rate_per_s=tenant.quotas.hourly / 3600.0, burst=burst, now=now
         )
         capacity: dict[str, int] = defaultdict(int)
+        day_room: dict[str, int] = defaultdict(int)
         directions = {c.direction_id for c in self.records.all(Campaign, tenant.id)}
+        policy = self.limiter.policy_for(tenant.id)
+        per_hour = policy.identity.per_hour
+        horizon_h = self.config.horizon.total_seconds() / 3600
         for identity in self.records.all(SenderIdentity, tenant.id):
             if identity.status is IdentityStatus.ACTIVE:
+                # Today's warm-up room, and no more than the identity's hourly rate fills in a horizon.
+                room = self.limiter.room(tenant.id, identity, now, policy)
+                tick = min(room, math.ceil(per_hour * horizon_h)) if per_hour else room
                 for direction in directions:
                     if identity.serves(direction):
-                        capacity[direction] += identity.daily_cap
-        for direction in directions:
-            capacity[direction] -= int(quota.get(f"dir:{direction}", 0))
+                        capacity[direction] += tick
+                        day_room[direction] += room
+        slot_us = interval_us(Limit(count=max(1, tenant.quotas.hourly), period_s=HOUR))
+        next_slot = max(int(bucket_doc.get("next_slot", 0)), micros(now))
+        horizon_end = micros(now + self.config.horizon)
+        slots = max(0, -(-(horizon_end - next_slot) // slot_us))
         return _Admission(
-            bucket, bucket_version, quota, quota_version, quota_sort, tenant.quotas.daily, capacity
+            bucket,
+            bucket_version,
+            quota,
+            quota_version,
+            quota_sort,
+            tenant.quotas.daily,
+            capacity,
+            day_room,
+            {},
+            dict(bucket_doc.get("providers", {})),
+            next_slot,
+            slot_us,
+            slots,
+        )
+
+    def _provider_bucket(self, tenant: Tenant, admission: _Admission, provider: str, now: datetime) -> None:
+        """The planner's pace toward one provider: every active identity's hourly limit there."""
+        if provider in admission.providers:
+            return
+        policy = self.limiter.policy_for(tenant.id)
+        per_hour = policy.provider(Provider(provider)).per_hour
+        active = sum(
+            1 for i in self.records.all(SenderIdentity, tenant.id) if i.status is IdentityStatus.ACTIVE
+        )
+        if not per_hour or not active:
+            return
+        rate = active * per_hour / 3600.0
+        admission.providers[provider] = TokenBucket.restore(
+            admission.provider_docs.get(provider, {}),
+            rate_per_s=rate,
+            burst=max(1.0, rate * self.config.horizon.total_seconds()),
+            now=now,
         )
 
     def _claim(

@@ -1,0 +1,416 @@
+"""The send-time limiter: every scope's decision for one send, as one atomic set of writes.
+
+Scopes and their documents (compare-and-set, written in the same transaction that moves the job to
+`sending`, so no send is ever counted without going out and concurrent senders cannot overshoot):
+
+  GLOBAL LIM#account                   SES MaxSendRate (GCRA), Max24HourSend (rolling 24 h), fair tags
+  T#t    LIM#tenant                    tenant per hour (GCRA), per day (rolling)
+  T#t    LIM#ident#<identity>          per minute / hour (GCRA x AIMD), per day (rolling, warm-up cap),
+                                       the warm-up ramp and recent outcomes (reputation)
+  T#t    LIM#prov#<identity>#<prov>    per hour (GCRA x AIMD), per day (rolling), sender-block pause
+  T#t    ROT#<direction>               smooth weighted round-robin scores
+  T#t    POLICY                        the tenant's overrides of the defaults (TenantPolicy)
+
+The planner's admission is pacing; this is the hard guarantee.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from outreach_core.domain.models import IdentityStatus, SenderIdentity, Tenant
+from outreach_core.policies import aimd, limits, warmup
+from outreach_core.policies.config import DAY, HOUR, MINUTE, SendingPolicy, TenantPolicy
+from outreach_core.policies.fairshare import fair_gate
+from outreach_core.policies.limits import Limit, from_micros, micros
+from outreach_core.policies.providers import Provider
+from outreach_core.policies.rotation import pick_weighted, reputation_score, rotation_weight
+from outreach_core.ports import ConditionFailed, Put, StoredItem
+from outreach_core.records import GLOBAL, Records
+from outreach_core.services.providers import ProviderDirectory
+
+ACCOUNT = "LIM#account"
+TENANT = "LIM#tenant"
+POLICY = "POLICY"
+_REP_HALF_AT = 400  # recent outcomes: halve the counters past this many sends (exponential forgetting)
+_CAS_ATTEMPTS = 8
+
+
+def ident_sort(identity_id: str) -> str:
+    return f"LIM#ident#{identity_id}"
+
+
+def prov_sort(identity_id: str, provider: str) -> str:
+    return f"LIM#prov#{identity_id}#{provider}"
+
+
+@dataclass(frozen=True)
+class Grant:
+    identity: SenderIdentity
+    provider: Provider
+    taken_us: int
+    puts: list[Put]
+    sticky: bool  # the follow-up keeps its thread's sender
+
+
+@dataclass(frozen=True)
+class NotYet:
+    until: datetime
+    reason: str
+    marks: list[Put] = field(default_factory=list)  # best effort: "this tenant is competing"
+
+
+@dataclass
+class _Doc:
+    partition: str
+    sort: str
+    data: dict[str, Any]
+    version: int
+
+    def put(self, data: dict[str, Any]) -> Put:
+        return Put(partition=self.partition, sort=self.sort, data=data, expected_version=self.version)
+
+
+@dataclass
+class _Candidate:
+    identity: SenderIdentity
+    ident: _Doc
+    prov: _Doc
+    new_ident: dict[str, Any] | None
+    new_prov: dict[str, Any] | None
+    retry_us: int
+    reason: str
+    weight: float = 0.0
+
+
+class SendLimiter:
+    def __init__(
+        self,
+        records: Records,
+        policy: SendingPolicy | None = None,
+        directory: ProviderDirectory | None = None,
+    ) -> None:
+        self.records = records
+        self.policy = policy or SendingPolicy()
+        self.directory = directory or ProviderDirectory()
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    def _doc(self, partition: str, sort: str) -> _Doc:
+        item: StoredItem | None = self.records.store.get(partition, sort)
+        return _Doc(partition, sort, dict(item.data) if item else {}, item.version if item else 0)
+
+    def _tdoc(self, tenant_id: str, sort: str) -> _Doc:
+        return self._doc(f"T#{tenant_id}", sort)
+
+    def policy_for(self, tenant_id: str) -> SendingPolicy:
+        doc = self._tdoc(tenant_id, POLICY)
+        return self.policy.effective(TenantPolicy.model_validate(doc.data) if doc.data else None)
+
+    def set_tenant_policy(self, tenant_id: str, policy: TenantPolicy) -> None:
+        doc = self._tdoc(tenant_id, POLICY)
+        self.records.store.write(doc.put(policy.model_dump(mode="json", exclude_none=True)))
+
+    def ramp_state(self, tenant_id: str, identity: SenderIdentity, now: datetime) -> dict[str, Any]:
+        doc = self._tdoc(tenant_id, ident_sort(identity.id))
+        return warmup.ramp(
+            doc.data.get("ramp", {}), now.date(), self.policy_for(tenant_id).warmup, identity.daily_cap
+        )
+
+    def room(self, tenant_id: str, identity: SenderIdentity, now: datetime, policy: SendingPolicy) -> int:
+        """Sends left in the identity's rolling day under today's warm-up cap (the planner's capacity)."""
+        doc = self._tdoc(tenant_id, ident_sort(identity.id))
+        cap = int(warmup.ramp(doc.data.get("ramp", {}), now.date(), policy.warmup, identity.daily_cap)["cap"])
+        used = limits.window_used(
+            doc.data.get("day"), micros(now), Limit(count=1, period_s=DAY), policy.window_buckets
+        )
+        return max(0, cap - used)
+
+    # --- the decision -------------------------------------------------------------------------------
+
+    def acquire(
+        self,
+        tenant: Tenant,
+        identities: Sequence[SenderIdentity],
+        rotation_sort: str,
+        recipient_domain: str,
+        now: datetime,
+        sticky: str | None = None,
+    ) -> Grant | NotYet | None:
+        """Take one send from every scope, or say when to look again. None: no active identity."""
+        policy = self.policy_for(tenant.id)
+        provider = self.directory.provider(recipient_domain)
+        now_us = micros(now)
+        active = [i for i in identities if i.status is IdentityStatus.ACTIVE]
+        if not active:
+            return None
+        kept = next((i for i in active if i.id == sticky), None)
+        pool = [kept] if kept is not None else active
+
+        tenant_doc = self._tdoc(tenant.id, TENANT)
+        tenant_new, tenant_retry = self._tenant_take(tenant, tenant_doc.data, now_us, policy)
+        candidates = [self._candidate(tenant.id, i, provider, now_us, now, policy) for i in pool]
+        ready = [c for c in candidates if c.new_ident is not None]
+        if tenant_new is None or not ready:
+            waits = [c.retry_us for c in candidates] if not ready else []
+            until = max([tenant_retry, min(waits)] if waits else [tenant_retry])
+            reason = (
+                "tenant limit" if tenant_new is None else "; ".join(sorted({c.reason for c in candidates}))
+            )
+            return NotYet(from_micros(max(until, now_us + 1)), reason)
+
+        account = self._doc(GLOBAL, ACCOUNT)
+        account_new, account_retry, reason = self._account_take(tenant, account.data, now_us, policy)
+        if account_new is None:
+            mark = fair_gate(
+                account.data.get("fair", {}),
+                tenant.id,
+                tenant.weight,
+                now_us,
+                int(policy.account.fair_active_s * 1e6),
+                take=False,
+            )
+            # Someone was refused a slot: the rate is contended, so fair share applies for a while.
+            contended = now_us + int(policy.account.fair_active_s * 1e6)
+            marked = account.put({**account.data, "fair": mark.tags, "contended_until": contended})
+            return NotYet(from_micros(max(account_retry, now_us + 1)), reason, [marked])
+
+        rotation = self._tdoc(tenant.id, rotation_sort)
+        for c in ready:
+            c.weight = rotation_weight(
+                c.identity.weight,
+                reputation_score(c.ident.data.get("rep", {})),
+                int(
+                    limits.window_used(
+                        c.ident.data.get("day"), now_us, Limit(count=1, period_s=DAY), policy.window_buckets
+                    )
+                ),
+                int(self._ramp(c.ident.data, now, policy, c.identity)["cap"]),
+            )
+        weights = {c.identity.id: c.weight for c in ready}
+        if not any(w > 0 for w in weights.values()):
+            weights = {c.identity.id: c.identity.weight for c in ready}
+        chosen_id, scores = pick_weighted(rotation.data.get("scores", {}), weights)
+        chosen = next(c for c in ready if c.identity.id == chosen_id)
+        assert chosen.new_ident is not None and chosen.new_prov is not None
+        puts = [
+            tenant_doc.put(tenant_new),
+            account.put(account_new),
+            chosen.ident.put(chosen.new_ident),
+            chosen.prov.put(chosen.new_prov),
+        ]
+        if len(ready) > 1 or rotation.data:
+            puts.append(rotation.put({"scores": scores}))
+        return Grant(chosen.identity, provider, now_us, puts, sticky=kept is not None)
+
+    def _tenant_take(
+        self, tenant: Tenant, doc: Mapping[str, Any], now_us: int, policy: SendingPolicy
+    ) -> tuple[dict[str, Any] | None, int]:
+        hourly, daily = tenant.quotas.hourly, tenant.quotas.daily
+        if hourly <= 0 or daily <= 0:
+            return None, now_us + int(HOUR * 1e6)
+        hour = limits.window(
+            doc.get("hour"), now_us, Limit(count=hourly, period_s=HOUR), policy.window_buckets
+        )
+        day = limits.window(doc.get("day"), now_us, Limit(count=daily, period_s=DAY), policy.window_buckets)
+        if not (hour.allowed and day.allowed):
+            return None, max(hour.retry_at_us, day.retry_at_us)
+        return {"hour": hour.state, "day": day.state}, now_us
+
+    def _account_take(
+        self, tenant: Tenant, doc: Mapping[str, Any], now_us: int, policy: SendingPolicy
+    ) -> tuple[dict[str, Any] | None, int, str]:
+        account = policy.account
+        rate = limits.window(doc.get("rate"), now_us, account.rate, policy.window_buckets)
+        day = limits.window(doc.get("day"), now_us, account.day, policy.window_buckets)
+        if not (rate.allowed and day.allowed):
+            return None, max(rate.retry_at_us, day.retry_at_us), "account send rate"
+        gate = fair_gate(
+            doc.get("fair", {}), tenant.id, tenant.weight, now_us, int(account.fair_active_s * 1e6), take=True
+        )
+        contended = now_us < int(doc.get("contended_until", 0))
+        if contended and not gate.allowed:
+            # Leave this slot to the tenant that is behind; try again one slot later. Only while the
+            # account's rate is contended: with spare capacity nobody waits for anybody.
+            return (
+                None,
+                now_us + limits.interval_us(account.rate),
+                "fair share",
+            )
+        new = {**doc, "rate": rate.state, "day": day.state, "fair": gate.tags}
+        return new, now_us, ""
+
+    def _ramp(
+        self, data: Mapping[str, Any], now: datetime, policy: SendingPolicy, identity: SenderIdentity
+    ) -> dict[str, Any]:
+        return warmup.ramp(data.get("ramp", {}), now.date(), policy.warmup, identity.daily_cap)
+
+    def _candidate(
+        self,
+        tenant_id: str,
+        identity: SenderIdentity,
+        provider: Provider,
+        now_us: int,
+        now: datetime,
+        policy: SendingPolicy,
+    ) -> _Candidate:
+        ident = self._tdoc(tenant_id, ident_sort(identity.id))
+        prov = self._tdoc(tenant_id, prov_sort(identity.id, provider.value))
+        paused = int(prov.data.get("paused_until", 0))
+        if paused > now_us:
+            return _Candidate(identity, ident, prov, None, None, paused, f"paused at {provider.value}")
+        data, pdata = ident.data, prov.data
+        ramp = self._ramp(data, now, policy, identity)
+        ifactor = aimd.factor_of(data.get("aimd"), policy.aimd)
+        pfactor = aimd.factor_of(pdata.get("aimd"), policy.aimd)
+        plimits = policy.provider(provider)
+        checks: list[tuple[str, str, limits.Decision]] = []
+        buckets = policy.window_buckets
+        per_minute, per_hour = policy.identity.per_minute, policy.identity.per_hour
+        # Rolling windows at the sender (the hard bound); the planner's GCRA slot chain does the spacing.
+        if per_minute:
+            minute = Limit(count=per_minute, period_s=MINUTE)
+            cap = _scaled(per_minute, ifactor)
+            checks.append(("i", "minute", limits.window(data.get("minute"), now_us, minute, buckets, cap=cap)))
+        if per_hour:
+            hour = Limit(count=per_hour, period_s=HOUR)
+            cap = _scaled(per_hour, ifactor)
+            checks.append(("i", "hour", limits.window(data.get("hour"), now_us, hour, buckets, cap=cap)))
+        day = Limit(count=max(1, identity.daily_cap), period_s=DAY)
+        cap = int(ramp["cap"])
+        checks.append(("i", "day", limits.window(data.get("day"), now_us, day, buckets, cap=cap)))
+        if plimits.per_hour:
+            hour = Limit(count=plimits.per_hour, period_s=HOUR)
+            cap = _scaled(plimits.per_hour, pfactor)
+            checks.append(("p", "hour", limits.window(pdata.get("hour"), now_us, hour, buckets, cap=cap)))
+        if plimits.per_day:
+            day = Limit(count=plimits.per_day, period_s=DAY)
+            checks.append(("p", "day", limits.window(pdata.get("day"), now_us, day, buckets)))
+        denied = [(s, k, d) for s, k, d in checks if not d.allowed]
+        if denied:
+            scope, kind, _ = max(denied, key=lambda x: x[2].retry_at_us)
+            where = f"identity per {kind}" if scope == "i" else f"{provider.value} per {kind}"
+            return _Candidate(
+                identity, ident, prov, None, None, max(d.retry_at_us for _, _, d in denied), where
+            )
+        new_ident = {**data, **{k: d.state for s, k, d in checks if s == "i"}}
+        new_ident["ramp"] = {**ramp, "stats": _bump(ramp.get("stats", {}), "sent")}
+        new_ident["rep"] = _decay(_bump(data.get("rep", {}), "sent"))
+        new_ident["aimd"] = aimd.recover(data.get("aimd"), policy.aimd)
+        new_prov = {**pdata, **{k: d.state for s, k, d in checks if s == "p"}}
+        new_prov["aimd"] = aimd.recover(pdata.get("aimd"), policy.aimd)
+        return _Candidate(identity, ident, prov, new_ident, new_prov, now_us, "")
+
+    # --- after the fact -----------------------------------------------------------------------------
+
+    def release(self, tenant_id: str, grant: Grant) -> None:
+        """The provider did not accept the message: give back the daily counts it took (the spacing
+        stays spent: going slower after a refusal is what we want anyway)."""
+        policy = self.policy_for(tenant_id)
+        day = Limit(count=1, period_s=DAY)
+
+        def undo(data: dict[str, Any]) -> dict[str, Any]:
+            return {
+                **data,
+                "day": limits.window_undo(data.get("day"), grant.taken_us, day, policy.window_buckets),
+            }
+
+        for partition, sort in (
+            (f"T#{tenant_id}", TENANT),
+            (GLOBAL, ACCOUNT),
+            (f"T#{tenant_id}", ident_sort(grant.identity.id)),
+            (f"T#{tenant_id}", prov_sort(grant.identity.id, grant.provider.value)),
+        ):
+            self._update(partition, sort, undo)
+
+    def record(
+        self, tenant_id: str, identity_id: str, provider: Provider | None, outcome: str, now: datetime
+    ) -> list[str]:
+        """An outcome for the warm-up day and the reputation score; a deferral also cuts the identity's and
+        the provider's rate (AIMD). Returns the scopes whose rate was cut."""
+        policy = self.policy_for(tenant_id)
+        cuts: list[str] = []
+        now_s = micros(now) / 1e6
+
+        def ident_change(data: dict[str, Any]) -> dict[str, Any]:
+            new = {**data, "rep": _bump(data.get("rep", {}), outcome)}
+            day = data.get("ramp") or {}
+            if day.get("day") == now.date().isoformat():  # counts toward today's warm-up verdict
+                new["ramp"] = {**day, "stats": _bump(day.get("stats", {}), outcome)}
+            if outcome == "deferred":
+                new["aimd"], done = aimd.cut(data.get("aimd"), now_s, policy.aimd)
+                if done:
+                    cuts.append(f"identity {identity_id}")
+            return new
+
+        self._update(f"T#{tenant_id}", ident_sort(identity_id), ident_change)
+        if outcome == "deferred" and provider is not None:
+
+            def prov_change(data: dict[str, Any]) -> dict[str, Any]:
+                state, done = aimd.cut(data.get("aimd"), now_s, policy.aimd)
+                if done:
+                    cuts.append(f"{identity_id} at {provider.value}")
+                return {**data, "aimd": state}
+
+            self._update(f"T#{tenant_id}", prov_sort(identity_id, provider.value), prov_change)
+        return cuts
+
+    def pause_provider(
+        self, tenant_id: str, identity_id: str, provider: Provider, now: datetime, reason: str
+    ) -> datetime | None:
+        """Pause one identity at one provider (a sender block): until when, or None if it already was."""
+        policy = self.policy_for(tenant_id)
+        until = micros(now) + int(policy.provider(provider).block_pause_s * 1e6)
+        changed: list[bool] = []
+
+        def change(data: dict[str, Any]) -> dict[str, Any]:
+            if int(data.get("paused_until", 0)) > micros(now):
+                return data
+            changed.append(True)
+            return {**data, "paused_until": until, "reason": reason[:300]}
+
+        self._update(f"T#{tenant_id}", prov_sort(identity_id, provider.value), change)
+        return from_micros(until) if changed else None
+
+    def provider_state(self, tenant_id: str, identity_id: str) -> list[tuple[str, dict[str, Any]]]:
+        prefix = f"LIM#prov#{identity_id}#"
+        return [
+            (i.sort.removeprefix(prefix), dict(i.data))
+            for i in self.records.store.query(f"T#{tenant_id}", prefix)
+        ]
+
+    def identity_state(self, tenant_id: str, identity_id: str) -> dict[str, Any]:
+        return self._tdoc(tenant_id, ident_sort(identity_id)).data
+
+    def _update(self, partition: str, sort: str, change: Any) -> None:
+        for _ in range(_CAS_ATTEMPTS):
+            doc = self._doc(partition, sort)
+            new = change(doc.data)
+            if new == doc.data:
+                return
+            try:
+                self.records.store.write(doc.put(new))
+                return
+            except ConditionFailed:
+                continue
+        raise ConditionFailed(partition, sort)
+
+
+def _scaled(count: int, factor: float) -> int:
+    """An allowance under an AIMD factor: never above the limit, never below one send."""
+    return max(1, int(count * factor))
+
+
+def _bump(counts: Mapping[str, Any], key: str) -> dict[str, Any]:
+    out = dict(counts)
+    out[key] = int(out.get(key, 0)) + 1
+    return out
+
+
+def _decay(counts: dict[str, Any]) -> dict[str, Any]:
+    if int(counts.get("sent", 0)) <= _REP_HALF_AT:
+        return counts
+    return {k: int(v) // 2 for k, v in counts.items()}
