@@ -110,3 +110,31 @@ def demo_tables(console: Console, summary: dict[str, Any]) -> None:
     checks.add_row("paused campaigns", ", ".join(summary["paused_campaigns"]) or "-")
     checks.add_row("blocked identities", ", ".join(summary["blocked_identities"]) or "-")
     console.print(checks)
+
+
+def simulate_table(console: Console, report: dict[str, Any]) -> None:
+    table = Table(title=f"Scenario: {report['scenario']}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key in (
+        "sent",
+        "violations",
+        "sends_after_block",
+        "jain_index",
+        "utilisation",
+        "contention_s",
+        "delivered_rate",
+        "bounce_rate",
+        "complaint_rate",
+        "rate_cuts",
+        "virtual_hours",
+        "wall_seconds",
+    ):
+        table.add_row(key, str(report.get(key)))
+    for key in ("shares", "fair_shares", "time_to_pause_s", "max_rate_vs_limit"):
+        for name, value in (report.get(key) or {}).items():
+            table.add_row(f"{key}[{name}]", str(value))
+    for key in ("paused_campaigns", "blocked_identities", "provider_pauses"):
+        table.add_row(key, ", ".join(report.get(key) or []) or "-")
+    table.add_row("chart", str(report.get("chart")))
+    console.print(table)

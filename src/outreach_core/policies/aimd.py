@@ -35,11 +35,16 @@ def cut(state: Mapping[str, Any] | None, now_s: float, config: AimdConfig) -> tu
     last = float((state or {}).get("cut_at", -1e18))
     if now_s - last < config.cooldown_s:
         return dict(state or {"factor": factor}), False
-    return {"factor": round(max(config.floor, factor * config.decrease), 6), "cut_at": now_s}, True
+    return {"factor": _clamp(factor * config.decrease, config), "cut_at": now_s}, True
 
 
 def recover(state: Mapping[str, Any] | None, config: AimdConfig) -> dict[str, Any]:
     """Additive increase after a clean send, up to the ceiling."""
     new = dict(state or {})
-    new["factor"] = round(min(config.ceiling, factor_of(state, config) + config.increase), 6)
+    new["factor"] = _clamp(factor_of(state, config) + config.increase, config)
     return new
+
+
+def _clamp(factor: float, config: AimdConfig) -> float:
+    """Rounded for a compact document, then clamped: rounding must not cross the ceiling or floor."""
+    return min(config.ceiling, max(config.floor, round(factor, 6)))

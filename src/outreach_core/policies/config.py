@@ -34,7 +34,10 @@ class AccountLimits(BaseModel):
 
     @property
     def rate(self) -> Limit:
-        return Limit(count=self.max_send_rate, period_s=1.0)
+        """Whole sends per period: 14/s stays 14 per second; 0.05/s becomes 1 per 20 s."""
+        if self.max_send_rate >= 1:
+            return Limit(count=int(self.max_send_rate), period_s=1.0)
+        return Limit(count=1, period_s=1.0 / self.max_send_rate)
 
     @property
     def day(self) -> Limit:

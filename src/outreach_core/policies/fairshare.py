@@ -59,7 +59,10 @@ def drr_allocate(
 @dataclass(frozen=True)
 class GateDecision:
     allowed: bool
-    tags: dict[str, list[float]]  # tenant -> [tag, last asked (epoch us)]
+    tags: dict[str, list[float]]  # tenant -> [finish tag, last asked (epoch us)]; "*" -> [virtual time, 0]
+
+
+_VT = "*"
 
 
 def fair_gate(
@@ -73,25 +76,28 @@ def fair_gate(
 ) -> GateDecision:
     """May `tenant` take the next slot? With take=True and allowed, its tag advances by 1 / weight.
 
-    Whether allowed or not, the tenant is marked as asking now: it is competing, and others must
-    leave it its turn.
+    Start-time fair queueing: each tenant's tag is where its next send would start in "virtual time"
+    (sends / weight); a slot goes to a tenant whose tag is not ahead of any other competing tenant's.
+    The virtual time is the start tag of the send served last. A tenant that was not competing joins
+    at the virtual time, neither behind it (no saved-up credit) nor ahead. Whether allowed or not, the
+    tenant is marked as asking now: it competes, and others must leave it its turn.
     """
+    vt = float(tags[_VT][0]) if _VT in tags else 0.0
     live = {
-        t: [float(v[0]), float(v[1])] for t, v in tags.items() if now_us - v[1] <= active_us and t != tenant
+        t: [float(v[0]), float(v[1])]
+        for t, v in tags.items()
+        if t not in (_VT, tenant) and now_us - v[1] <= active_us
     }
-    floor = min((v[0] for v in live.values()), default=None)
     mine = tags.get(tenant)
-    tag = float(mine[0]) if mine is not None and now_us - mine[1] <= active_us else None
-    if floor is not None:
-        tag = floor if tag is None else max(tag, floor - 1.0 / weight)  # rejoin without saved credit
-    tag = tag if tag is not None else 0.0
+    tag = float(mine[0]) if mine is not None and now_us - mine[1] <= active_us else vt
+    tag = max(tag, vt)
+    floor = min((v[0] for v in live.values()), default=None)
     allowed = floor is None or tag <= floor + 1e-9
     if allowed and take:
+        vt = tag
         tag += 1.0 / weight
-    if floor is None:
-        # Alone: tags only matter relative to each other; keep numbers small.
-        tag = min(tag, 1.0 / weight)
     live[tenant] = [round(tag, 9), float(now_us)]
+    live[_VT] = [round(vt, 9), 0.0]
     return GateDecision(allowed, live)
 
 

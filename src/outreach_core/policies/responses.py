@@ -104,6 +104,17 @@ _SENDER = _rx(
 )
 
 
+def is_rate_signal(text: str, status: str = "") -> bool:
+    """A receiving provider telling us to slow down (4.7.x, rate texts, Yahoo's TS deferrals), as
+    opposed to a network hiccup (4.4.x) that says nothing about our rate."""
+    status = status or enhanced_status(text)
+    return (
+        bool(_RATE.search(text))
+        or status.startswith("4.7.")
+        or bool(re.search(r"temporarily deferred|\[TSS?0\d\]|RP-00\d", text, re.IGNORECASE))
+    )
+
+
 def enhanced_status(text: str) -> str:
     match = _ENHANCED.search(text)
     return ".".join(match.groups()) if match else ""

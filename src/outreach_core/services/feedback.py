@@ -19,7 +19,7 @@ from outreach_core.domain.models import Campaign, Lead, LeadStatus
 from outreach_core.domain.suppression import SuppressionReason
 from outreach_core.policies.autostop import BOUNCED, COMPLAINED, DELIVERED
 from outreach_core.policies.providers import Provider
-from outreach_core.policies.responses import ResponseClass, classify, classify_bounce
+from outreach_core.policies.responses import ResponseClass, classify_bounce, is_rate_signal
 from outreach_core.ports import Clock, ConditionFailed, Put
 from outreach_core.records import Records
 from outreach_core.services.audit import AuditTrail
@@ -181,7 +181,7 @@ class FeedbackService:
         provider = self.guard.limiter.directory.provider(domain) if recipient else Provider.OTHER
         if event.event_type is EventType.DEFERRED:
             # A receiving provider is slowing us down (4.7.x, "temporarily deferred"): AIMD cut.
-            if classify(None, event.diagnostic, event.status_code) is ResponseClass.THROTTLE:
+            if is_rate_signal(event.diagnostic, event.status_code):
                 self.guard.on_deferral(job, provider, event.diagnostic or "deferred")
             return []
         if event.event_type is EventType.BOUNCE and event.bounce_kind is BounceKind.HARD:

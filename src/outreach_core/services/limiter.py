@@ -37,6 +37,8 @@ TENANT = "LIM#tenant"
 POLICY = "POLICY"
 _REP_HALF_AT = 400  # recent outcomes: halve the counters past this many sends (exponential forgetting)
 _CAS_ATTEMPTS = 8
+_WAIT_SLOTS = 8
+_LONG_WAIT_US = 30 * 60 * 1_000_000
 
 
 def ident_sort(identity_id: str) -> str:
@@ -160,7 +162,16 @@ class SendLimiter:
             reason = (
                 "tenant limit" if tenant_new is None else "; ".join(sorted({c.reason for c in candidates}))
             )
-            return NotYet(from_micros(max(until, now_us + 1)), reason)
+            until = max(until, now_us + 1)
+            if until - now_us > _LONG_WAIT_US:  # a pause or a full day: nothing to stagger
+                return NotYet(from_micros(until), reason)
+            # Stagger the tenant's waiters one tenant interval apart (GCRA over its waiting line), a
+            # few slots at most, so a backlog does not retry all at once against one freed send.
+            interval = limits.interval_us(Limit(count=max(1, tenant.quotas.hourly), period_s=HOUR))
+            wait_tat = int(tenant_doc.data.get("wait_tat", 0))
+            wake = max(until, min(wait_tat, until + _WAIT_SLOTS * interval))
+            marked = tenant_doc.put({**tenant_doc.data, "wait_tat": max(wait_tat, wake) + interval})
+            return NotYet(from_micros(wake), reason, [marked])
 
         account = self._doc(GLOBAL, ACCOUNT)
         account_new, account_retry, reason = self._account_take(tenant, account.data, now_us, policy)
@@ -170,13 +181,27 @@ class SendLimiter:
                 tenant.id,
                 tenant.weight,
                 now_us,
-                int(policy.account.fair_active_s * 1e6),
+                _active_us(policy),
                 take=False,
             )
             # Someone was refused a slot: the rate is contended, so fair share applies for a while.
             contended = now_us + int(policy.account.fair_active_s * 1e6)
-            marked = account.put({**account.data, "fair": mark.tags, "contended_until": contended})
-            return NotYet(from_micros(max(account_retry, now_us + 1)), reason, [marked])
+            # Waiters get staggered wake-up times one account interval apart (GCRA over the waiting
+            # line), so a backlog does not wake all at once and retry against one free slot.
+            interval = limits.interval_us(policy.account.rate)
+            wait_tat = int(account.data.get("wait_tat", 0))
+            # At most a few slots ahead: arrivals that skip the line must not push waiters far away.
+            wake = max(account_retry, now_us + 1, min(wait_tat, account_retry + _WAIT_SLOTS * interval))
+            if account_retry - now_us <= min(interval // 2, 2_000_000):
+                # Just early for a slot about to free up (waking on a whole second): keep its place.
+                wake, wait_tat = max(account_retry, now_us + 1), wait_tat - interval
+            data = {
+                **account.data,
+                "fair": mark.tags,
+                "contended_until": contended,
+                "wait_tat": wake + interval,
+            }
+            return NotYet(from_micros(wake), reason, [account.put(data)])
 
         rotation = self._tdoc(tenant.id, rotation_sort)
         for c in ready:
@@ -228,9 +253,7 @@ class SendLimiter:
         day = limits.window(doc.get("day"), now_us, account.day, policy.window_buckets)
         if not (rate.allowed and day.allowed):
             return None, max(rate.retry_at_us, day.retry_at_us), "account send rate"
-        gate = fair_gate(
-            doc.get("fair", {}), tenant.id, tenant.weight, now_us, int(account.fair_active_s * 1e6), take=True
-        )
+        gate = fair_gate(doc.get("fair", {}), tenant.id, tenant.weight, now_us, _active_us(policy), take=True)
         contended = now_us < int(doc.get("contended_until", 0))
         if contended and not gate.allowed:
             # Leave this slot to the tenant that is behind; try again one slot later. Only while the
@@ -274,7 +297,8 @@ class SendLimiter:
         if per_minute:
             minute = Limit(count=per_minute, period_s=MINUTE)
             cap = _scaled(per_minute, ifactor)
-            checks.append(("i", "minute", limits.window(data.get("minute"), now_us, minute, buckets, cap=cap)))
+            decision = limits.window(data.get("minute"), now_us, minute, buckets, cap=cap)
+            checks.append(("i", "minute", decision))
         if per_hour:
             hour = Limit(count=per_hour, period_s=HOUR)
             cap = _scaled(per_hour, ifactor)
@@ -397,6 +421,13 @@ class SendLimiter:
             except ConditionFailed:
                 continue
         raise ConditionFailed(partition, sort)
+
+
+def _active_us(policy: SendingPolicy) -> int:
+    """Who counts as competing for the account's next slot: a tenant that asked within two slots
+    (it is waiting now). Longer would hold slots for tenants that have gone quiet: work lost."""
+    slots = 2 * limits.interval_us(policy.account.rate)
+    return min(int(policy.account.fair_active_s * 1e6), max(slots, 2_000_000))
 
 
 def _scaled(count: int, factor: float) -> int:

@@ -287,12 +287,14 @@ class PlannerService:
             return
         # GCRA pacing: the TAT chain (next_slot) puts slots one tenant interval (3600 / hourly) apart,
         # plus up to 10% jitter, so the sender's rolling hour window is never hit in a burst.
+        # Spread over the horizon, never closer than the tenant's interval.
+        step_us = max(admission.slot_us, int(self.config.horizon.total_seconds() * 1e6) // len(admitted))
         slots: list[datetime] = []
         for candidate in admitted:
-            jitter = int(admission.slot_us * 0.1 * stable_fraction(candidate.timer.job_id, "slot"))
+            jitter = int(step_us * 0.1 * stable_fraction(candidate.timer.job_id, "slot"))
             start = max(micros(candidate.at), admission.next_slot_us, micros(now))
             slots.append(from_micros(start + jitter))
-            admission.next_slot_us = start + jitter + admission.slot_us
+            admission.next_slot_us = start + jitter + step_us
         try:
             self.records.store.write(*admission.state_puts(self.records, tenant.id, now))
         except ConditionFailed:  # another planner ran at the same time: leave this tick's work to the next
@@ -355,13 +357,16 @@ class PlannerService:
         horizon_h = self.config.horizon.total_seconds() / 3600
         for identity in self.records.all(SenderIdentity, tenant.id):
             if identity.status is IdentityStatus.ACTIVE:
-                # Today's warm-up room, and no more than the identity's hourly rate fills in a horizon.
-                room = self.limiter.room(tenant.id, identity, now, policy)
+                # Today's warm-up cap, and no more than the identity's hourly rate fills in a horizon.
+                room = int(self.limiter.ramp_state(tenant.id, identity, now)["cap"])
                 tick = min(room, math.ceil(per_hour * horizon_h)) if per_hour else room
                 for direction in directions:
                     if identity.serves(direction):
                         capacity[direction] += tick
                         day_room[direction] += room
+        for direction in directions:  # what was admitted today already is spoken for
+            day_room[direction] -= int(quota.get(f"dir:{direction}", 0))
+            capacity[direction] = min(capacity[direction], day_room[direction])
         slot_us = interval_us(Limit(count=max(1, tenant.quotas.hourly), period_s=HOUR))
         next_slot = max(int(bucket_doc.get("next_slot", 0)), micros(now))
         horizon_end = micros(now + self.config.horizon)
