@@ -37,6 +37,7 @@ from outreach_core.records import Records
 from outreach_core.services.providers import ProviderDirectory
 
 STEP = timedelta(minutes=1)
+TICK = timedelta(minutes=5)  # the planner once a horizon, as EventBridge Scheduler runs it
 _ALL_WEEK = SendWindow(days=(0, 1, 2, 3, 4, 5, 6), start=datetime.min.time(), end=datetime.min.time())
 
 
@@ -252,13 +253,18 @@ def _start_campaigns(scenario: Scenario, admin: Any, clock: VirtualClock) -> Non
 
 def _drive(worker: LocalWorker, clock: VirtualClock, scenario: Scenario) -> WorkerStats:
     total = WorkerStats()
+    last_tick: datetime | None = None
     deadline = scenario.start + timedelta(days=scenario.days)
     late = sorted((s for s in scenario.tenants if s.start_after_h > 0), key=lambda s: s.start_after_h)
     while clock.now() < deadline:
         while late and clock.now() >= scenario.start + timedelta(hours=late[0].start_after_h):
             worker.planner.records  # noqa: B018 - the admin service needs the same records
             _late_start(worker, late.pop(0).id, clock)
-        total.add(worker.run_once())
+        if last_tick is None or clock.now() - last_tick >= TICK:
+            total.add(worker.run_once())  # the planner, then the queues
+            last_tick = clock.now()
+        else:
+            worker.drain(total)
         step_end = clock.now() + STEP
         total.add(worker.step_through(clock, step_end))
         wake = worker.next_wake()

@@ -198,6 +198,8 @@ class PlannerService:
         until = now + self.config.horizon
         if not self.records.timers_due(tenant.id, TimerKind.STEP, until, limit=1):
             return None
+        if self._no_slot(tenant, now):
+            return None
         admission = self._admission(tenant, now)
         if admission.exhausted:
             return None
@@ -386,6 +388,15 @@ class PlannerService:
             slot_us,
             slots,
         )
+
+    def _no_slot(self, tenant: Tenant, now: datetime) -> bool:
+        """Cheap early exit: this tick's slots or tokens are already spent (one read, not dozens)."""
+        doc, _ = self.records.state(tenant.id, "ADMIT")
+        if int(doc.get("next_slot", 0)) >= micros(now + self.config.horizon):
+            return True
+        burst = max(1.0, tenant.quotas.hourly * self.config.horizon.total_seconds() / 3600)
+        bucket = TokenBucket.restore(doc, rate_per_s=tenant.quotas.hourly / 3600.0, burst=burst, now=now)
+        return bucket.tokens < 1 - 1e-9
 
     def _provider_bucket(self, tenant: Tenant, admission: _Admission, provider: str, now: datetime) -> None:
         """The planner's pace toward one provider: every active identity's hourly limit there."""
