@@ -53,7 +53,17 @@ def status_tables(console: Console, report: StatusReport) -> None:
         )
     console.print(campaigns)
     identities = Table(title="Sender identities")
-    for column in ("identity", "domain", "status", "today / cap", "sent", "complaint rate"):
+    for column in (
+        "identity",
+        "domain",
+        "status",
+        "today / cap",
+        "sent",
+        "complaint rate",
+        "warm-up: today, next days",
+        "rate",
+        "paused at",
+    ):
         identities.add_column(column)
     for i in report.identities:
         status = i.status + (f" ({i.reason})" if i.reason else "")
@@ -64,6 +74,10 @@ def status_tables(console: Console, report: StatusReport) -> None:
             f"{i.sent_today} / {i.daily_cap}",
             str(i.sent_total),
             f"{i.complaint_rate:.2%}",
+            " ".join(str(c) for c in i.warmup_schedule)
+            + (f" (held {i.warmup_held_days} d)" if i.warmup_held_days else ""),
+            f"{i.rate_factor:.0%}",
+            ", ".join(i.provider_pauses) or "-",
         )
     console.print(identities)
     console.print(f"dead letters: {report.dead_letters}")
