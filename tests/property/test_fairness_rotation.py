@@ -40,7 +40,10 @@ def test_drr_idle_share_flows_to_the_others(demands: dict[str, int]) -> None:
 @given(st.dictionaries(st.sampled_from("abcd"), st.integers(min_value=1, max_value=4), min_size=2))
 def test_drr_weighted_shares_follow_weights_within_one_round(weights: dict[str, int]) -> None:
     alloc, _, _ = drr_allocate(
-        sum(weights.values()) * 7, dict.fromkeys(weights, 10_000), {k: float(w) for k, w in weights.items()}, {}
+        sum(weights.values()) * 7,
+        dict.fromkeys(weights, 10_000),
+        {k: float(w) for k, w in weights.items()},
+        {},
     )
     for tenant, weight in weights.items():
         assert abs(alloc[tenant] - 7 * weight) <= weight
@@ -93,8 +96,10 @@ def test_rotation_follows_weights_within_one_per_cycle(weights: dict[str, int], 
     assert all(picks[k] == w * cycles for k, w in weights.items())
 
 
-@given(st.lists(st.tuples(st.booleans(), st.floats(min_value=0, max_value=10_000)), max_size=200),
-       st.floats(min_value=0.1, max_value=1.0))
+@given(
+    st.lists(st.tuples(st.booleans(), st.floats(min_value=0, max_value=10_000)), max_size=200),
+    st.floats(min_value=0.1, max_value=1.0),
+)
 def test_aimd_never_exceeds_its_ceiling_nor_falls_below_its_floor(
     signals: list[tuple[bool, float]], ceiling: float
 ) -> None:

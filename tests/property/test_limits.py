@@ -87,7 +87,9 @@ def _world(store: InMemoryStateStore) -> tuple[SendLimiter, list[Tenant], dict[s
     ]
     identities = {
         t.id: [
-            SenderIdentity(tenant_id=t.id, id=f"{t.id}{n}", email=f"s{n}@{t.id}.com", daily_cap=15, created_at=T0)
+            SenderIdentity(
+                tenant_id=t.id, id=f"{t.id}{n}", email=f"s{n}@{t.id}.com", daily_cap=15, created_at=T0
+            )
             for n in range(2)
         ]
         for t in tenants

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - real provider replies are quoted whole, as parsers meet them
 """Real provider answers (deliverability.md §3) and what each must mean for us."""
 
 from __future__ import annotations
