@@ -112,3 +112,22 @@ def test_a_provider_throttle_cuts_the_rate_and_is_retried_without_suppressing(cl
     state = records.store.get("T#acme", ident_sort(throttled.removeprefix("identity ")))
     assert state is not None
     assert 0 < float(state.data["aimd"]["factor"]) < 1.0
+
+
+def test_status_shows_the_warm_up_schedule_and_provider_pauses(clock: ManualClock) -> None:
+    from outreach_core.services.status import StatusService
+
+    records, queue, mailer, sender, planner, _ = _world(clock)
+    sender.limiter.set_tenant_policy("acme", TenantPolicy(warmup=WarmupPlan(start=20, growth=1.2)))
+    mailer.fail_next(
+        "lead0@gmail.com", MailRejected("rejected", smtp_code=554, text="554 5.7.1 [BL21] Spamhaus")
+    )
+    for _ in range(20):
+        planner.tick()
+        clock.advance(30)
+        _drain(queue, sender)
+    rows = {r.identity_id: r for r in StatusService(records, clock, sender.guard, queue).report().identities}
+    assert rows["one"].warmup_schedule == (20, 24, 29, 35, 42, 50, 50)  # daily_cap 50 is the target
+    assert rows["one"].warmup_cap_today == 20
+    assert sum(r.sent_today for r in rows.values()) == len(mailer.sent)
+    assert next(p for r in rows.values() for p in r.provider_pauses).startswith("google until ")
