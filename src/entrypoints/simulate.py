@@ -258,7 +258,6 @@ def _drive(worker: LocalWorker, clock: VirtualClock, scenario: Scenario) -> Work
     late = sorted((s for s in scenario.tenants if s.start_after_h > 0), key=lambda s: s.start_after_h)
     while clock.now() < deadline:
         while late and clock.now() >= scenario.start + timedelta(hours=late[0].start_after_h):
-            worker.planner.records  # noqa: B018 - the admin service needs the same records
             _late_start(worker, late.pop(0).id, clock)
         if last_tick is None or clock.now() - last_tick >= TICK:
             total.add(worker.run_once())  # the planner, then the queues
@@ -298,7 +297,6 @@ def max_in_window(times: list[int], period_us: int) -> int:
 
 def measure(run: _Run) -> dict[str, Any]:
     scenario, ledger = run.scenario, run.ledger
-    policy_defaults = run.directory  # noqa: F841 - providers come from the same table the engine uses
     by_address = {scenario.sender_address(t.id, i.id): (t, i) for t in scenario.tenants for i in t.identities}
     sends = []
     for entry in ledger:

@@ -151,7 +151,7 @@ def demo(
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="a scenario file, e.g. scenarios/noisy-neighbour.toml")],
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
-    chart: Annotated[Path | None, typer.Option(help="write the SVG chart here (default: beside it)")] = None,
+    chart: Annotated[Path | None, typer.Option(help="the SVG chart (default: ./<scenario>.svg)")] = None,
 ) -> None:
     """Run a scenario through the local stack in virtual time; report limits, fairness and safety."""
     from entrypoints.chart import render_svg
@@ -161,7 +161,7 @@ def simulate(
     spec = Scenario.load(scenario)
     report = run_scenario(spec)
     series = report.pop("series")
-    chart = chart or scenario.with_suffix(".svg")
+    chart = chart or Path(f"{scenario.stem}.svg")
     chart.write_text(render_svg(spec.name, series["tenants"], series["providers"]), encoding="utf-8")
     report["chart"] = str(chart)
     if as_json:
