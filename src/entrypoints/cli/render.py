@@ -147,7 +147,7 @@ def simulate_table(console: Console, report: dict[str, Any]) -> None:
         table.add_row(key, str(report.get(key)))
     for key in ("shares", "fair_shares", "time_to_pause_s", "max_rate_vs_limit"):
         for name, value in (report.get(key) or {}).items():
-            table.add_row(f"{key}[{name}]", str(value))
+            table.add_row(f"{key}: {name}", str(value))
     for key in ("paused_campaigns", "blocked_identities", "provider_pauses"):
         table.add_row(key, ", ".join(report.get(key) or []) or "-")
     table.add_row("chart", str(report.get("chart")))
