@@ -126,6 +126,7 @@ ALERT_KINDS: Mapping[str, str] = {
     "failover.returned": "sending is back on the primary SES region; emitted by the failover mailer",
     "budget.threshold": "AWS Budgets crossed a threshold (forwarded from the alert topic)",
     "alarm": "a CloudWatch alarm changed state (forwarded from the alert topic)",
+    "test": "`outreach alerts test`: checks that the channels deliver",
 }
 
 # --- a mail provider that counts refusals ----------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from entrypoints.cli import admin, ops
+from entrypoints.cli import admin, observe, ops
 from entrypoints.cli.context import CliState, app_for, fail
 from entrypoints.log_setup import configure_logging
 from entrypoints.settings import Settings
@@ -28,6 +28,10 @@ app.add_typer(ops.dlq_app, name="dlq")
 app.add_typer(ops.jobs_app, name="jobs")
 app.add_typer(ops.suppress_app, name="suppress")
 app.command("status")(ops.status)
+app.command("report")(observe.report)
+app.command("cost")(observe.cost)
+app.add_typer(observe.archive_app, name="archive")
+app.add_typer(observe.alerts_app, name="alerts")
 console = Console()
 
 

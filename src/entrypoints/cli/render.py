@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from entrypoints.cli.render_observe import observability_tables
 from outreach_core.services.status import StatusReport
 
 _JOB_COLUMNS = (
@@ -66,7 +67,7 @@ def status_tables(console: Console, report: StatusReport) -> None:
             f"{i.complaint_rate:.2%}",
         )
     console.print(identities)
-    console.print(f"dead letters: {report.dead_letters}")
+    observability_tables(console, report)
 
 
 def demo_tables(console: Console, summary: dict[str, Any]) -> None:
