@@ -58,15 +58,19 @@ class EmfMetrics:
         self.strict = strict
         self._buffer: dict[DimensionKey, dict[str, _Series]] = {}
         self._lock = threading.Lock()
+        self._valid: set[tuple[object, ...]] = set()
 
     def emit(self, name: str, value: float = 1.0, unit: str = "Count", **dimensions: str) -> None:
-        try:
-            check(name, unit, dimensions)
-        except MetricError:
-            if self.strict:
-                raise
-            log.warning("metrics.rejected", metric=name, dimensions=dimensions)
-            return
+        signature = (name, unit, *sorted(dimensions.items()))
+        if signature not in self._valid:
+            try:
+                check(name, unit, dimensions)
+            except MetricError:
+                if self.strict:
+                    raise
+                log.warning("metrics.rejected", metric=name, dimensions=dimensions)
+                return
+            self._valid.add(signature)  # the catalogue is fixed: check each series once
         key: DimensionKey = tuple(sorted(dimensions.items()))
         with self._lock:
             group = self._buffer.setdefault(key, {})
