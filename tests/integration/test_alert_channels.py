@@ -232,3 +232,75 @@ def test_aws_notifier_fans_out_to_sns_and_telegram_with_the_token_from_ssm(
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
     assert len(messages) == 1
     assert [path for path, _ in bot_api.calls] == [f"/bot{TOKEN}/sendMessage"]
+
+
+# --- the SNS -> Telegram relay for CloudWatch alarms and AWS Budgets ---------------------------------
+
+
+def _sns_event(message: str, subject: str | None = None, origin: str | None = None) -> dict[str, Any]:
+    attributes = {"origin": {"Type": "String", "Value": origin}} if origin else {}
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "Type": "Notification",
+                    "TopicArn": "arn:aws:sns:eu-west-1:123456789012:outreach-alerts",
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": "2026-01-05T09:00:00.000Z",
+                    "MessageAttributes": attributes,
+                },
+            }
+        ]
+    }
+
+
+ALARM = json.dumps(
+    {
+        "AlarmName": "outreach-jobs-dlq-not-empty",
+        "AlarmDescription": "Messages in the jobs dead-letter queue",
+        "NewStateValue": "ALARM",
+        "OldStateValue": "OK",
+        "NewStateReason": "Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0).",
+        "StateChangeTime": "2026-01-05T09:01:02.345+0000",
+        "Region": "EU (Ireland)",
+    }
+)
+
+
+def test_relay_turns_alarms_and_budgets_into_alerts_and_skips_our_own(clock: ManualClock) -> None:
+    from adapters.sns_alert_relay import alerts_from_sns
+
+    (alarm,) = alerts_from_sns(_sns_event(ALARM, "ALARM: outreach-jobs-dlq-not-empty"), clock.now())
+    assert (alarm.kind, alarm.severity, alarm.subject) == ("alarm", "critical", "outreach-jobs-dlq-not-empty")
+    assert "Threshold Crossed" in alarm.message
+    assert alarm.at.isoformat() == "2026-01-05T09:01:02.345000+00:00"
+    (budget,) = alerts_from_sns(
+        _sns_event(
+            "AWS Budget Notification ... actual cost $4.10 > 80% of $5.00",
+            "AWS Budgets: outreach has exceeded your alert threshold",
+        ),
+        clock.now(),
+    )
+    assert budget.kind == "budget.threshold"
+    assert alerts_from_sns(_sns_event("already sent", "[warning] x", origin="outreach"), clock.now()) == []
+
+
+def test_relay_handler_posts_to_telegram_with_the_token_from_ssm(
+    aws: None, bot_api: BotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from entrypoints import alert_relay
+
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name="/outreach/telegram-token", Value=TOKEN, Type="SecureString")
+    monkeypatch.setenv("OUTREACH_TELEGRAM_CHAT_ID", "42")
+    monkeypatch.setenv("OUTREACH_TELEGRAM_TOKEN_PARAMETER", "/outreach/telegram-token")
+    monkeypatch.setenv("OUTREACH_TELEGRAM_API_BASE", bot_api.url)
+    monkeypatch.setenv("OUTREACH_AWS_REGION", REGION)
+    monkeypatch.setattr(alert_relay, "_warm", {})
+    assert alert_relay.handler(_sns_event(ALARM, "ALARM")) == {"relayed": 1, "received": 1}
+    ((path, payload),) = bot_api.calls
+    assert path == f"/bot{TOKEN}/sendMessage"
+    assert "outreach-jobs-dlq-not-empty" in payload["text"]
+    assert alert_relay.handler(_sns_event("x", origin="outreach")) == {"relayed": 0, "received": 1}
