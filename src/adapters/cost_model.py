@@ -253,11 +253,15 @@ def estimate(deployment: Deployment, prices: PriceTable | None = None) -> Estima
 
     # SQS: sends + batched receives/deletes per message, plus the event source mapping's empty polls
     sqs_requests = n * d.requeue_factor * 1.2 + 650_000
+    note = ""
+    if d.feedback_batch > 1:  # batching feedback means SNS -> SQS -> Lambda: one send per event
+        sqs_requests += events * (1 + 2 / d.feedback_batch) + 650_000
+        note = f"; feedback through a second queue: 1 send per event, receive/delete per {d.feedback_batch}"
     b.add(
         "sqs.requests",
         sqs_requests / million,
-        "1 send + batched receive/delete per queue message; ~650k empty long polls/month from the "
-        "Lambda event source mapping",
+        "1 send + batched receive/delete per queue message; ~650k empty long polls/month per queue from "
+        "the Lambda event source mapping" + note,
     )
 
     # SNS: SES event publishing (one publish per event), alert e-mails
