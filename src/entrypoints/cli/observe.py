@@ -92,7 +92,7 @@ def cost(
         )
     )
     out.write_text(result.csv(), encoding="utf-8")
-    console.print(summary(result), highlight=False, markup=False)
+    console.print(summary(result), highlight=False, markup=False, soft_wrap=True)
     console.print(f"itemised in {out}")
 
 
