@@ -106,8 +106,11 @@ def run(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     console.print(f"worker running with the {state.settings.mailer} mailer (Ctrl-C to stop)")
+    monitor, metrics = services.queue_monitor(), application.adapters.metrics()
     while not stopping:
         stats = worker.run_once()
+        monitor.check()  # queue figures, and the DLQ-not-empty alert (rate-limited)
+        metrics.flush()
         if stats.planned or stats.outcomes or stats.events_applied:
             console.print(f"planned {stats.planned} · {stats.outcomes} · events {stats.events_applied}")
         if once:
