@@ -222,3 +222,18 @@ def test_the_queue_monitor_reports_depth_age_and_dead_letters_and_alerts_on_a_dl
     assert metrics.latest(DEAD_LETTERS, Queue="jobs") == 1
     assert [a.kind for a in alerts.sent] == ["dlq.not_empty"]
     assert "outreach dlq list" in alerts.sent[0].message
+
+
+def test_flushing_writes_the_metrics_even_when_the_invocation_fails(clock: ManualClock) -> None:
+    from entrypoints.observability import aws_metrics, flushing
+    from entrypoints.settings import Settings
+
+    lines: list[str] = []
+    metrics = aws_metrics(Settings(metrics_namespace="Outreach/prod"), clock)
+    assert isinstance(metrics, EmfMetrics)
+    metrics.write = lines.append
+    with pytest.raises(RuntimeError), flushing(metrics):
+        metrics.emit(SEND_OUTCOME, 1, "Count", Outcome="sent")
+        raise RuntimeError("handler failed")
+    (line,) = lines
+    assert json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Outreach/prod"
