@@ -1,33 +1,54 @@
-"""`make bench`: every benchmark, one after the other, printing figures (never asserting on time).
+"""Run the benchmarks: every `bench/bench_*.py` module exposes `run() -> dict`; results are printed and
+saved to bench/results/<name>.json together with the machine they were measured on.
 
-Each area adds a module with a `main()` and one line below.
+    python -m bench.run            # all
+    python -m bench.run sender     # those whose module name contains "sender"
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import platform
 import sys
 from pathlib import Path
 
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with Path("/proc/cpuinfo").open(encoding="utf-8") as info:
-            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+HERE = Path(__file__).parent
 
 
-def main() -> None:
-    from bench import observe
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
-    print(f"machine: {machine()}")
-    sys.stdout.flush()
-    observe.main()
+
+def main(argv: list[str]) -> None:
+    selected = [p.stem for p in sorted(HERE.glob("bench_*.py")) if not argv or any(a in p.stem for a in argv)]
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    info = machine()
+    print(f"machine: {info}")
+    for name in selected:
+        module = importlib.import_module(f"bench.{name}")
+        print(f"\n== {name} ==", flush=True)
+        result = module.run()
+        result["machine"] = info
+        (out / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+        for key, value in result.items():
+            if key != "machine":
+                print(f"  {key}: {value}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -13,6 +13,7 @@ from dependency_injector import containers, providers
 from adapters.clock import SystemClock
 from adapters.feedback_ingest import EventIngestor
 from adapters.filesystem_archive import FilesystemArchive
+from adapters.log_notifier import LogNotifier
 from adapters.simulated_ses import SimulatedSesMailer, SimulatorProfile
 from adapters.smtp_mailer import SmtpMailer
 from adapters.sqlite_queue import SqliteJobQueue
@@ -72,7 +73,10 @@ class LocalAdapters(containers.DeclarativeContainer):
     )
     mailer = providers.Selector(settings.provided.mailer, simulator=simulator, smtp=smtp)
     archive = providers.Singleton(FilesystemArchive, root=settings.provided.archive_root)
-    notifier = providers.Singleton(local_notifier, settings=settings, store=store, clock=clock)
+    log_notifier = providers.Singleton(LogNotifier)  # the log channel (its `sent` list shows what went out)
+    notifier = providers.Singleton(
+        local_notifier, settings=settings, store=store, clock=clock, log=log_notifier
+    )
     metrics = providers.Singleton(local_metrics)
 
 

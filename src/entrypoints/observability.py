@@ -34,8 +34,10 @@ def _limited(channels: list[Notifier], settings: Settings, store: StateStore, cl
     )
 
 
-def local_notifier(settings: Settings, store: StateStore, clock: Clock) -> Notifier:
-    channels: list[Notifier] = [LogNotifier()]
+def local_notifier(
+    settings: Settings, store: StateStore, clock: Clock, log: LogNotifier | None = None
+) -> Notifier:
+    channels: list[Notifier] = [log or LogNotifier()]
     token = settings.telegram_bot_token.get_secret_value()
     if settings.telegram_chat_id and token:
         channels.append(
@@ -50,9 +52,10 @@ def aws_notifier(
     clock: Clock,
     sns: SNSClient | None = None,
     ssm: SSMClient | None = None,
+    log: LogNotifier | None = None,
 ) -> Notifier:
     """For the AWS container: pass the boto3 clients it already builds (endpoint, region, retries)."""
-    channels: list[Notifier] = [LogNotifier()]
+    channels: list[Notifier] = [log or LogNotifier()]
     if settings.alert_topic_arn:
         if sns is None:
             raise ValueError("alert_topic_arn is set but no SNS client was given")

@@ -46,7 +46,7 @@ def main_options(
     overrides: dict[str, Any] = {"workspace": workspace} if workspace else {}
     settings = Settings(**overrides)
     configure_logging("INFO" if verbose else settings.log_level, json=settings.log_json)
-    ctx.obj = CliState(settings=settings)
+    ctx.obj = CliState(settings=settings, verbose=verbose)
 
 
 @app.command()
@@ -120,6 +120,7 @@ def run(
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     summary_json: Annotated[Path | None, typer.Option(help="write the summary as JSON here")] = None,
     seed: Annotated[int, typer.Option(help="seed for the generated world")] = 7,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
@@ -129,6 +130,10 @@ def demo(
 
     from entrypoints.cli.render import demo_tables
     from entrypoints.demo import run_demo
+
+    state: CliState = ctx.obj
+    if not state.verbose:  # the tables tell the story; -v shows every decision as a JSON log line
+        configure_logging("ERROR", json=state.settings.log_json)
 
     if progress:
         with Progress(

@@ -150,10 +150,7 @@ class PlannerService:
                 if not admission.take(candidate.campaign.direction_id):
                     # This direction's identities are booked for today: look again tomorrow.
                     tomorrow = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
-                    self.records.store.write(
-                        self.records.timer_delete(timer),
-                        self.records.timer_put(timer.model_copy(update={"at": tomorrow})),
-                    )
+                    self._refile(timer, tomorrow)
                     report.deferred += 1
                     continue
                 admitted.append(candidate)
@@ -202,9 +199,15 @@ class PlannerService:
         window = (campaign.step(timer.step).window or tenant.window).in_zone(lead.timezone)
         at = window.next_open(max(timer.at, now))
         if at > until:
-            self.records.store.write(drop, self.records.timer_put(timer.model_copy(update={"at": at})))
+            self._refile(timer, at)
             return None
         return _Candidate(timer=timer, at=at, campaign=campaign)
+
+    def _refile(self, timer: Timer, at: datetime) -> None:
+        """Move a timer to a later time (a no-op when that is where it already is, to the second)."""
+        moved = timer.model_copy(update={"at": at})
+        if moved.sort != timer.sort:
+            self.records.store.write(self.records.timer_delete(timer), self.records.timer_put(moved))
 
     def _admission(self, tenant: Tenant, now: datetime) -> _Admission:
         """How much this tick may admit: the hourly token bucket, the daily quota, identity capacity."""

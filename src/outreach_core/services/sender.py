@@ -257,10 +257,6 @@ class SenderService:
                 else f"campaign {ctx.campaign.status.value}"
             )
             return self._finish(job, JobStatus.CANCELLED, reason, now, Outcome.CANCELLED)
-        if ctx.lead.status is not LeadStatus.ACTIVE:
-            return self._finish(
-                job, JobStatus.CANCELLED, f"lead {ctx.lead.status.value}", now, Outcome.CANCELLED
-            )
         entry = self.records.suppression_for(job.tenant_id, ctx.lead.email)
         if entry is not None:
             return self._finish(
@@ -269,6 +265,10 @@ class SenderService:
                 f"{entry.scope.value} suppression: {entry.reason.value}",
                 now,
                 Outcome.SUPPRESSED,
+            )
+        if ctx.lead.status is not LeadStatus.ACTIVE:
+            return self._finish(
+                job, JobStatus.CANCELLED, f"lead {ctx.lead.status.value}", now, Outcome.CANCELLED
             )
         return None
 

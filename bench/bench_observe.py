@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from adapters.clock import SystemClock
 from adapters.emf_metrics import EmfMetrics
@@ -59,7 +60,7 @@ def _best_of(repeats: int, fn: Callable[[], None]) -> float:
     return min(times)
 
 
-def bench_metrics(messages: int = 20_000) -> None:
+def bench_metrics(messages: int = 20_000) -> dict[str, float]:
     print("\n## metrics: per message (1 SendOutcome + 3 FeedbackEvent emits, a flush per 10 messages)")
     written: list[int] = []
 
@@ -94,6 +95,11 @@ def bench_metrics(messages: int = 20_000) -> None:
         print(f"  {name:<26} {results[name]:7.2f} µs/message{extra}")
     baseline = results["NullMetrics (baseline)"]
     print(f"  EMF overhead over the baseline: {results['EmfMetrics -> null sink'] - baseline:.2f} µs/message")
+    return {
+        "metrics_null_us_per_message": round(baseline, 2),
+        "metrics_in_memory_us_per_message": round(results["InMemoryMetrics"], 2),
+        "metrics_emf_us_per_message": round(results["EmfMetrics -> null sink"], 2),
+    }
 
 
 def _event(rng: random.Random, n: int) -> dict[str, object]:
@@ -131,7 +137,7 @@ def _archive_all(raw: list[str], batch: int, archive: FilesystemArchive, sizes: 
         sizes.append(len(blob))
 
 
-def bench_archive(events: int = 6_000) -> None:
+def bench_archive(events: int = 6_000) -> dict[str, float]:
     print("\n## archive: per SES event (gzip JSON lines, one object per tenant per batch)")
     rng = random.Random(7)
     raw = [json.dumps(_event(rng, n)) for n in range(events)]
@@ -142,6 +148,7 @@ def bench_archive(events: int = 6_000) -> None:
 
     baseline = _best_of(3, decode_only) / events * 1e6
     print(f"  decode only (baseline)        {baseline:7.2f} µs/event")
+    figures = {"archive_decode_only_us_per_event": round(baseline, 2)}
     for batch in (1, 10, 100):
         root = Path(tempfile.mkdtemp(prefix="bench-archive-"))
         sizes: list[int] = []
@@ -153,16 +160,19 @@ def bench_archive(events: int = 6_000) -> None:
             f"{bytes_per_event:5.0f} bytes/event stored, {events // batch} objects per {events} events"
         )
         shutil.rmtree(root)
+        figures[f"archive_batch{batch}_us_per_event"] = round(per_event, 2)
+        figures[f"archive_batch{batch}_bytes_per_event"] = round(bytes_per_event, 1)
     print(f"  raw event JSON: {sum(len(r) for r in raw) / events:.0f} bytes/event before gzip")
+    return figures
 
 
-def bench_end_to_end(leads_per_tenant: int = 60, repeats: int = 5) -> None:
+def bench_end_to_end(leads_per_tenant: int = 60, repeats: int = 5) -> dict[str, float]:
     print("\n## end to end: the local pipeline (SQLite, simulated SES), time per sent message")
     try:
         from tests.integration.small_world import small_world
     except ImportError:
         print("  skipped: run from the repository root (needs tests/integration/small_world.py)")
-        return
+        return {}
     from dependency_injector import providers
 
     from entrypoints.worker import LocalWorker
@@ -201,13 +211,17 @@ def bench_end_to_end(leads_per_tenant: int = 60, repeats: int = 5) -> None:
             f"  {label:<28} {statistics.median(values):6.2f} ms/message "
             f"(median of {repeats}, {sent} sent per run; spread {min(values):.2f}-{max(values):.2f})"
         )
+    medians = [statistics.median(v) for v in per_message.values()]
+    return {
+        "e2e_metrics_off_ms_per_message": round(medians[0], 2),
+        "e2e_emf_on_ms_per_message": round(medians[1], 2),
+    }
 
 
-def main() -> None:
+def run() -> dict[str, Any]:
+    """Called by bench/run.py (`make bench`); prints as it goes and returns the headline figures."""
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # errors only
-    print("\n# observe: metrics and archive overhead")
-    bench_metrics()
-    bench_archive()
-    bench_end_to_end()
+    print("# observe: metrics and archive overhead")
+    return {**bench_metrics(), **bench_archive(), **bench_end_to_end()}
