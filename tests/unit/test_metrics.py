@@ -237,3 +237,15 @@ def test_flushing_writes_the_metrics_even_when_the_invocation_fails(clock: Manua
         raise RuntimeError("handler failed")
     (line,) = lines
     assert json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Outreach/prod"
+
+
+def test_the_queue_monitor_can_alert_without_emitting_metrics(clock: ManualClock) -> None:
+    """AWS mode: depth and age come free from AWS/SQS, so the monitor only alerts."""
+    metrics, alerts = InMemoryMetrics(), _Alerts()
+    queue = FakeQueue(clock)
+    queue.send(QueueMessage(body="a", group="t1"))
+    (received,) = queue.receive(1)
+    queue.dead_letter(received.receipt, "boom")
+    QueueMonitor(queue, clock, metrics, alerts, emit_metrics=False).check()
+    assert metrics.emitted == 0
+    assert [a.kind for a in alerts.sent] == ["dlq.not_empty"]

@@ -31,10 +31,13 @@ class QueueMonitor:
         metrics: Metrics | None = None,
         notifier: Notifier | None = None,
         queue_name: str = "jobs",
+        emit_metrics: bool = True,
     ) -> None:
         self.queue = queue
         self.clock = clock
-        self.metrics = metrics or NullMetrics()
+        # On AWS, SQS publishes depth and age for free (AWS/SQS): pass emit_metrics=False there so the
+        # monitor only alerts, and five custom metrics are not paid for twice (ADR 0400).
+        self.metrics = metrics if metrics is not None and emit_metrics else NullMetrics()
         self.notifier = notifier
         self.queue_name = queue_name
 
