@@ -192,18 +192,24 @@ def rate_chart(
         )
     for color, field_name in series:
         points = []
+        segments: list[list[tuple[float, float]]] = [[]]
         for i, row in enumerate(days):
             if not row.outcomes.sent:
+                if segments[-1]:
+                    segments.append([])  # no sends that day: break the line rather than bridge it
                 continue
             x = frame.left + slot * (i + 0.5)
-            points.append((x, frame.y(getattr(row.outcomes, field_name), top), row))
-        if not points:
-            continue
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
-        body.append(
-            f'<polyline class="mark" data-series="{color}" points="{path}" fill="none" '
-            f'stroke="{COLORS[color]}" stroke-width="2.5" stroke-linejoin="round"/>'
-        )
+            y = frame.y(getattr(row.outcomes, field_name), top)
+            points.append((x, y, row))
+            segments[-1].append((x, y))
+        for segment in segments:
+            if len(segment) < 2:
+                continue
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in segment)
+            body.append(
+                f'<polyline class="mark" data-series="{color}" points="{path}" fill="none" '
+                f'stroke="{COLORS[color]}" stroke-width="2.5" stroke-linejoin="round"/>'
+            )
         for x, y, row in points:
             value = getattr(row.outcomes, field_name)
             body.append(

@@ -270,3 +270,18 @@ def test_summary_json_of_status_carries_the_new_fields(world: World) -> None:
     payload = json.loads(result.output)
     assert payload["queue"]["dead"] == 0
     assert {p["provider"] for p in payload["providers"]} >= {"gmail", "other"}
+
+
+def test_rate_lines_break_on_days_without_sends() -> None:
+    from datetime import date
+
+    from adapters.html_report import rate_chart
+    from outreach_core.services.reporting import DayRow, Outcomes
+
+    def day(n: int, sent: int, bounced: int) -> DayRow:
+        return DayRow(date(2026, 1, n), Outcomes(sent=sent, delivered=sent - bounced, bounced=bounced))
+
+    days = [day(5, 10, 1), day(6, 10, 0), day(7, 0, 0), day(8, 0, 0), day(9, 10, 2), day(10, 10, 1)]
+    svg = rate_chart("r", "r", days, [("bounced", "bounce_rate")], 0.05)
+    assert svg.count("<polyline") == 2  # 5-6 Jan and 9-10 Jan, not bridged across the empty days
+    assert svg.count("<circle") == 4
