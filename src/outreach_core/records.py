@@ -16,7 +16,6 @@ Every method takes the tenant id and builds the partition itself: no call can re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -308,9 +307,3 @@ class Records:
         return [
             AuditEntry.model_validate(i.data) for i in self.store.query(tenant_partition(tenant_id), "AUDIT#")
         ]
-
-
-def write_all(store: StateStore, operations: Iterable[Put | Delete]) -> None:
-    ops: Sequence[Put | Delete] = list(operations)
-    if ops:
-        store.write(*ops)

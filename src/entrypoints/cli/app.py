@@ -84,15 +84,7 @@ def run(
     if overrides:
         state.settings = state.settings.model_copy(update=overrides)
     application = app_for(state)
-    services = application.services
-    worker = LocalWorker(
-        services.planner(),
-        services.sender(),
-        services.ingestor(),
-        application.adapters.job_queue(),
-        application.adapters.event_queue(),
-        application.adapters.clock(),
-    )
+    worker = LocalWorker.from_app(application)
     stopping = False
 
     def _stop(*_: object) -> None:
