@@ -45,7 +45,11 @@ class DeliveryEvent(BaseModel):
     bounce_subtype: str = ""
     status_code: str = ""  # enhanced status code, e.g. 5.1.1
     diagnostic: str = ""
-    complaint_type: str = ""
+    complaint_type: str = ""  # the ISP's feedback type: abuse, fraud, not-spam, ...
+    complaint_subtype: str = ""  # SES complaintSubType: OnAccountSuppressionList means SES did not send
+    delay_type: str = ""  # DeliveryDelay: MailboxFull, SpamDetected, TransientCommunicationFailure, ...
+    opted_out: bool = False  # Subscription: the recipient left the list (or a topic of it)
+    provider_event_type: str = ""  # the provider's own name for it ("Rendering Failure", or an unknown one)
     provider_payload_ref: str = ""
 
     @property
@@ -56,6 +60,11 @@ class DeliveryEvent(BaseModel):
             and self.bounce_kind is BounceKind.HARD
             and self.bounce_subtype != "OnAccountSuppressionList"
         )
+
+    @property
+    def counts_as_complaint(self) -> bool:
+        """A complaint SES reports for an address it did not mail (account suppression list) is not one."""
+        return self.event_type is EventType.COMPLAINT and self.complaint_subtype != "OnAccountSuppressionList"
 
 
 class InboundReply(BaseModel):

@@ -158,9 +158,9 @@ class FeedbackService:
                     self.suppression.suppress(
                         job.tenant_id, recipient, SuppressionReason.COMPLAINT, source=event.event_id, at=now
                     )
-                return self.guard.on_outcome(job, COMPLAINED)
+                return self.guard.on_outcome(job, COMPLAINED) if event.counts_as_complaint else []
             case EventType.SUBSCRIPTION:
-                if recipient:
+                if recipient and event.opted_out:
                     self.suppression.suppress(
                         job.tenant_id, recipient, SuppressionReason.UNSUBSCRIBE, source=event.event_id, at=now
                     )
