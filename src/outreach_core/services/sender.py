@@ -58,6 +58,7 @@ from outreach_core.ports import (
 )
 from outreach_core.records import Records, Timer, TimerKind
 from outreach_core.rendering.compose import Thread, compose
+from outreach_core.rendering.reply_token import sign_reply
 from outreach_core.rendering.templating import TemplateError
 from outreach_core.rendering.unsubscribe import sign
 from outreach_core.services.admin import PAUSED_BY_CAMPAIGN
@@ -211,6 +212,7 @@ class SenderService:
                 job=job,
                 unsubscribe_url=self.unsubscribe_url(job.tenant_id, job.lead_id),
                 thread=choice.thread,
+                reply_token=sign_reply(self.config.unsubscribe_secret, job.tenant_id, job.lead_id),
             )
         except TemplateError as exc:
             return self._finish(job, JobStatus.FAILED, f"template: {exc}", now, Outcome.FAILED)
