@@ -72,7 +72,9 @@ class World:
         return self.job(email, step).status
 
 
-def build_world(mailer: MailProvider | None = None, *, leads: tuple[str, ...] = LEADS) -> World:
+def build_world(
+    mailer: MailProvider | None = None, *, leads: tuple[str, ...] = LEADS, reply_to: str = ""
+) -> World:
     clock = ManualClock()
     store = InMemoryStateStore()
     records = Records(store)
@@ -81,7 +83,7 @@ def build_world(mailer: MailProvider | None = None, *, leads: tuple[str, ...] = 
     suppression = SuppressionService(records)
     guard = ReputationGuard(records, clock)
     feedback = FeedbackService(records, clock, guard, suppression)
-    replies = ReplyService(records, clock)
+    replies = ReplyService(records, clock, suppression, secrets=[SECRET])
     world = World(
         clock=clock,
         store=store,
@@ -109,7 +111,7 @@ def build_world(mailer: MailProvider | None = None, *, leads: tuple[str, ...] = 
     admin = AdminService(records, clock)
     admin.add_tenant(TENANT, "Acme", "1 Main Street, Springfield")
     admin.add_direction(TENANT, "saas", "SaaS")
-    admin.add_identity(TENANT, "ivan", "ivan@acme.example", daily_cap=500)
+    admin.add_identity(TENANT, "ivan", "ivan@acme.example", daily_cap=500, reply_to=reply_to)
     admin.add_template(TENANT, "first", "Hello {{first_name|there}}", "Hi {{first_name|there}}, a word.")
     admin.add_template(TENANT, "follow", "", "Just following up.")
     admin.add_campaign(

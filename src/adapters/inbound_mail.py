@@ -44,7 +44,7 @@ _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _QUOTE_START = re.compile(
     r"^\s*(?:>|On .{0,200}wrote:\s*$|-{2,}\s*Original Message\s*-{2,}|-{2,}\s*Forwarded message"
     r"|From:\s.+|Sent from my \w+|От:\s.+|-{2,}\s*Исходное сообщение\s*-{2,}|.{0,200}пишет:\s*$"
-    r"|\d{1,2}[./]\d{1,2}[./]\d{2,4}.{0,80}(?:wrote|пишет|написал\w*):?\s*$|--\s*$)",
+    r"|.{0,200}<[^<>\s@]+@[^<>\s]+>\s*(?:wrote|пишет|написал\S*)?:\s*$|--\s*$)",
     re.IGNORECASE,
 )
 _TAG = re.compile(r"<[^>]+>")

@@ -87,6 +87,16 @@ def _event_id(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
+def rfc_message_id(message_id: str, source_arn: Any) -> str:
+    """The Message-ID SES wrote into the message (`<id@email.amazonses.com>` in us-east-1, else
+    `<id@<region>.amazonses.com>`), from the region in mail.sourceArn; "" when that is not given."""
+    parts = source_arn.split(":") if isinstance(source_arn, str) else []
+    if len(parts) < 6 or parts[2] != "ses" or not parts[3]:
+        return ""
+    host = "email.amazonses.com" if parts[3] == "us-east-1" else f"{parts[3]}.amazonses.com"
+    return f"<{message_id}@{host}>"
+
+
 def decode(payload: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
     """The payload as a JSON object, or MalformedEventError saying why it is not one."""
     if isinstance(payload, (str, bytes)):
@@ -126,6 +136,9 @@ def parse_event(payload: str | bytes | Mapping[str, Any], payload_ref: str = "")
     else:
         log.warning("ses.unknown_event_type", provider_event_type=raw_type[:64], message_id=message_id)
     stamp = _timestamp(detail.get("timestamp") or mail.get("timestamp"), f"{raw_type} timestamp")
+    headers: Mapping[str, Any] = (
+        mail["commonHeaders"] if isinstance(mail.get("commonHeaders"), Mapping) else {}
+    )
     common: dict[str, Any] = {
         "event_type": event_type,
         "message_id": message_id,
@@ -135,6 +148,8 @@ def parse_event(payload: str | bytes | Mapping[str, Any], payload_ref: str = "")
         "job_id": _tag(tags, "job"),
         "provider_event_type": raw_type,
         "provider_payload_ref": payload_ref,
+        "subject": str(headers.get("subject") or "")[:500],
+        "rfc_message_id": rfc_message_id(message_id, mail.get("sourceArn")),
     }
     feedback_id = str(detail.get("feedbackId", ""))
     events = []

@@ -27,6 +27,8 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "status_code": "2.6.0",
             "diagnostic": "250 2.6.0 Message received",
             "timestamp": datetime(2016, 10, 19, 23, 21, 4, 133000, tzinfo=UTC),
+            "subject": "Message sent from Amazon SES",
+            "rfc_message_id": f"<{MID}@email.amazonses.com>",
         }
     ],
     "bounce_permanent_general.json": [

@@ -49,6 +49,8 @@ class DeliveryEvent(BaseModel):
     complaint_subtype: str = ""  # SES complaintSubType: OnAccountSuppressionList means SES did not send
     delay_type: str = ""  # DeliveryDelay: MailboxFull, SpamDetected, TransientCommunicationFailure, ...
     opted_out: bool = False  # Subscription: the recipient left the list (or a topic of it)
+    subject: str = ""  # of the message, when the provider reports it (reconciliation records it)
+    rfc_message_id: str = ""  # the Message-ID the recipient saw, when the provider's rule gives it
     provider_event_type: str = ""  # the provider's own name for it ("Rendering Failure", or an unknown one)
     provider_payload_ref: str = ""
 

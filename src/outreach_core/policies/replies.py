@@ -162,6 +162,8 @@ def return_date(text: str, received_at: datetime, policy: ReplyPolicy) -> dateti
 
 def _header_signal(headers: Mapping[str, str]) -> tuple[str, bool] | None:
     """(why, says-out-of-office) when the headers mark the message as machine-sent."""
+    if "multipart/report" in headers.get("content-type", "").lower():
+        return "a delivery or read report (multipart/report)", False
     auto = headers.get("auto-submitted", "").strip().lower()
     if auto and not auto.startswith("no"):
         return f"Auto-Submitted: {auto[:40]}", auto.startswith("auto-replied")
@@ -176,8 +178,6 @@ def _header_signal(headers: Mapping[str, str]) -> tuple[str, bool] | None:
     suppress = headers.get("x-auto-response-suppress", "").lower()
     if "oof" in suppress or "all" in suppress:
         return f"X-Auto-Response-Suppress: {suppress[:40]}", False
-    if "multipart/report" in headers.get("content-type", "").lower():
-        return "a delivery or read report (multipart/report)", False
     if headers.get("list-id", "").strip() or headers.get("list-unsubscribe", "").strip():
         return "mailing-list traffic (List-Id / List-Unsubscribe)", False
     if headers.get("return-path", "").strip() == "<>":

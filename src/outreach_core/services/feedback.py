@@ -127,6 +127,8 @@ class FeedbackService:
                 now,
                 "reconciled from the provider's events",
                 provider_message_id=job.provider_message_id or event.message_id,
+                rfc_message_id=job.rfc_message_id or event.rfc_message_id or None,
+                subject=job.subject or event.subject,
                 sent_at=job.sent_at or event.timestamp,
                 lease_until=None,
             )

@@ -304,8 +304,9 @@ class SenderService:
         if job.step == 1 or not campaign.step(job.step).thread:
             return None
         first = self.records.job(job.tenant_id, job_id_for(job.campaign_id, job.lead_id, 1))
-        if first is None or not first.sender_id or not first.rfc_message_id:
+        if first is None or not first.sender_id or not (first.rfc_message_id or first.subject):
             return None
+        # Without the Message-ID (a send recorded by a person) the follow-up keeps the subject, fresh.
         return first.sender_id, Thread(message_id=first.rfc_message_id, subject=first.subject)
 
     def _reserve(

@@ -12,9 +12,11 @@ from enum import StrEnum
 import structlog
 
 from outreach_core.domain.jobs import JobStatus, MessageJob
-from outreach_core.domain.models import Campaign
+from outreach_core.domain.models import Campaign, Lead, Template
 from outreach_core.ports import Clock
 from outreach_core.records import NotFoundError, Records
+from outreach_core.rendering.compose import render_subject
+from outreach_core.rendering.templating import TemplateError
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.sequence import next_step_timer
 
@@ -54,7 +56,14 @@ class UncertainJobs:
         extra = []
         if resolution is Resolution.SENT:
             sent_at = job.sent_at or job.updated_at
-            updated = job.moved(JobStatus.SENT, now, note, sent_at=sent_at, lease_until=None)
+            updated = job.moved(
+                JobStatus.SENT,
+                now,
+                note,
+                sent_at=sent_at,
+                lease_until=None,
+                subject=job.subject or self._subject(job),
+            )
             campaign = self.records.find(Campaign, tenant_id, job.campaign_id)
             timer = next_step_timer(campaign, updated, sent_at) if campaign else None
             if timer is not None:
@@ -68,3 +77,14 @@ class UncertainJobs:
         )  # fmt: skip
         log.info("job.resolved", tenant_id=tenant_id, job_id=job_id, resolution=resolution.value)
         return saved
+
+    def _subject(self, job: MessageJob) -> str:
+        """The subject that went out (rendering is deterministic), for follow-ups to carry on."""
+        template = self.records.find(Template, job.tenant_id, job.template_id)
+        lead = self.records.find(Lead, job.tenant_id, job.lead_id)
+        if template is None or lead is None or not template.subject.strip():
+            return ""
+        try:
+            return render_subject(template, lead, job.idempotency_key)
+        except TemplateError:
+            return ""
