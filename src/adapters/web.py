@@ -121,7 +121,8 @@ class WebApp:
             200,
             "Unsubscribe",
             f"<p>Stop all email from {sender} to this address{who}?</p>"
-            f'<form method="post" action="/unsubscribe/{escape(token)}">'
+            # No action: the form posts back to this very URL, whatever prefix it is served under.
+            '<form method="post">'
             f'<input type="hidden" name="List-Unsubscribe" value="One-Click">'
             "<button type=submit>Unsubscribe</button></form>",
         )

@@ -107,7 +107,7 @@ def test_the_get_page_only_asks_and_its_button_posts(world: World, server: Local
     for _ in range(3):  # a link scanner may fetch it any number of times
         status, headers, page = call(server, "GET", f"/unsubscribe/{token}")
         assert status == 200 and "Set-Cookie" not in headers
-    assert f'<form method="post" action="/unsubscribe/{token}">' in page
+    assert '<form method="post">' in page, "the button posts back to the same URL"
     assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in page
     assert "a***@client.example" in page and ANN not in page
     assert world.lead(ANN).status is LeadStatus.ACTIVE
