@@ -34,6 +34,10 @@ class Settings(BaseSettings):
 
     unsubscribe_base_url: str = "http://127.0.0.1:8025/unsubscribe"
     unsubscribe_secret: SecretStr = SecretStr("dev-only-change-me")
+    unsubscribe_old_secrets: SecretStr = SecretStr("")  # comma-separated: links signed before a rotation
+    http_host: str = "127.0.0.1"  # the worker's HTTP server (POST /sns, /unsubscribe/<token>)
+    http_port: int = 8025
+    sns_topic_arns: str = ""  # comma-separated topics whose SNS messages POST /sns accepts
 
     planner_horizon_s: int = 300
     sender_lease_s: int = 300
@@ -61,6 +65,12 @@ class Settings(BaseSettings):
     telegram_token_parameter: str = ""  # SSM Parameter Store SecureString name, e.g. /outreach/telegram-token
     telegram_api_base: str = "https://api.telegram.org"
     archive_retention_days: int = 90  # S3 lifecycle expiry (Terraform); `outreach archive prune` locally
+
+    @property
+    def unsubscribe_secrets(self) -> list[str]:
+        """The current secret first, then older ones that still verify (rotation)."""
+        old = [s.strip() for s in self.unsubscribe_old_secrets.get_secret_value().split(",") if s.strip()]
+        return [self.unsubscribe_secret.get_secret_value(), *old]
 
     @property
     def db_path(self) -> Path:

@@ -25,15 +25,7 @@ def main() -> None:
         raise AssertionError("unreachable")
 
     mailer.send = send_then_die
-    services = app.services
-    worker = LocalWorker(
-        services.planner(),
-        services.sender(),
-        services.ingestor(),
-        app.adapters.job_queue(),
-        app.adapters.event_queue(),
-        app.adapters.clock(),
-    )
+    worker = LocalWorker.from_app(app)
     worker.run_once()
 
 

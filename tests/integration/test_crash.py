@@ -68,15 +68,7 @@ def test_a_sender_killed_mid_send_never_sends_twice(tmp_path: Path) -> None:
 
         # WHEN a fresh worker runs after the lease and the message's visibility have run out
         time.sleep(2.5)
-        services = app.services
-        worker = LocalWorker(
-            services.planner(),
-            services.sender(),
-            services.ingestor(),
-            app.adapters.job_queue(),
-            app.adapters.event_queue(),
-            app.adapters.clock(),
-        )
+        worker = LocalWorker.from_app(app)
         for _ in range(3):
             worker.run_once()
             time.sleep(0.3)

@@ -42,10 +42,9 @@ class TestNextOpen:
         assert night.contains(utc(2026, 1, 6, 1))  # Monday's window, Tuesday 01:00
         assert night.next_open(utc(2026, 1, 6, 3)) == utc(2026, 1, 12, 22)
 
-    def test_contains_and_close_after(self) -> None:
+    def test_contains(self) -> None:
         assert BERLIN.contains(utc(2026, 1, 5, 8))
         assert not BERLIN.contains(utc(2026, 1, 5, 16))
-        assert BERLIN.close_after(utc(2026, 1, 5, 12)) == utc(2026, 1, 5, 16)
 
 
 class TestValidation:
