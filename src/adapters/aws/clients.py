@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+IAM_ACTIONS: frozenset[str] = frozenset()  # builds clients; calls no AWS API itself
 DATA_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=3, read_timeout=10
 )

@@ -9,6 +9,8 @@ import importlib
 from dataclasses import dataclass
 
 _COMMON = ("backend", "aws_region", "table_name", "log_level")
+# Read by every function, left unset in a deployment: tests point the clients at a moto server with it.
+TEST_ONLY_SETTINGS = ("aws_endpoint_url",)
 _QUEUE = ("job_queue_url", "job_dlq_url")
 
 

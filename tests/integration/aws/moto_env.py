@@ -140,7 +140,7 @@ def publish_oldest_age(cloudwatch: Any, queue_url: str, at: datetime, region: st
 _SESSION: list[boto3.session.Session] = []
 
 
-def client(service: str, region: str = REGION, endpoint_url: str | None = None) -> Any:
+def client(service: str, region: str = REGION, endpoint_url: str | None = None, config: Any = None) -> Any:
     """A client with the fake credentials; one shared session, so service models load once per run."""
     if not _SESSION:
         _SESSION.append(
@@ -151,7 +151,7 @@ def client(service: str, region: str = REGION, endpoint_url: str | None = None) 
                 region_name=REGION,
             )
         )
-    return _SESSION[0].client(service, region_name=region, endpoint_url=endpoint_url)
+    return _SESSION[0].client(service, region_name=region, endpoint_url=endpoint_url, config=config)
 
 
 def ses_sent(region: str = REGION) -> list[Any]:
