@@ -18,8 +18,8 @@ demo: $(STAMP)
 test: $(STAMP) lint types imports browser unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -36,6 +36,10 @@ browser:
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The Lambda zip (our code + what the runtime lacks; boto3 not bundled) in dist/, with a size report.
+package: $(STAMP)
+	$(BIN)/python scripts/package_lambda.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache demo-summary.json
