@@ -117,7 +117,7 @@ class AwsAdapters(containers.DeclarativeContainer):
         queue_url=settings.provided.job_queue_url,
         dlq_url=settings.provided.job_dlq_url,
         clock=clock,
-        metrics_client=cloudwatch_client,
+        metrics_client=cloudwatch_client.provider,
     )
     notifier = providers.Singleton(LogNotifier)
     ses_primary = providers.Singleton(
