@@ -127,7 +127,7 @@ class AwsAdapters(containers.DeclarativeContainer):
         queue_url=settings.provided.job_queue_url,
         dlq_url=settings.provided.job_dlq_url,
         clock=clock,
-        metrics_client=cloudwatch_client,
+        metrics_client=cloudwatch_client.provider,
     )
     log_notifier = providers.Singleton(LogNotifier)
     notifier = providers.Singleton(LogNotifier)
