@@ -10,6 +10,7 @@ pointed at a refused port on 127.0.0.1, which moto does not intercept."""
 from __future__ import annotations
 
 import email
+import hashlib
 import importlib
 import json
 import socket
@@ -73,7 +74,6 @@ class Stack:
     sender: ModuleType
     feedback: ModuleType
     sqs: Any
-    published: set[str] = field(default_factory=set)
     _parsed: dict[str, SentMail] = field(default_factory=dict)
 
     # --- what AWS does around the functions ----------------------------------------------------
@@ -133,16 +133,18 @@ class Stack:
 
     def publish(self, ses_event: dict[str, Any]) -> dict[str, Any]:
         """SES -> SNS -> the feedback Lambda: one record per invocation, as SNS delivers."""
+        message = json.dumps(ses_event)
+        digest = hashlib.sha256(message.encode()).hexdigest()  # a redelivery keeps its MessageId
         record = {
             "EventSource": "aws:sns",
             "EventVersion": "1.0",
             "EventSubscriptionArn": f"{TOPIC_ARN}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
             "Sns": {
                 "Type": "Notification",
-                "MessageId": f"{len(self.published):08d}-95df-01b4-ee98-5cb9",
+                "MessageId": f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}",
                 "TopicArn": TOPIC_ARN,
                 "Subject": None,
-                "Message": json.dumps(ses_event),
+                "Message": message,
                 "Timestamp": _iso(self.clock.now()),
                 "SignatureVersion": "1",
                 "Signature": "EXAMPLE",
