@@ -1,15 +1,23 @@
 """The composition root: the one place that knows which adapter implements which port.
 
-`LocalAdapters` runs everything on one machine (SQLite, simulated SES or SMTP, files); an AWS set
-provides the same names. Services never see the container: they get their ports as arguments.
+`LocalAdapters` runs everything on one machine (SQLite, simulated SES or SMTP, files); `AwsAdapters`
+provides the same names on DynamoDB, SQS, SES (with regional failover) and S3. Services never see the
+container: they get their ports as arguments.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import boto3
 from dependency_injector import containers, providers
 
+from adapters.aws.clients import make_client
+from adapters.aws.dynamodb_store import DynamoDbStateStore
+from adapters.aws.failover import FailoverMailer
+from adapters.aws.s3_archive import S3Archive
+from adapters.aws.ses_mailer import SesMailer
+from adapters.aws.sqs_queue import SqsJobQueue
 from adapters.clock import SystemClock
 from adapters.feedback_ingest import EventIngestor
 from adapters.filesystem_archive import FilesystemArchive
@@ -77,6 +85,79 @@ def _seconds(value: int) -> timedelta:
     return timedelta(seconds=value)
 
 
+def _mail_route(settings: Settings) -> str:
+    return "failover" if settings.aws_failover_region else "single"
+
+
+class AwsAdapters(containers.DeclarativeContainer):
+    """The same provider names as LocalAdapters, on AWS. Clients are built once per process (a Lambda
+    cold start); `aws_endpoint_url` points them all at a moto server in tests."""
+
+    settings = providers.Dependency(instance_of=Settings)
+
+    clock = providers.Singleton(SystemClock)
+    session = providers.Singleton(boto3.session.Session, region_name=settings.provided.aws_region)
+    _region = settings.provided.aws_region
+    _endpoint = settings.provided.aws_endpoint_url
+    dynamodb_client = providers.Singleton(make_client, session, "dynamodb", _region, _endpoint)
+    sqs_client = providers.Singleton(make_client, session, "sqs", _region, _endpoint)
+    s3_client = providers.Singleton(make_client, session, "s3", _region, _endpoint)
+    cloudwatch_client = providers.Singleton(make_client, session, "cloudwatch", _region, _endpoint)
+    ses_client = providers.Singleton(make_client, session, "sesv2", _region, _endpoint)
+    ses_failover_client = providers.Singleton(
+        make_client, session, "sesv2", settings.provided.aws_failover_region, _endpoint
+    )
+
+    store = providers.Singleton(
+        DynamoDbStateStore, client=dynamodb_client, table_name=settings.provided.table_name
+    )
+    job_queue = providers.Singleton(
+        SqsJobQueue,
+        client=sqs_client,
+        queue_url=settings.provided.job_queue_url,
+        dlq_url=settings.provided.job_dlq_url,
+        clock=clock,
+        metrics_client=cloudwatch_client,
+    )
+    notifier = providers.Singleton(LogNotifier)
+    ses_primary = providers.Singleton(
+        SesMailer,
+        client=ses_client,
+        region=_region,
+        clock=clock,
+        configuration_set=settings.provided.ses_configuration_set,
+        use_tenant_name=settings.provided.ses_use_tenants,
+    )
+    ses_secondary = providers.Singleton(
+        SesMailer,
+        client=ses_failover_client,
+        region=settings.provided.aws_failover_region,
+        clock=clock,
+        configuration_set=settings.provided.ses_configuration_set,
+        use_tenant_name=settings.provided.ses_use_tenants,
+    )
+    mailer = providers.Selector(
+        providers.Callable(_mail_route, settings),
+        single=ses_primary,
+        failover=providers.Singleton(
+            FailoverMailer,
+            primary=ses_primary,
+            secondary=ses_secondary,
+            store=store,
+            clock=clock,
+            notifier=notifier,
+            threshold=settings.provided.failover_threshold,
+            cool_down=providers.Factory(_seconds, settings.provided.failover_cool_down_s),
+        ),
+    )
+    archive = providers.Singleton(
+        S3Archive,
+        client=s3_client,
+        bucket=settings.provided.archive_bucket,
+        kms_key_id=settings.provided.archive_kms_key_id,
+    )
+
+
 class Services(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     adapters = providers.DependenciesContainer()
@@ -134,10 +215,15 @@ class Application(containers.DeclarativeContainer):
     services = providers.Container(Services, settings=settings, adapters=adapters)
 
 
+class AwsApplication(Application):
+    adapters = providers.Container(AwsAdapters, settings=Application.settings)  # type: ignore[arg-type]
+    services = providers.Container(Services, settings=Application.settings, adapters=adapters)
+
+
 def build(settings: Settings | None = None) -> Application:
     """The application for these settings (from the environment when omitted)."""
     settings = settings or Settings()
-    if settings.backend != "local":
-        raise ValueError(f"backend {settings.backend!r} is not available in this build")
+    if settings.backend == "aws":
+        return AwsApplication(settings=settings)
     settings.workspace.mkdir(parents=True, exist_ok=True)
     return Application(settings=settings)

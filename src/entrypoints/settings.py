@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     archive_bucket: str = ""
     alert_topic_arn: str = ""
     ses_configuration_set: str = "outreach"
+    ses_use_tenants: bool = False  # send with SES TenantName = our tenant id (SES tenants must exist)
+    archive_kms_key_id: str = ""  # SSE-KMS key for the archive; empty = SSE-S3
+    failover_threshold: int = 3  # consecutive regional failures that open the SES breaker
+    failover_cool_down_s: int = 300  # open breaker: seconds before a probe of the primary
 
     @property
     def db_path(self) -> Path:
