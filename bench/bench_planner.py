@@ -30,7 +30,9 @@ def run() -> dict[str, Any]:
         app.adapters.clock.override(providers.Object(clock))
         admin = app.services.admin()
         always = SendWindow(days=(0, 1, 2, 3, 4, 5, 6), start=datetime.min.time(), end=datetime.min.time())
-        admin.add_tenant("bench", "Bench", "1 Main Street", window=always, quotas=Quotas(daily=10**7, hourly=10**8))
+        admin.add_tenant(
+            "bench", "Bench", "1 Main Street", window=always, quotas=Quotas(daily=10**7, hourly=10**8)
+        )
         admin.add_direction("bench", "d", "D")
         for n in range(10):
             admin.add_identity("bench", f"id{n}", f"rep{n}@bench-mail.com", daily_cap=10**6)

@@ -33,7 +33,7 @@ class Sink:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 OK"
 
@@ -44,13 +44,17 @@ def _prepared(tmp: Path, port: int) -> Any:
     app.adapters.clock.override(providers.Object(clock))
     admin = app.services.admin()
     always = SendWindow(days=(0, 1, 2, 3, 4, 5, 6), start=datetime.min.time(), end=datetime.min.time())
-    admin.add_tenant("bench", "Bench", "1 Main Street", window=always, quotas=Quotas(daily=10**7, hourly=10**7))
+    admin.add_tenant(
+        "bench", "Bench", "1 Main Street", window=always, quotas=Quotas(daily=10**7, hourly=10**7)
+    )
     admin.add_direction("bench", "d", "D")
     for n in range(4):
         admin.add_identity("bench", f"id{n}", f"rep{n}@bench-mail.com", daily_cap=10**6)
     admin.add_template("bench", "t", "{Hi|Hello} {{first_name|there}}", "A note for {{company|you}}.\n" * 5)
     admin.add_campaign("bench", "c", "d", [CampaignStep(number=1, template_id="t")])
-    rows = "email,first_name,company\n" + "".join(f"u{n}@corp-{n % 50}.com,Name{n},Corp {n}\n" for n in range(MESSAGES))
+    rows = "email,first_name,company\n" + "".join(
+        f"u{n}@corp-{n % 50}.com,Name{n},Corp {n}\n" for n in range(MESSAGES)
+    )
     app.services.leads().import_csv("bench", rows.encode())
     admin.start_campaign("bench", "c")
     planner = app.services.planner()

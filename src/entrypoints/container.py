@@ -29,6 +29,7 @@ from adapters.sqlite_store import SqliteStateStore
 from entrypoints.settings import Settings
 from outreach_core.records import Records
 from outreach_core.services.admin import AdminService
+from outreach_core.services.audit_log import AuditLog
 from outreach_core.services.deadletters import DeadLetterService
 from outreach_core.services.feedback import FeedbackService, ReplyService
 from outreach_core.services.guard import ReputationGuard
@@ -37,6 +38,8 @@ from outreach_core.services.planner import PlannerConfig, PlannerService
 from outreach_core.services.sender import SenderConfig, SenderService
 from outreach_core.services.status import StatusService
 from outreach_core.services.suppression import SuppressionService
+from outreach_core.services.uncertain import UncertainJobs
+from outreach_core.services.unsubscribe import UnsubscribeService
 
 EVENT_QUEUE_MAX_DELAY_S = 7 * 24 * 3600  # the local event channel stands in for SNS: it may hold events long
 
@@ -197,7 +200,22 @@ class Services(containers.DeclarativeContainer):
     feedback = providers.Singleton(
         FeedbackService, records=records, clock=adapters.clock, guard=guard, suppression=suppression
     )
-    replies = providers.Singleton(ReplyService, records=records, clock=adapters.clock)
+    replies = providers.Singleton(
+        ReplyService,
+        records=records,
+        clock=adapters.clock,
+        suppression=suppression,
+        secrets=settings.provided.unsubscribe_secrets,
+    )
+    unsubscribe = providers.Singleton(
+        UnsubscribeService,
+        records=records,
+        clock=adapters.clock,
+        suppression=suppression,
+        secrets=settings.provided.unsubscribe_secrets,
+    )
+    uncertain = providers.Factory(UncertainJobs, records=records, clock=adapters.clock)
+    audit_log = providers.Factory(AuditLog, records=records, clock=adapters.clock, archive=adapters.archive)
     ingestor = providers.Singleton(
         EventIngestor, archive=adapters.archive, feedback=feedback, replies=replies, clock=adapters.clock
     )

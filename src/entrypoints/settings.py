@@ -34,6 +34,10 @@ class Settings(BaseSettings):
 
     unsubscribe_base_url: str = "http://127.0.0.1:8025/unsubscribe"
     unsubscribe_secret: SecretStr = SecretStr("dev-only-change-me")
+    unsubscribe_old_secrets: SecretStr = SecretStr("")  # comma-separated: links signed before a rotation
+    http_host: str = "127.0.0.1"  # the worker's HTTP server (POST /sns, /unsubscribe/<token>)
+    http_port: int = 8025
+    sns_topic_arns: str = ""  # comma-separated topics whose SNS messages POST /sns accepts
 
     planner_horizon_s: int = 300
     sender_lease_s: int = 300
@@ -56,6 +60,12 @@ class Settings(BaseSettings):
     archive_kms_key_id: str = ""  # SSE-KMS key for the archive; empty = SSE-S3
     failover_threshold: int = 3  # consecutive regional failures that open the SES breaker
     failover_cool_down_s: int = 300  # open breaker: seconds before a probe of the primary
+
+    @property
+    def unsubscribe_secrets(self) -> list[str]:
+        """The current secret first, then older ones that still verify (rotation)."""
+        old = [s.strip() for s in self.unsubscribe_old_secrets.get_secret_value().split(",") if s.strip()]
+        return [self.unsubscribe_secret.get_secret_value(), *old]
 
     @property
     def db_path(self) -> Path:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from entrypoints.cli import admin, ops
+from entrypoints.cli import admin, feedback, ops
 from entrypoints.cli.context import CliState, app_for, fail
 from entrypoints.log_setup import configure_logging
 from entrypoints.settings import Settings
@@ -27,6 +27,7 @@ app.add_typer(admin.leads_app, name="leads")
 app.add_typer(ops.dlq_app, name="dlq")
 app.add_typer(ops.jobs_app, name="jobs")
 app.add_typer(ops.suppress_app, name="suppress")
+app.add_typer(feedback.audit_app, name="audit")
 app.command("status")(ops.status)
 console = Console()
 
@@ -73,8 +74,15 @@ def run(
     mailer: Annotated[str | None, typer.Option(help="simulator or smtp (overrides OUTREACH_MAILER)")] = None,
     smtp_host: Annotated[str | None, typer.Option()] = None,
     smtp_port: Annotated[int | None, typer.Option()] = None,
+    http: Annotated[
+        bool, typer.Option(help="serve POST /sns and /unsubscribe/<token> on OUTREACH_HTTP_HOST:PORT")
+    ] = False,
+    http_port: Annotated[
+        int | None, typer.Option(help="port for --http (default OUTREACH_HTTP_PORT)")
+    ] = None,
 ) -> None:
     """The worker loop on the system clock: plan due steps, send queued jobs, apply feedback."""
+    from entrypoints.web import start_http
     from entrypoints.worker import LocalWorker
 
     state: CliState = ctx.obj
@@ -93,6 +101,9 @@ def run(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    server = start_http(application, state.settings, http_port) if http else None
+    if server is not None:
+        console.print(f"HTTP endpoints on {server.url} (/sns, /unsubscribe/<token>)")
     console.print(f"worker running with the {state.settings.mailer} mailer (Ctrl-C to stop)")
     while not stopping:
         stats = worker.run_once()
@@ -101,6 +112,8 @@ def run(
         if once:
             break
         time.sleep(poll)
+    if server is not None:
+        server.stop()
 
 
 @app.command()

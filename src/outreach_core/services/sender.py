@@ -58,6 +58,7 @@ from outreach_core.ports import (
 )
 from outreach_core.records import Records, Timer, TimerKind
 from outreach_core.rendering.compose import Thread, compose
+from outreach_core.rendering.reply_token import sign_reply
 from outreach_core.rendering.templating import TemplateError
 from outreach_core.rendering.unsubscribe import sign
 from outreach_core.services.admin import PAUSED_BY_CAMPAIGN
@@ -211,6 +212,7 @@ class SenderService:
                 job=job,
                 unsubscribe_url=self.unsubscribe_url(job.tenant_id, job.lead_id),
                 thread=choice.thread,
+                reply_token=sign_reply(self.config.unsubscribe_secret, job.tenant_id, job.lead_id),
             )
         except TemplateError as exc:
             return self._finish(job, JobStatus.FAILED, f"template: {exc}", now, Outcome.FAILED)
@@ -302,8 +304,9 @@ class SenderService:
         if job.step == 1 or not campaign.step(job.step).thread:
             return None
         first = self.records.job(job.tenant_id, job_id_for(job.campaign_id, job.lead_id, 1))
-        if first is None or not first.sender_id or not first.rfc_message_id:
+        if first is None or not first.sender_id or not (first.rfc_message_id or first.subject):
             return None
+        # Without the Message-ID (a send recorded by a person) the follow-up keeps the subject, fresh.
         return first.sender_id, Thread(message_id=first.rfc_message_id, subject=first.subject)
 
     def _reserve(
