@@ -12,6 +12,7 @@ _COMMON = ("backend", "aws_region", "table_name", "log_level")
 # Read by every function, left unset in a deployment: tests point the clients at a moto server with it.
 TEST_ONLY_SETTINGS = ("aws_endpoint_url",)
 _QUEUE = ("job_queue_url", "job_dlq_url")
+_UNSUBSCRIBE_SECRETS = ("unsubscribe_secret", "unsubscribe_old_secrets")  # sign and verify link/reply tokens
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,14 @@ FUNCTIONS = (
             "adapters.aws.s3_archive",
             "adapters.aws.lambda_events",
         ),
-        settings=(*_COMMON, "archive_bucket", "archive_kms_key_id"),
+        settings=(*_COMMON, "archive_bucket", "archive_kms_key_id", *_UNSUBSCRIBE_SECRETS),
+    ),
+    LambdaFunction(
+        name="unsubscribe",
+        handler="entrypoints.aws.unsubscribe.handler",
+        trigger="Lambda function URL (RFC 8058 one-click POST and the confirmation page GET)",
+        adapter_modules=("adapters.aws.dynamodb_store",),
+        settings=(*_COMMON, *_UNSUBSCRIBE_SECRETS),
     ),
 )
 
