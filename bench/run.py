@@ -42,7 +42,7 @@ def main(argv: list[str]) -> None:
     for name in selected:
         module = importlib.import_module(f"bench.{name}")
         print(f"\n== {name} ==", flush=True)
-        result = module.run()
+        result = module.run() or {}  # a module may print its own figures and return nothing
         result["machine"] = info
         (out / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
         for key, value in result.items():

@@ -26,6 +26,7 @@ from adapters.simulated_ses import SimulatedSesMailer, SimulatorProfile
 from adapters.smtp_mailer import SmtpMailer
 from adapters.sqlite_queue import SqliteJobQueue
 from adapters.sqlite_store import SqliteStateStore
+from entrypoints.observability import aws_metrics, local_metrics, local_notifier
 from entrypoints.settings import Settings
 from outreach_core.records import Records
 from outreach_core.services.admin import AdminService
@@ -34,12 +35,14 @@ from outreach_core.services.deadletters import DeadLetterService
 from outreach_core.services.feedback import FeedbackService, ReplyService
 from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.leads import LeadImportService
+from outreach_core.services.monitoring import QueueMonitor
 from outreach_core.services.planner import PlannerConfig, PlannerService
 from outreach_core.services.sender import SenderConfig, SenderService
 from outreach_core.services.status import StatusService
 from outreach_core.services.suppression import SuppressionService
 from outreach_core.services.uncertain import UncertainJobs
 from outreach_core.services.unsubscribe import UnsubscribeService
+from outreach_core.telemetry import MeteredMailProvider
 
 EVENT_QUEUE_MAX_DELAY_S = 7 * 24 * 3600  # the local event channel stands in for SNS: it may hold events long
 
@@ -81,7 +84,11 @@ class LocalAdapters(containers.DeclarativeContainer):
     )
     mailer = providers.Selector(settings.provided.mailer, simulator=simulator, smtp=smtp)
     archive = providers.Singleton(FilesystemArchive, root=settings.provided.archive_root)
-    notifier = providers.Singleton(LogNotifier)
+    log_notifier = providers.Singleton(LogNotifier)  # the log channel (its `sent` list shows what went out)
+    notifier = providers.Singleton(
+        local_notifier, settings=settings, store=store, clock=clock, log=log_notifier
+    )
+    metrics = providers.Singleton(local_metrics)
 
 
 def _seconds(value: int) -> timedelta:
@@ -120,9 +127,11 @@ class AwsAdapters(containers.DeclarativeContainer):
         queue_url=settings.provided.job_queue_url,
         dlq_url=settings.provided.job_dlq_url,
         clock=clock,
-        metrics_client=cloudwatch_client,
+        metrics_client=cloudwatch_client.provider,
     )
+    log_notifier = providers.Singleton(LogNotifier)
     notifier = providers.Singleton(LogNotifier)
+    metrics = providers.Singleton(aws_metrics, settings=settings, clock=clock)  # EMF log lines
     ses_primary = providers.Singleton(
         SesMailer,
         client=ses_client,
@@ -181,11 +190,12 @@ class Services(containers.DeclarativeContainer):
             PlannerConfig, horizon=providers.Factory(_seconds, settings.provided.planner_horizon_s)
         ),
     )
+    metered_mailer = providers.Singleton(MeteredMailProvider, inner=adapters.mailer, metrics=adapters.metrics)
     sender = providers.Singleton(
         SenderService,
         records=records,
         queue=adapters.job_queue,
-        mailer=adapters.mailer,
+        mailer=metered_mailer,
         clock=adapters.clock,
         guard=guard,
         suppression=suppression,
@@ -196,9 +206,15 @@ class Services(containers.DeclarativeContainer):
             lease=providers.Factory(_seconds, settings.provided.sender_lease_s),
             max_attempts=settings.provided.max_attempts,
         ),
+        metrics=adapters.metrics,
     )
     feedback = providers.Singleton(
-        FeedbackService, records=records, clock=adapters.clock, guard=guard, suppression=suppression
+        FeedbackService,
+        records=records,
+        clock=adapters.clock,
+        guard=guard,
+        suppression=suppression,
+        metrics=adapters.metrics,
     )
     replies = providers.Singleton(
         ReplyService,
@@ -221,6 +237,13 @@ class Services(containers.DeclarativeContainer):
     )
     status = providers.Factory(
         StatusService, records=records, clock=adapters.clock, guard=guard, queue=adapters.job_queue
+    )
+    queue_monitor = providers.Factory(
+        QueueMonitor,
+        queue=adapters.job_queue,
+        clock=adapters.clock,
+        metrics=adapters.metrics,
+        notifier=adapters.notifier,
     )
     dead_letters = providers.Factory(
         DeadLetterService, records=records, queue=adapters.job_queue, clock=adapters.clock

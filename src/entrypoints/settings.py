@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     failover_threshold: int = 3  # consecutive regional failures that open the SES breaker
     failover_cool_down_s: int = 300  # open breaker: seconds before a probe of the primary
 
+    # --- observability: metrics, alerts, archive retention ----------------------------------------------
+    metrics_namespace: str = "Outreach"  # CloudWatch namespace of the EMF metrics (AWS mode)
+    alert_window_s: int = 3600  # repeats of one alert (same dedupe key) within this window are held back
+    telegram_chat_id: str = ""  # empty = no Telegram alerts
+    telegram_bot_token: SecretStr = SecretStr("")  # local mode; AWS mode reads telegram_token_parameter
+    telegram_token_parameter: str = ""  # SSM Parameter Store SecureString name, e.g. /outreach/telegram-token
+    telegram_api_base: str = "https://api.telegram.org"
+    archive_retention_days: int = 90  # S3 lifecycle expiry (Terraform); `outreach archive prune` locally
+
     @property
     def unsubscribe_secrets(self) -> list[str]:
         """The current secret first, then older ones that still verify (rotation)."""

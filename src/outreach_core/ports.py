@@ -204,7 +204,9 @@ class Alert(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: str  # campaign.paused | identity.blocked | rate.lowered | dlq.not_empty | failover.engaged | ...
+    kind: (
+        str  # campaign.paused | identity.blocked | rate.lowered | dlq.not_empty | ... (telemetry.ALERT_KINDS)
+    )
     severity: str = "warning"  # info | warning | critical
     tenant_id: str | None = None
     subject: str
@@ -221,4 +223,19 @@ class Alert(BaseModel):
 class Notifier(Protocol):
     def notify(self, alert: Alert) -> None:
         """Deliver an alert. Best effort: a notifier failure must not stop sending or feedback."""
+        ...
+
+
+# --- Metrics ---------------------------------------------------------------------------------------
+
+
+class Metrics(Protocol):
+    def emit(self, name: str, value: float = 1.0, unit: str = "Count", **dimensions: str) -> None:
+        """Record one value. Names and dimensions come from outreach_core.telemetry: dimensions are
+        low-cardinality (an outcome, an event type), never a tenant, campaign, identity or address,
+        whose figures come from the store. Never raises: metrics must not stop sending."""
+        ...
+
+    def flush(self) -> None:
+        """Write out what was recorded; entrypoints call it at the end of each unit of work."""
         ...

@@ -66,7 +66,7 @@ def _sqs_queue(_: Path, __: ManualClock) -> Iterator[Any]:
         try:
             sqs, cloudwatch = moto_env.client("sqs"), moto_env.client("cloudwatch")
             url, dlq_url = moto_env.create_queues(sqs, visibility_timeout=30, max_receives=3)
-            queue = _MotoSqsQueue(sqs, url, dlq_url, moto_time, metrics_client=cloudwatch)
+            queue = _MotoSqsQueue(sqs, url, dlq_url, moto_time, metrics_client=lambda: cloudwatch)
             queue.moto_time, queue.cloudwatch = moto_time, cloudwatch
             yield queue
         finally:

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +71,7 @@ class SqsJobQueue:
         dlq_url: str,
         clock: Clock,
         *,
-        metrics_client: CloudWatchClient | None = None,
+        metrics_client: Callable[[], CloudWatchClient] | None = None,
         wait_seconds: int = 0,
         peek_visibility_s: int = 30,
     ) -> None:
@@ -79,7 +79,7 @@ class SqsJobQueue:
         self.queue_url = queue_url
         self.dlq_url = dlq_url
         self.clock = clock
-        self.metrics_client = metrics_client
+        self._metrics_client = metrics_client  # called on the first stats(): senders never pay for it
         self.wait_seconds = wait_seconds
         self.peek_visibility_s = peek_visibility_s
         self._handed_out: OrderedDict[str, ReceivedMessage] = OrderedDict()
@@ -218,10 +218,11 @@ class SqsJobQueue:
         return {name: int(value) for name, value in response.get("Attributes", {}).items()}
 
     def _oldest_age(self) -> float:
-        if self.metrics_client is None:
+        if self._metrics_client is None:
             return 0.0
+        metrics_client = self._metrics_client()
         now = self.clock.now()
-        response = self.metrics_client.get_metric_data(
+        response = metrics_client.get_metric_data(
             MetricDataQueries=[
                 {
                     "Id": "oldest",

@@ -12,7 +12,6 @@ _COMMON = ("backend", "aws_region", "table_name", "log_level")
 # Read by every function, left unset in a deployment: tests point the clients at a moto server with it.
 TEST_ONLY_SETTINGS = ("aws_endpoint_url",)
 _QUEUE = ("job_queue_url", "job_dlq_url")
-_UNSUBSCRIBE_SECRETS = ("unsubscribe_secret", "unsubscribe_old_secrets")  # sign and verify link/reply tokens
 
 
 @dataclass(frozen=True)
@@ -65,6 +64,7 @@ FUNCTIONS = (
             "unsubscribe_secret",
             "sender_lease_s",
             "max_attempts",
+            "metrics_namespace",
         ),
     ),
     LambdaFunction(
@@ -76,14 +76,21 @@ FUNCTIONS = (
             "adapters.aws.s3_archive",
             "adapters.aws.lambda_events",
         ),
-        settings=(*_COMMON, "archive_bucket", "archive_kms_key_id", *_UNSUBSCRIBE_SECRETS),
+        settings=(
+            *_COMMON,
+            "archive_bucket",
+            "archive_kms_key_id",
+            "metrics_namespace",
+            "unsubscribe_secret",
+            "unsubscribe_old_secrets",
+        ),
     ),
     LambdaFunction(
         name="unsubscribe",
         handler="entrypoints.aws.unsubscribe.handler",
         trigger="Lambda function URL (RFC 8058 one-click POST and the confirmation page GET)",
         adapter_modules=("adapters.aws.dynamodb_store",),
-        settings=(*_COMMON, *_UNSUBSCRIBE_SECRETS),
+        settings=(*_COMMON, "unsubscribe_secret", "unsubscribe_old_secrets"),
     ),
 )
 

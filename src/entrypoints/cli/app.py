@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from entrypoints.cli import admin, feedback, ops
+from entrypoints.cli import admin, feedback, observe, ops
 from entrypoints.cli.context import CliState, app_for, fail
 from entrypoints.log_setup import configure_logging
 from entrypoints.settings import Settings
@@ -29,6 +29,10 @@ app.add_typer(ops.jobs_app, name="jobs")
 app.add_typer(ops.suppress_app, name="suppress")
 app.add_typer(feedback.audit_app, name="audit")
 app.command("status")(ops.status)
+app.command("report")(observe.report)
+app.command("cost")(observe.cost)
+app.add_typer(observe.archive_app, name="archive")
+app.add_typer(observe.alerts_app, name="alerts")
 console = Console()
 
 
@@ -105,8 +109,11 @@ def run(
     if server is not None:
         console.print(f"HTTP endpoints on {server.url} (/sns, /unsubscribe/<token>)")
     console.print(f"worker running with the {state.settings.mailer} mailer (Ctrl-C to stop)")
+    monitor, metrics = application.services.queue_monitor(), application.adapters.metrics()
     while not stopping:
         stats = worker.run_once()
+        monitor.check()  # queue figures, and the DLQ-not-empty alert (rate-limited)
+        metrics.flush()
         if stats.planned or stats.outcomes or stats.events_applied:
             console.print(f"planned {stats.planned} · {stats.outcomes} · events {stats.events_applied}")
         if once:

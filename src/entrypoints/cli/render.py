@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from entrypoints.cli.render_observe import observability_tables
 from outreach_core.services.status import StatusReport
 
 _JOB_COLUMNS = (
@@ -87,7 +88,7 @@ def status_tables(console: Console, report: StatusReport) -> None:
         "open = planned+queued+sending · stop = cancelled+suppressed · "
         "fail = failed+dead_lettered+uncertain · bounces = rate over the last N sends"
     )
-    console.print(f"dead letters: {report.dead_letters}")
+    observability_tables(console, report)  # tenant rates, mailbox providers, queue and dead letters
 
 
 def demo_tables(console: Console, summary: dict[str, Any]) -> None:

@@ -18,13 +18,14 @@ from outreach_core.domain.jobs import JobStatus, MessageJob, can_transition
 from outreach_core.domain.models import Campaign, Lead
 from outreach_core.domain.suppression import SuppressionReason
 from outreach_core.policies.autostop import BOUNCED, COMPLAINED, DELIVERED
-from outreach_core.ports import Clock, ConditionFailed, Put
+from outreach_core.ports import Clock, ConditionFailed, Metrics, Put
 from outreach_core.records import Records
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.guard import GuardAction, ReputationGuard
 from outreach_core.services.replies import ReplyService
 from outreach_core.services.sequence import next_step_timer
 from outreach_core.services.suppression import SuppressionService
+from outreach_core.telemetry import FEEDBACK_EVENT, FEEDBACK_IGNORED, NullMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -51,16 +52,29 @@ class FeedbackResult:
 
 class FeedbackService:
     def __init__(
-        self, records: Records, clock: Clock, guard: ReputationGuard, suppression: SuppressionService
+        self,
+        records: Records,
+        clock: Clock,
+        guard: ReputationGuard,
+        suppression: SuppressionService,
+        metrics: Metrics | None = None,
     ) -> None:
         self.records = records
         self.clock = clock
         self.guard = guard
         self.suppression = suppression
         self.audit = AuditTrail(records)
+        self.metrics = metrics or NullMetrics()
 
     def handle(self, events: Sequence[DeliveryEvent]) -> list[FeedbackResult]:
-        return [self._apply(event) for event in events]
+        results = [self._apply(event) for event in events]
+        for event, result in zip(events, results, strict=True):
+            if result.applied:
+                self.metrics.emit(FEEDBACK_EVENT, 1, "Count", EventType=event.event_type.value)
+            else:
+                reason = {"duplicate event": "duplicate", "no job for this message": "unmatched"}
+                self.metrics.emit(FEEDBACK_IGNORED, 1, "Count", Reason=reason.get(result.detail, "no_change"))
+        return results
 
     def _find_job(self, event: DeliveryEvent) -> MessageJob | None:
         if event.tenant_id and event.job_id:

@@ -52,6 +52,7 @@ from outreach_core.ports import (
     Delete,
     JobQueue,
     MailProvider,
+    Metrics,
     Put,
     QueueMessage,
     ReceivedMessage,
@@ -66,6 +67,7 @@ from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.jobs import JobMessage, day_key
 from outreach_core.services.sequence import next_step_timer
 from outreach_core.services.suppression import SuppressionService
+from outreach_core.telemetry import SEND_OUTCOME, NullMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -140,6 +142,7 @@ class SenderService:
         guard: ReputationGuard,
         suppression: SuppressionService,
         config: SenderConfig | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.records = records
         self.queue = queue
@@ -148,8 +151,14 @@ class SenderService:
         self.guard = guard
         self.suppression = suppression
         self.config = config or SenderConfig()
+        self.metrics = metrics or NullMetrics()
 
     def handle(self, message: ReceivedMessage) -> SendResult:
+        result = self._handle(message)
+        self.metrics.emit(SEND_OUTCOME, 1, "Count", Outcome=result.outcome.value)
+        return result
+
+    def _handle(self, message: ReceivedMessage) -> SendResult:
         try:
             ref = JobMessage.load(message.body)
         except ValidationError as exc:

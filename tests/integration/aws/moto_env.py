@@ -157,3 +157,74 @@ def client(service: str, region: str = REGION, endpoint_url: str | None = None, 
 def ses_sent(region: str = REGION) -> list[Any]:
     """Messages moto's SES accepted in `region` (SESv2 sends land in the SESv1 backend)."""
     return list(get_backend("ses")[DEFAULT_ACCOUNT_ID][region].sent_messages)
+
+
+@contextmanager
+def faster_moto_dynamodb() -> Iterator[None]:
+    """Two of moto's DynamoDB costs grow with the whole table, which a campaign-sized end-to-end run
+    cannot afford (minutes). Both shortcuts keep moto's answers the same:
+
+    - TransactWriteItems deep-copies the whole table per item as its rollback snapshot; here the
+      snapshot copies the key structure and deep-copies only the items the transaction names (the
+      others are not written by it, so sharing them is safe).
+    - Query sorts and compares every item of the table; here a base-table query sees only the
+      partition it asks for (a query never returns items of another partition anyway).
+
+    Used by the end-to-end test only; the contract suites run on moto unchanged."""
+    import copy as real_copy
+    import inspect
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    touched: set[tuple[str, str]] = set()
+
+    def snapshot(table: Table) -> Table:
+        clone = real_copy.copy(table)
+        clone.items = defaultdict(dict)  # type: ignore[assignment]
+        for hash_key, rows in table.items.items():
+            copied = dict(rows)
+            for range_key, item in rows.items():
+                if (hash_key.value, range_key.value) in touched:
+                    copied[range_key] = real_copy.deepcopy(item)
+            clone.items[hash_key] = copied
+        return clone
+
+    def deepcopy(obj: Any, memo: Any = None) -> Any:
+        return snapshot(obj) if isinstance(obj, Table) else real_copy.deepcopy(obj, memo)
+
+    real_transact = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        touched.clear()
+        for entry in transact_items:
+            op = next(iter(entry.values()))
+            key = op.get("Key") or op.get("Item") or {}
+            touched.add((key.get("pk", {}).get("S", ""), key.get("sk", {}).get("S", "")))
+        real_transact(self, transact_items)
+
+    real_query = Table.query
+    signature = inspect.signature(real_query)
+
+    def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
+        if index_name or hash_key is None or not self.range_key_attr:
+            return real_query(self, hash_key, *args, **kwargs)
+        everything = self.items
+        self.items = {hash_key: everything[hash_key]} if hash_key in everything else {}  # type: ignore[assignment]
+        try:
+            return real_query(self, hash_key, *args, **kwargs)
+        finally:
+            self.items = everything
+
+    models.copy = SimpleNamespace(deepcopy=deepcopy, copy=real_copy.copy)  # type: ignore[assignment]
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    Table.query = query  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        models.copy = real_copy  # type: ignore[assignment]
+        models.DynamoDBBackend.transact_write_items = real_transact  # type: ignore[method-assign]
+        Table.query = real_query  # type: ignore[method-assign]
