@@ -11,12 +11,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import botocore.session
 import pytest
+from botocore import xform_name
 
 from entrypoints.aws.manifest import FUNCTIONS
+from entrypoints.settings import Settings
+from tests.integration.aws.test_iam_and_manifest import _client_calls
 from tests.terraform import tfconfig
+from tests.terraform.tfconfig import REPO
 
 FIXTURES = Path(__file__).parent / "fixtures"
+RELAY_ADAPTERS = ("ssm_parameter", "sns_alert_relay", "telegram_notifier")
 CODE_ACTIONS = {f.name: f.iam_actions for f in FUNCTIONS}
 # Actions IAM cannot scope to a resource: the only ones allowed on "*".
 UNSCOPED_ACTIONS = {"cloudwatch:GetMetricData"}
@@ -100,11 +106,29 @@ def test_the_platform_policy_is_the_fixed_set_each_scoped_to_a_resource(
         assert "*" not in statement["resources"], statement["sid"]
 
 
-def test_the_telegram_forwarder_may_only_read_its_token(modules: dict[str, tfconfig.Config]) -> None:
-    """The forwarder (entrypoints/alert_relay.py, observe branch) calls SSM GetParameter and nothing else."""
+def test_the_telegram_forwarder_may_only_do_what_its_code_calls(modules: dict[str, tfconfig.Config]) -> None:
+    """The forwarder (entrypoints/alert_relay.py) is outside the manifest: derive its actions from the
+    boto3 calls of the modules it runs, as the manifest's own test does for the adapters."""
+    sources = [
+        REPO / "src/entrypoints/alert_relay.py",
+        *(REPO / f"src/adapters/{m}.py" for m in RELAY_ADAPTERS),
+    ]
+    ssm = botocore.session.get_session().get_service_model("ssm")
+    by_method = {xform_name(op): f"ssm:{op}" for op in ssm.operation_names}
+    calls = set().union(*(_client_calls(path.read_text(encoding="utf-8")) for path in sources))
+    assert calls <= set(by_method), calls - set(by_method)
     call = modules["alerts"].modules()["telegram_forwarder"]
-    assert tfconfig.granted_code_actions(call) == {"ssm:GetParameter"}
+    assert tfconfig.granted_code_actions(call, "telegram_forwarder") == {by_method[c] for c in calls}
     assert call["policy_statements"][0]["resources"] == ["${local.token_parameter_arn}"]
+
+
+def test_the_telegram_forwarder_gets_the_settings_it_reads(modules: dict[str, tfconfig.Config]) -> None:
+    environment = modules["alerts"].modules()["telegram_forwarder"]["environment"]
+    fields = {f"OUTREACH_{name.upper()}" for name in Settings.model_fields}
+    assert set(environment) <= fields
+    assert {"OUTREACH_TELEGRAM_CHAT_ID", "OUTREACH_TELEGRAM_TOKEN_PARAMETER", "OUTREACH_AWS_REGION"} <= set(
+        environment
+    )
 
 
 def test_the_scheduler_role_may_only_invoke_its_targets(modules: dict[str, tfconfig.Config]) -> None:

@@ -170,6 +170,7 @@ module "sender" {
     OUTREACH_UNSUBSCRIBE_SECRET     = var.unsubscribe_secret
     OUTREACH_SENDER_LEASE_S         = tostring(var.sender_lease_seconds)
     OUTREACH_MAX_ATTEMPTS           = tostring(var.max_attempts)
+    OUTREACH_METRICS_NAMESPACE      = var.metrics_namespace
   }
 
   policy_statements = [
@@ -220,6 +221,7 @@ module "feedback" {
     OUTREACH_ARCHIVE_KMS_KEY_ID      = ""
     OUTREACH_UNSUBSCRIBE_SECRET      = var.unsubscribe_secret
     OUTREACH_UNSUBSCRIBE_OLD_SECRETS = join(",", var.unsubscribe_old_secrets)
+    OUTREACH_METRICS_NAMESPACE       = var.metrics_namespace
   }
 
   policy_statements = [
@@ -352,6 +354,7 @@ module "observability" {
   queue_name                    = module.queue.queue_name
   dlq_name                      = module.queue.dlq_name
   failed_invocations_queue_name = aws_sqs_queue.failed_invocations.name
+  metrics_namespace             = var.metrics_namespace
 
   ses_regions = {
     (var.primary_region)  = module.alerts.topic_arn

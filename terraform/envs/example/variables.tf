@@ -93,13 +93,13 @@ variable "configuration_set_name" {
 variable "lambda_package_path" {
   description = "Deployment zip built by `make package` (path relative to this directory)."
   type        = string
-  default     = "../../../dist/outreach-lambda.zip"
+  default     = "../../../dist/outreach-lambda-py3.11-x86_64.zip"
 }
 
 variable "lambda_runtime" {
-  description = "Lambda runtime; it must be the Python `make package` built the wheels for."
+  description = "Lambda runtime; it must be the Python `make package` built the wheels for (LAMBDA_PYTHON, 3.11 by default)."
   type        = string
-  default     = "python3.12"
+  default     = "python3.11"
 }
 
 variable "sender_timeout_seconds" {
@@ -147,6 +147,12 @@ variable "log_level" {
     condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
     error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
   }
+}
+
+variable "metrics_namespace" {
+  description = "OUTREACH_METRICS_NAMESPACE: CloudWatch namespace of the engine's EMF metrics (alarms and dashboard read it too)."
+  type        = string
+  default     = "Outreach"
 }
 
 variable "log_retention_days" {

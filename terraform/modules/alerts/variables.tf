@@ -67,7 +67,7 @@ variable "package_path" {
 variable "runtime" {
   description = "Lambda runtime of the forwarder."
   type        = string
-  default     = "python3.12"
+  default     = "python3.11"
 }
 
 variable "forwarder_reserved_concurrency" {

@@ -37,7 +37,7 @@ variable "package_path" {
 variable "runtime" {
   description = "Lambda runtime; it must match the Python the package was built for."
   type        = string
-  default     = "python3.12"
+  default     = "python3.11"
 }
 
 variable "architecture" {
