@@ -85,6 +85,13 @@ FUNCTIONS = (
             "unsubscribe_old_secrets",
         ),
     ),
+    LambdaFunction(
+        name="unsubscribe",
+        handler="entrypoints.aws.unsubscribe.handler",
+        trigger="Lambda function URL (RFC 8058 one-click POST and the confirmation page GET)",
+        adapter_modules=("adapters.aws.dynamodb_store",),
+        settings=(*_COMMON, "unsubscribe_secret", "unsubscribe_old_secrets"),
+    ),
 )
 
 

@@ -120,6 +120,7 @@ BUILDS = {
     "planner": lambda app: [app.services.planner()],
     "sender": lambda app: [app.services.sender(), app.adapters.job_queue()],
     "feedback": lambda app: [app.services.ingestor()],
+    "unsubscribe": lambda app: [app.services.unsubscribe()],
 }
 
 
