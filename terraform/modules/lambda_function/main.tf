@@ -203,6 +203,32 @@ resource "aws_lambda_permission" "this" {
   source_arn    = each.value.source_arn
 }
 
+# A public URL needs two grants since October 2025: InvokeFunctionUrl for auth type NONE, and
+# InvokeFunction limited to calls that come through the URL (provider >= 6.29).
+resource "aws_lambda_permission" "public_url" {
+  #checkov:skip=CKV_AWS_301: The principal is "*" by necessity: the one-click unsubscribe URL is called anonymously by mailbox providers (RFC 8058); the grant is limited to auth type NONE URL calls.
+  count = var.create_function_url ? 1 : 0
+
+  region                 = var.region
+  statement_id           = "PublicFunctionUrl"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.this.function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
+resource "aws_lambda_permission" "public_url_invoke" {
+  #checkov:skip=CKV_AWS_301: As above: anonymous callers, but only through the function URL (lambda:InvokedViaFunctionUrl).
+  count = var.create_function_url ? 1 : 0
+
+  region                   = var.region
+  statement_id             = "PublicFunctionUrlInvoke"
+  action                   = "lambda:InvokeFunction"
+  function_name            = aws_lambda_function.this.function_name
+  principal                = "*"
+  invoked_via_function_url = true
+}
+
 resource "aws_lambda_function_url" "this" {
   #checkov:skip=CKV_AWS_258: Only the one-click unsubscribe endpoint has a URL: RFC 8058 requires mailbox providers to POST to it anonymously, and the HMAC-signed token in the path is the credential (ADR 0301).
   count = var.create_function_url ? 1 : 0
