@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from outreach_core.ports import Clock
-from outreach_core.telemetry import MetricError, check
+from outreach_core.telemetry import CatalogueGate
 
 log = structlog.get_logger(__name__)
 
@@ -58,19 +58,11 @@ class EmfMetrics:
         self.strict = strict
         self._buffer: dict[DimensionKey, dict[str, _Series]] = {}
         self._lock = threading.Lock()
-        self._valid: set[tuple[object, ...]] = set()
+        self._gate = CatalogueGate(strict=strict)
 
     def emit(self, name: str, value: float = 1.0, unit: str = "Count", **dimensions: str) -> None:
-        signature = (name, unit, *sorted(dimensions.items()))
-        if signature not in self._valid:
-            try:
-                check(name, unit, dimensions)
-            except MetricError:
-                if self.strict:
-                    raise
-                log.warning("metrics.rejected", metric=name, dimensions=dimensions)
-                return
-            self._valid.add(signature)  # the catalogue is fixed: check each series once
+        if not self._gate.admits(name, unit, dimensions):
+            return
         key: DimensionKey = tuple(sorted(dimensions.items()))
         with self._lock:
             group = self._buffer.setdefault(key, {})

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import structlog
 
-from outreach_core.telemetry import MetricError, check
+from outreach_core.telemetry import CatalogueGate
 
 log = structlog.get_logger("metrics")
 
@@ -26,19 +26,11 @@ class InMemoryMetrics:
         self.emitted = 0
         self.flushes = 0
         self._lock = threading.Lock()
-        self._valid: set[tuple[object, ...]] = set()
+        self._gate = CatalogueGate(strict=strict)
 
     def emit(self, name: str, value: float = 1.0, unit: str = "Count", **dimensions: str) -> None:
-        signature = (name, unit, *sorted(dimensions.items()))
-        if signature not in self._valid:
-            try:
-                check(name, unit, dimensions)
-            except MetricError:
-                if self.strict:
-                    raise
-                log.warning("metrics.rejected", metric=name, dimensions=dimensions)
-                return
-            self._valid.add(signature)  # the catalogue is fixed: check each series once
+        if not self._gate.admits(name, unit, dimensions):
+            return
         key: SeriesKey = (name, tuple(sorted(dimensions.items())))
         with self._lock:
             self.emitted += 1

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import structlog
+
 from outreach_core.domain.events import EventType
 from outreach_core.domain.mail import (
     MailError,
@@ -162,3 +164,28 @@ class MeteredMailProvider:
         except MailError as exc:
             self.metrics.emit(PROVIDER_ERROR, 1, "Count", Kind=error_kind(exc))
             raise
+
+
+class CatalogueGate:
+    """Admits a series once it passes the catalogue (each series is checked only once: the catalogue
+    is fixed). Strict gates raise; lenient ones log and drop what the catalogue does not know."""
+
+    def __init__(self, *, strict: bool) -> None:
+        self.strict = strict
+        self._valid: set[tuple[object, ...]] = set()
+
+    def admits(self, name: str, unit: str, dimensions: Mapping[str, str]) -> bool:
+        signature = (name, unit, *sorted(dimensions.items()))
+        if signature in self._valid:
+            return True
+        try:
+            check(name, unit, dimensions)
+        except MetricError:
+            if self.strict:
+                raise
+            structlog.get_logger(__name__).warning(
+                "metrics.rejected", metric=name, dimensions=dict(dimensions)
+            )
+            return False
+        self._valid.add(signature)
+        return True
