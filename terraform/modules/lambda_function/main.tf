@@ -186,6 +186,13 @@ resource "aws_lambda_event_source_mapping" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.reserved_concurrent_executions < 0 || var.sqs_event_source.maximum_concurrency <= var.reserved_concurrent_executions
+      error_message = "sqs_event_source.maximum_concurrency must not exceed reserved_concurrent_executions: the event source would invoke more copies than may run, and throttled batches go back to the queue (and towards the DLQ)."
+    }
+  }
 }
 
 ################################################################################
