@@ -136,3 +136,24 @@ def test_the_scheduler_role_may_only_invoke_its_targets(modules: dict[str, tfcon
     assert [(s["actions"], s["resources"]) for s in statements] == [
         (["lambda:InvokeFunction"], "${distinct([for s in values(var.schedules) : s.function_arn])}")
     ]
+
+
+def test_a_public_function_url_gets_both_grants_and_nothing_wider(
+    modules: dict[str, tfconfig.Config],
+) -> None:
+    """Since October 2025 a NONE-auth URL needs InvokeFunctionUrl and InvokeFunction (via the URL only)."""
+    module = modules["lambda_function"]
+    url = module.resource("aws_lambda_permission", "public_url")
+    invoke = module.resource("aws_lambda_permission", "public_url_invoke")
+    assert (url["action"], url["principal"], url["function_url_auth_type"]) == (
+        "lambda:InvokeFunctionUrl",
+        "*",
+        "NONE",
+    )
+    assert (invoke["action"], invoke["principal"], invoke["invoked_via_function_url"]) == (
+        "lambda:InvokeFunction",
+        "*",
+        True,
+    )
+    for body in (url, invoke, module.resource("aws_lambda_function_url", "this")):
+        assert body["count"] == "${var.create_function_url ? 1 : 0}"

@@ -61,6 +61,8 @@ def test_the_sender_reads_the_queue_with_partial_batch_failures(
     assert mapping["scaling_config"] == [
         {"maximum_concurrency": "${var.sqs_event_source.maximum_concurrency}"}
     ]
+    [precondition] = mapping["lifecycle"][0]["precondition"]
+    assert "maximum_concurrency <= var.reserved_concurrent_executions" in precondition["condition"]
     source = example.modules()["sender"]["sqs_event_source"]
     assert source["queue_arn"] == "${module.queue.queue_arn}"
     assert "maximum_concurrency" in source

@@ -8,6 +8,7 @@ never a pass.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,9 @@ class Config:
         return [(name, body) for group in self.blocks.get("provider", []) for name, body in group.items()]
 
 
+@functools.cache
 def load(directory: Path) -> Config:
+    """Parsed once per directory and shared: callers only read the result."""
     config = Config(directory)
     for path in sorted(directory.glob("*.tf")):
         for key, value in parse_file(path).items():

@@ -186,6 +186,13 @@ resource "aws_lambda_event_source_mapping" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.reserved_concurrent_executions < 0 || var.sqs_event_source.maximum_concurrency <= var.reserved_concurrent_executions
+      error_message = "sqs_event_source.maximum_concurrency must not exceed reserved_concurrent_executions: the event source would invoke more copies than may run, and throttled batches go back to the queue (and towards the DLQ)."
+    }
+  }
 }
 
 ################################################################################
@@ -201,6 +208,32 @@ resource "aws_lambda_permission" "this" {
   function_name = aws_lambda_function.this.function_name
   principal     = each.value.principal
   source_arn    = each.value.source_arn
+}
+
+# A public URL needs two grants since October 2025: InvokeFunctionUrl for auth type NONE, and
+# InvokeFunction limited to calls that come through the URL (provider >= 6.29).
+resource "aws_lambda_permission" "public_url" {
+  #checkov:skip=CKV_AWS_301: The principal is "*" by necessity: the one-click unsubscribe URL is called anonymously by mailbox providers (RFC 8058); the grant is limited to auth type NONE URL calls.
+  count = var.create_function_url ? 1 : 0
+
+  region                 = var.region
+  statement_id           = "PublicFunctionUrl"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.this.function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
+resource "aws_lambda_permission" "public_url_invoke" {
+  #checkov:skip=CKV_AWS_301: As above: anonymous callers, but only through the function URL (lambda:InvokedViaFunctionUrl).
+  count = var.create_function_url ? 1 : 0
+
+  region                   = var.region
+  statement_id             = "PublicFunctionUrlInvoke"
+  action                   = "lambda:InvokeFunction"
+  function_name            = aws_lambda_function.this.function_name
+  principal                = "*"
+  invoked_via_function_url = true
 }
 
 resource "aws_lambda_function_url" "this" {
