@@ -1,9 +1,8 @@
 """Lambda: SNS alert topic -> Telegram, for what reaches the topic without passing through the engine
 (CloudWatch alarms, AWS Budgets). Subscribe it to the alert topic; e-mail subscribers get the same
 messages from SNS directly. Environment: OUTREACH_TELEGRAM_CHAT_ID, OUTREACH_TELEGRAM_TOKEN_PARAMETER
-(an SSM SecureString name), OUTREACH_AWS_REGION, optionally OUTREACH_TELEGRAM_API_BASE.
-
-No rate limiting here: CloudWatch notifies on state changes only and Budgets once per threshold.
+(an SSM SecureString name), OUTREACH_AWS_REGION, optionally OUTREACH_TELEGRAM_API_BASE. No rate
+limiting here: CloudWatch notifies on state changes only and Budgets once per threshold.
 """
 
 from __future__ import annotations
