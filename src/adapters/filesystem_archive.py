@@ -1,8 +1,27 @@
-"""Archive on the local filesystem: the same keys the S3 adapter uses, under a root directory."""
+"""Archive on the local filesystem: the same keys the S3 adapter uses, under a root directory.
+
+Keys are partitioned by tenant and day (`events/<tenant>/YYYY/MM/DD/...`, `exports/<tenant>/YYYY/MM/DD/...`).
+On S3 a lifecycle rule expires objects after 90 days; here `prune` does the same by the day in the key.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime, timedelta
 from pathlib import Path
+
+_DAY_IN_KEY = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})(?:/|$)")
+
+
+def key_day(key: str) -> date | None:
+    """The day a key is partitioned by (its YYYY/MM/DD segments), or None."""
+    match = _DAY_IN_KEY.search(key)
+    if match is None:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
 
 
 class FilesystemArchive:
@@ -29,3 +48,27 @@ class FilesystemArchive:
         if not path.exists():
             raise KeyError(ref)
         return path.read_bytes()
+
+    def list_keys(self) -> list[str]:
+        return sorted(
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.is_file() and not p.name.endswith(".tmp")
+        )
+
+    def prune(self, older_than: timedelta, now: datetime, *, dry_run: bool = False) -> list[str]:
+        """Delete blobs whose key day is more than `older_than` before `now` (the local stand-in for
+        the S3 lifecycle expiry). Keys without a day are kept. Returns the keys removed (or that would be)."""
+        cutoff = (now - older_than).date()
+        removed = []
+        for key in self.list_keys():
+            day = key_day(key)
+            if day is not None and day < cutoff:
+                removed.append(key)
+                if not dry_run:
+                    (self.root / key).unlink()
+        if not dry_run:
+            for directory in sorted((p for p in self.root.rglob("*") if p.is_dir()), reverse=True):
+                if not any(directory.iterdir()):
+                    directory.rmdir()
+        return removed

@@ -1,41 +1,69 @@
 """OutboundEmail -> RFC 5322 MIME bytes, shared by the SMTP and SES raw adapters.
 
-UTF-8 throughout: display names and subject as RFC 2047 encoded-words, bodies quoted-printable, so a
-Cyrillic subject and body survive any 7-bit hop. Addresses themselves stay ASCII (SES has no SMTPUTF8).
+UTF-8 throughout: display names and subject as RFC 2047 encoded-words (only when not plain ASCII),
+bodies quoted-printable, so a Cyrillic subject and body survive any 7-bit hop. Addresses themselves
+stay ASCII (SES has no SMTPUTF8).
+
+Built with the compat32 MIME classes: the modern `email.policy` header machinery parses and refolds
+every header and costs ~10 ms a message; these produce the same wire format in a fraction of that.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from email import policy
-from email.headerregistry import Address as HeaderAddress
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email import charset as email_charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import compat32
+from email.utils import format_datetime, formataddr
 
 from outreach_core.domain.mail import Address, OutboundEmail
 
+_UTF8_QP = email_charset.Charset("utf-8")
+_UTF8_QP.header_encoding = email_charset.BASE64
+_UTF8_QP.body_encoding = email_charset.QP
+# Never refold our own headers (a folded List-Unsubscribe trips naive parsers); non-ASCII values are
+# encoded (and folded between encoded-words, as RFC 2047 wants) by _text below.
+_WIRE = compat32.clone(linesep="\r\n", max_line_length=998)
 
-def _address(address: Address) -> HeaderAddress:
-    username, _, domain = address.email.rpartition("@")
-    return HeaderAddress(display_name=address.name, username=username, domain=domain)
+
+def _text(name: str, value: str) -> str:
+    if value.isascii():
+        return value
+    return Header(value, "utf-8", header_name=name).encode(linesep="\r\n", maxlinelen=76)
 
 
-def to_mime(email: OutboundEmail, date: datetime) -> EmailMessage:
-    message = EmailMessage(policy=policy.SMTP)
+def _address(address: Address) -> str:
+    return formataddr((address.name, address.email), charset="utf-8") if address.name else address.email
+
+
+def _part(body: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(body, _UTF8_QP)  # sets charset and Content-Transfer-Encoding, and encodes the body
+    return part
+
+
+def to_mime(email: OutboundEmail, date: datetime) -> Message:
+    message: Message
+    if email.html:
+        message = MIMEMultipart("alternative")
+        message.attach(_part(email.text, "plain"))
+        message.attach(_part(email.html, "html"))
+    else:
+        message = _part(email.text, "plain")
     message["From"] = _address(email.sender)
     message["To"] = _address(email.recipient)
     if email.reply_to:
         message["Reply-To"] = email.reply_to
-    message["Subject"] = email.subject
+    message["Subject"] = _text("Subject", email.subject)
     message["Date"] = format_datetime(date)
     message["Message-ID"] = email.message_id
     for name, value in email.headers.items():
         message[name] = value
-    message.set_content(email.text, charset="utf-8", cte="quoted-printable")
-    if email.html:
-        message.add_alternative(email.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message
 
 
 def to_bytes(email: OutboundEmail, date: datetime) -> bytes:
-    return to_mime(email, date).as_bytes()
+    return to_mime(email, date).as_bytes(policy=_WIRE)

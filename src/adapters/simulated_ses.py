@@ -336,6 +336,7 @@ class SimulatedSesMailer:
         )
 
     def _mail(self, email: OutboundEmail, message_id: str, now: datetime) -> dict[str, Any]:
+        domain = email.sender.email.rsplit("@", 1)[-1]
         tags = {name: [value] for name, value in email.tags.items()}
         tags.update(
             {
@@ -346,6 +347,7 @@ class SimulatedSesMailer:
         return {
             "timestamp": _iso(now),
             "source": email.sender.email,
+            "sourceArn": f"arn:aws:ses:{self.profile.region}:123456789012:identity/{domain}",
             "sendingAccountId": "123456789012",
             "messageId": message_id,
             "destination": [email.recipient.email],

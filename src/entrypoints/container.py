@@ -1,15 +1,23 @@
 """The composition root: the one place that knows which adapter implements which port.
 
-`LocalAdapters` runs everything on one machine (SQLite, simulated SES or SMTP, files); an AWS set
-provides the same names. Services never see the container: they get their ports as arguments.
+`LocalAdapters` runs everything on one machine (SQLite, simulated SES or SMTP, files); `AwsAdapters`
+provides the same names on DynamoDB, SQS, SES (with regional failover) and S3. Services never see the
+container: they get their ports as arguments.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import boto3
 from dependency_injector import containers, providers
 
+from adapters.aws.clients import make_client
+from adapters.aws.dynamodb_store import DynamoDbStateStore
+from adapters.aws.failover import FailoverMailer
+from adapters.aws.s3_archive import S3Archive
+from adapters.aws.ses_mailer import SesMailer
+from adapters.aws.sqs_queue import SqsJobQueue
 from adapters.clock import SystemClock
 from adapters.dns_mx import DnsMxResolver, StaticMxResolver
 from adapters.feedback_ingest import EventIngestor
@@ -19,20 +27,26 @@ from adapters.simulated_ses import SimulatedSesMailer, SimulatorProfile
 from adapters.smtp_mailer import SmtpMailer
 from adapters.sqlite_queue import SqliteJobQueue
 from adapters.sqlite_store import SqliteStateStore
+from entrypoints.observability import aws_metrics, local_metrics, local_notifier
 from entrypoints.settings import Settings
 from outreach_core.policies.config import AccountLimits, SendingPolicy
 from outreach_core.records import Records
 from outreach_core.services.admin import AdminService
+from outreach_core.services.audit_log import AuditLog
 from outreach_core.services.deadletters import DeadLetterService
 from outreach_core.services.feedback import FeedbackService, ReplyService
 from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.leads import LeadImportService
 from outreach_core.services.limiter import SendLimiter
+from outreach_core.services.monitoring import QueueMonitor
 from outreach_core.services.planner import PlannerConfig, PlannerService
 from outreach_core.services.providers import ProviderDirectory
 from outreach_core.services.sender import SenderConfig, SenderService
 from outreach_core.services.status import StatusService
 from outreach_core.services.suppression import SuppressionService
+from outreach_core.services.uncertain import UncertainJobs
+from outreach_core.services.unsubscribe import UnsubscribeService
+from outreach_core.telemetry import MeteredMailProvider
 
 EVENT_QUEUE_MAX_DELAY_S = 7 * 24 * 3600  # the local event channel stands in for SNS: it may hold events long
 
@@ -74,7 +88,11 @@ class LocalAdapters(containers.DeclarativeContainer):
     )
     mailer = providers.Selector(settings.provided.mailer, simulator=simulator, smtp=smtp)
     archive = providers.Singleton(FilesystemArchive, root=settings.provided.archive_root)
-    notifier = providers.Singleton(LogNotifier)
+    log_notifier = providers.Singleton(LogNotifier)  # the log channel (its `sent` list shows what went out)
+    notifier = providers.Singleton(
+        local_notifier, settings=settings, store=store, clock=clock, log=log_notifier
+    )
+    metrics = providers.Singleton(local_metrics)
     mx_resolver = providers.Selector(
         settings.provided.mx_resolver,
         dns=providers.Singleton(DnsMxResolver),
@@ -88,6 +106,82 @@ def _seconds(value: int) -> timedelta:
 
 def _sending_policy(max_send_rate: float, max_24h_send: int) -> SendingPolicy:
     return SendingPolicy(account=AccountLimits(max_send_rate=max_send_rate, max_24h_send=max_24h_send))
+
+
+def _mail_route(settings: Settings) -> str:
+    return "failover" if settings.aws_failover_region else "single"
+
+
+class AwsAdapters(containers.DeclarativeContainer):
+    """The same provider names as LocalAdapters, on AWS. Clients are built once per process (a Lambda
+    cold start); `aws_endpoint_url` points them all at a moto server in tests."""
+
+    settings = providers.Dependency(instance_of=Settings)
+
+    clock = providers.Singleton(SystemClock)
+    session = providers.Singleton(boto3.session.Session, region_name=settings.provided.aws_region)
+    _region = settings.provided.aws_region
+    _endpoint = settings.provided.aws_endpoint_url
+    dynamodb_client = providers.Singleton(make_client, session, "dynamodb", _region, _endpoint)
+    sqs_client = providers.Singleton(make_client, session, "sqs", _region, _endpoint)
+    s3_client = providers.Singleton(make_client, session, "s3", _region, _endpoint)
+    cloudwatch_client = providers.Singleton(make_client, session, "cloudwatch", _region, _endpoint)
+    ses_client = providers.Singleton(make_client, session, "sesv2", _region, _endpoint)
+    ses_failover_client = providers.Singleton(
+        make_client, session, "sesv2", settings.provided.aws_failover_region, _endpoint
+    )
+
+    store = providers.Singleton(
+        DynamoDbStateStore, client=dynamodb_client, table_name=settings.provided.table_name
+    )
+    job_queue = providers.Singleton(
+        SqsJobQueue,
+        client=sqs_client,
+        queue_url=settings.provided.job_queue_url,
+        dlq_url=settings.provided.job_dlq_url,
+        clock=clock,
+        metrics_client=cloudwatch_client.provider,
+    )
+    log_notifier = providers.Singleton(LogNotifier)
+    notifier = providers.Singleton(LogNotifier)
+    metrics = providers.Singleton(aws_metrics, settings=settings, clock=clock)  # EMF log lines
+    ses_primary = providers.Singleton(
+        SesMailer,
+        client=ses_client,
+        region=_region,
+        clock=clock,
+        configuration_set=settings.provided.ses_configuration_set,
+        use_tenant_name=settings.provided.ses_use_tenants,
+    )
+    ses_secondary = providers.Singleton(
+        SesMailer,
+        client=ses_failover_client,
+        region=settings.provided.aws_failover_region,
+        clock=clock,
+        configuration_set=settings.provided.ses_configuration_set,
+        use_tenant_name=settings.provided.ses_use_tenants,
+    )
+    mailer = providers.Selector(
+        providers.Callable(_mail_route, settings),
+        single=ses_primary,
+        failover=providers.Singleton(
+            FailoverMailer,
+            primary=ses_primary,
+            secondary=ses_secondary,
+            store=store,
+            clock=clock,
+            notifier=notifier,
+            threshold=settings.provided.failover_threshold,
+            cool_down=providers.Factory(_seconds, settings.provided.failover_cool_down_s),
+        ),
+    )
+    mx_resolver = providers.Singleton(DnsMxResolver)
+    archive = providers.Singleton(
+        S3Archive,
+        client=s3_client,
+        bucket=settings.provided.archive_bucket,
+        kms_key_id=settings.provided.archive_kms_key_id,
+    )
 
 
 class Services(containers.DeclarativeContainer):
@@ -121,11 +215,12 @@ class Services(containers.DeclarativeContainer):
         limiter=limiter,
         guard=guard,
     )
+    metered_mailer = providers.Singleton(MeteredMailProvider, inner=adapters.mailer, metrics=adapters.metrics)
     sender = providers.Singleton(
         SenderService,
         records=records,
         queue=adapters.job_queue,
-        mailer=adapters.mailer,
+        mailer=metered_mailer,
         clock=adapters.clock,
         guard=guard,
         suppression=suppression,
@@ -137,16 +232,44 @@ class Services(containers.DeclarativeContainer):
             max_attempts=settings.provided.max_attempts,
         ),
         limiter=limiter,
+        metrics=adapters.metrics,
     )
     feedback = providers.Singleton(
-        FeedbackService, records=records, clock=adapters.clock, guard=guard, suppression=suppression
+        FeedbackService,
+        records=records,
+        clock=adapters.clock,
+        guard=guard,
+        suppression=suppression,
+        metrics=adapters.metrics,
     )
-    replies = providers.Singleton(ReplyService, records=records, clock=adapters.clock)
+    replies = providers.Singleton(
+        ReplyService,
+        records=records,
+        clock=adapters.clock,
+        suppression=suppression,
+        secrets=settings.provided.unsubscribe_secrets,
+    )
+    unsubscribe = providers.Singleton(
+        UnsubscribeService,
+        records=records,
+        clock=adapters.clock,
+        suppression=suppression,
+        secrets=settings.provided.unsubscribe_secrets,
+    )
+    uncertain = providers.Factory(UncertainJobs, records=records, clock=adapters.clock)
+    audit_log = providers.Factory(AuditLog, records=records, clock=adapters.clock, archive=adapters.archive)
     ingestor = providers.Singleton(
         EventIngestor, archive=adapters.archive, feedback=feedback, replies=replies, clock=adapters.clock
     )
     status = providers.Factory(
         StatusService, records=records, clock=adapters.clock, guard=guard, queue=adapters.job_queue
+    )
+    queue_monitor = providers.Factory(
+        QueueMonitor,
+        queue=adapters.job_queue,
+        clock=adapters.clock,
+        metrics=adapters.metrics,
+        notifier=adapters.notifier,
     )
     dead_letters = providers.Factory(
         DeadLetterService, records=records, queue=adapters.job_queue, clock=adapters.clock
@@ -159,10 +282,15 @@ class Application(containers.DeclarativeContainer):
     services = providers.Container(Services, settings=settings, adapters=adapters)
 
 
+class AwsApplication(Application):
+    adapters = providers.Container(AwsAdapters, settings=Application.settings)  # type: ignore[arg-type]
+    services = providers.Container(Services, settings=Application.settings, adapters=adapters)
+
+
 def build(settings: Settings | None = None) -> Application:
     """The application for these settings (from the environment when omitted)."""
     settings = settings or Settings()
-    if settings.backend != "local":
-        raise ValueError(f"backend {settings.backend!r} is not available in this build")
+    if settings.backend == "aws":
+        return AwsApplication(settings=settings)
     settings.workspace.mkdir(parents=True, exist_ok=True)
     return Application(settings=settings)

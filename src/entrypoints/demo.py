@@ -50,14 +50,7 @@ def run_demo(
         app.adapters.simulator_profile.override(providers.Object(simulator_profile(str(seed))))
         services = app.services
         world = build_world(services.admin(), services.leads(), seed=seed)
-        worker = LocalWorker(
-            services.planner(),
-            services.sender(),
-            services.ingestor(),
-            app.adapters.job_queue(),
-            app.adapters.event_queue(),
-            clock,
-        )
+        worker = LocalWorker.from_app(app)
         stats = _drive(worker, clock, services.records(), progress)
         summary = summarise(services.records(), app.adapters.simulator(), world.leads, stats)
         summary["virtual_days"] = round((clock.now() - DEMO_START) / timedelta(days=1), 2)

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
 
     unsubscribe_base_url: str = "http://127.0.0.1:8025/unsubscribe"
     unsubscribe_secret: SecretStr = SecretStr("dev-only-change-me")
+    unsubscribe_old_secrets: SecretStr = SecretStr("")  # comma-separated: links signed before a rotation
+    http_host: str = "127.0.0.1"  # the worker's HTTP server (POST /sns, /unsubscribe/<token>)
+    http_port: int = 8025
+    sns_topic_arns: str = ""  # comma-separated topics whose SNS messages POST /sns accepts
 
     planner_horizon_s: int = 300
     # SES account quotas (GetAccount SendQuota): the account-wide limiter's data.
@@ -56,6 +60,25 @@ class Settings(BaseSettings):
     archive_bucket: str = ""
     alert_topic_arn: str = ""
     ses_configuration_set: str = "outreach"
+    ses_use_tenants: bool = False  # send with SES TenantName = our tenant id (SES tenants must exist)
+    archive_kms_key_id: str = ""  # SSE-KMS key for the archive; empty = SSE-S3
+    failover_threshold: int = 3  # consecutive regional failures that open the SES breaker
+    failover_cool_down_s: int = 300  # open breaker: seconds before a probe of the primary
+
+    # --- observability: metrics, alerts, archive retention ----------------------------------------------
+    metrics_namespace: str = "Outreach"  # CloudWatch namespace of the EMF metrics (AWS mode)
+    alert_window_s: int = 3600  # repeats of one alert (same dedupe key) within this window are held back
+    telegram_chat_id: str = ""  # empty = no Telegram alerts
+    telegram_bot_token: SecretStr = SecretStr("")  # local mode; AWS mode reads telegram_token_parameter
+    telegram_token_parameter: str = ""  # SSM Parameter Store SecureString name, e.g. /outreach/telegram-token
+    telegram_api_base: str = "https://api.telegram.org"
+    archive_retention_days: int = 90  # S3 lifecycle expiry (Terraform); `outreach archive prune` locally
+
+    @property
+    def unsubscribe_secrets(self) -> list[str]:
+        """The current secret first, then older ones that still verify (rotation)."""
+        old = [s.strip() for s in self.unsubscribe_old_secrets.get_secret_value().split(",") if s.strip()]
+        return [self.unsubscribe_secret.get_secret_value(), *old]
 
     @property
     def db_path(self) -> Path:

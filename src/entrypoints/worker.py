@@ -7,11 +7,13 @@ hold nothing visible, and says when work next comes due, so a virtual clock can 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from adapters.clock import VirtualClock
 from adapters.feedback_ingest import EventIngestor
 from adapters.sqlite_queue import SqliteJobQueue
+from adapters.sqlite_store import SqliteStateStore
+from entrypoints.container import Application
 from outreach_core.ports import Clock
 from outreach_core.services.planner import PlannerService
 from outreach_core.services.sender import Outcome, SenderService
@@ -44,13 +46,37 @@ class LocalWorker:
         events: SqliteJobQueue,
         clock: Clock,
         batch: int = 10,
+        store: SqliteStateStore | None = None,
     ) -> None:
         self.planner, self.sender, self.ingestor = planner, sender, ingestor
         self.jobs, self.events, self.clock, self.batch = jobs, events, clock, batch
+        self.store = store
         self.next_due: datetime | None = None
+        self._purged_at: datetime | None = None
+
+    @classmethod
+    def from_app(cls, app: Application) -> LocalWorker:
+        services, adapters = app.services, app.adapters
+        return cls(
+            services.planner(),
+            services.sender(),
+            services.ingestor(),
+            adapters.job_queue(),
+            adapters.event_queue(),
+            adapters.clock(),
+            store=adapters.store(),
+        )
+
+    def _purge_expired(self) -> None:
+        """What DynamoDB's TTL does on AWS: drop expired items (event dedupe claims, counters) hourly."""
+        now = self.clock.now()
+        if self.store is not None and (self._purged_at is None or now - self._purged_at > timedelta(hours=1)):
+            self.store.purge_expired(int(now.timestamp()))
+            self._purged_at = now
 
     def run_once(self) -> WorkerStats:
         stats = WorkerStats()
+        self._purge_expired()
         plan = self.planner.tick()
         stats.planned = plan.planned
         self.next_due = plan.next_due

@@ -204,7 +204,9 @@ class Alert(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: str  # campaign.paused | identity.blocked | rate.lowered | dlq.not_empty | failover.engaged | ...
+    kind: (
+        str  # campaign.paused | identity.blocked | rate.lowered | dlq.not_empty | ... (telemetry.ALERT_KINDS)
+    )
     severity: str = "warning"  # info | warning | critical
     tenant_id: str | None = None
     subject: str
@@ -232,4 +234,19 @@ class MxResolver(Protocol):
         """The domain's MX records as (preference, host), host without the trailing dot. An empty list
         when the domain has none or the lookup failed: the caller falls back to the "other" provider,
         so a DNS outage slows nothing down and breaks no send. Implementations cache."""
+        ...
+
+
+# --- Metrics ---------------------------------------------------------------------------------------
+
+
+class Metrics(Protocol):
+    def emit(self, name: str, value: float = 1.0, unit: str = "Count", **dimensions: str) -> None:
+        """Record one value. Names and dimensions come from outreach_core.telemetry: dimensions are
+        low-cardinality (an outcome, an event type), never a tenant, campaign, identity or address,
+        whose figures come from the store. Never raises: metrics must not stop sending."""
+        ...
+
+    def flush(self) -> None:
+        """Write out what was recorded; entrypoints call it at the end of each unit of work."""
         ...

@@ -16,7 +16,6 @@ Every method takes the tenant id and builds the partition itself: no call can re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -146,6 +145,11 @@ class Records:
         item = self.store.get(tenant_partition(tenant_id), _ENTITY_PREFIX[cls] + ident)
         return _load(cls, item) if item else None
 
+    def delete_op(self, entity: Entity) -> Delete:
+        """Remove an owned entity if it is still at the version read (erasure)."""
+        partition, sort = self._key(entity)
+        return Delete(partition=partition, sort=sort, expected_version=entity.version)
+
     def all(self, cls: type[E], tenant_id: str) -> list[E]:
         return [_load(cls, i) for i in self.store.query(tenant_partition(tenant_id), _ENTITY_PREFIX[cls])]
 
@@ -176,6 +180,14 @@ class Records:
     def jobs(self, tenant_id: str, campaign_id: str | None = None) -> list[MessageJob]:
         prefix = self.job_sort(f"{campaign_id}_" if campaign_id else "")
         return [_load(MessageJob, i) for i in self.store.query(tenant_partition(tenant_id), prefix)]
+
+    def lead_jobs(self, tenant_id: str, lead_id: str) -> list[MessageJob]:
+        """One lead's jobs in every campaign of the tenant (a prefix query per campaign)."""
+        jobs: list[MessageJob] = []
+        for campaign in self.store.query(tenant_partition(tenant_id), _ENTITY_PREFIX[Campaign]):
+            prefix = self.job_sort(f"{campaign.data['id']}_{lead_id}_")
+            jobs.extend(_load(MessageJob, i) for i in self.store.query(tenant_partition(tenant_id), prefix))
+        return jobs
 
     def job_by_message_id(self, provider_message_id: str) -> MessageJob | None:
         items = self.store.find(f"MSG#{provider_message_id}")
@@ -308,9 +320,3 @@ class Records:
         return [
             AuditEntry.model_validate(i.data) for i in self.store.query(tenant_partition(tenant_id), "AUDIT#")
         ]
-
-
-def write_all(store: StateStore, operations: Iterable[Put | Delete]) -> None:
-    ops: Sequence[Put | Delete] = list(operations)
-    if ops:
-        store.write(*ops)

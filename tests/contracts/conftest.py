@@ -8,11 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto import mock_aws
 
+from adapters.aws.dynamodb_store import DynamoDbStateStore
+from adapters.aws.s3_archive import S3Archive
+from adapters.aws.sqs_queue import SqsJobQueue
 from adapters.filesystem_archive import FilesystemArchive
 from adapters.sqlite_queue import SqliteJobQueue
 from adapters.sqlite_store import SqliteStateStore
 from tests.fakes import FakeQueue, InMemoryArchive, InMemoryStateStore, ManualClock
+from tests.integration.aws import moto_env
 
 StoreFactory = Callable[[Path], Iterator[Any]]
 
@@ -37,6 +42,44 @@ def _sqlite_queue(tmp: Path, clock: ManualClock) -> Iterator[Any]:
     queue.close()
 
 
+def _dynamodb_store(_: Path) -> Iterator[Any]:
+    with moto_env.fake_aws_env(), mock_aws():
+        client = moto_env.client("dynamodb")
+        moto_env.create_table(client, "outreach")
+        yield DynamoDbStateStore(client, "outreach")
+
+
+class _MotoSqsQueue(SqsJobQueue):
+    """The SQS adapter on moto, whose clock the contract moves without sleeping."""
+
+    moto_time: moto_env.MotoTime
+    cloudwatch: Any
+
+    def advance_for_tests(self, seconds: float) -> None:
+        self.moto_time.advance(seconds)
+        moto_env.publish_oldest_age(self.cloudwatch, self.queue_url, self.moto_time.now())
+
+
+def _sqs_queue(_: Path, __: ManualClock) -> Iterator[Any]:
+    with moto_env.fake_aws_env(), mock_aws():
+        moto_time = moto_env.MotoTime()
+        try:
+            sqs, cloudwatch = moto_env.client("sqs"), moto_env.client("cloudwatch")
+            url, dlq_url = moto_env.create_queues(sqs, visibility_timeout=30, max_receives=3)
+            queue = _MotoSqsQueue(sqs, url, dlq_url, moto_time, metrics_client=lambda: cloudwatch)
+            queue.moto_time, queue.cloudwatch = moto_time, cloudwatch
+            yield queue
+        finally:
+            moto_time.close()
+
+
+def _s3_archive(_: Path) -> Iterator[Any]:
+    with moto_env.fake_aws_env(), mock_aws():
+        client = moto_env.client("s3")
+        moto_env.create_bucket(client, "outreach-archive")
+        yield S3Archive(client, "outreach-archive")
+
+
 def _memory_archive(_: Path) -> Iterator[Any]:
     yield InMemoryArchive()
 
@@ -48,14 +91,17 @@ def _fs_archive(tmp: Path) -> Iterator[Any]:
 STORE_FACTORIES: dict[str, Callable[[Path], Iterator[Any]]] = {
     "memory": _memory_store,
     "sqlite": _sqlite_store,
+    "dynamodb": _dynamodb_store,
 }
 QUEUE_FACTORIES: dict[str, Callable[[Path, ManualClock], Iterator[Any]]] = {
     "fake": _fake_queue,
     "sqlite": _sqlite_queue,
+    "sqs": _sqs_queue,
 }
 ARCHIVE_FACTORIES: dict[str, Callable[[Path], Iterator[Any]]] = {
     "memory": _memory_archive,
     "filesystem": _fs_archive,
+    "s3": _s3_archive,
 }
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from entrypoints.cli import admin, ops
+from entrypoints.cli import admin, feedback, observe, ops
 from entrypoints.cli.context import CliState, app_for, fail
 from entrypoints.log_setup import configure_logging
 from entrypoints.settings import Settings
@@ -27,7 +27,12 @@ app.add_typer(admin.leads_app, name="leads")
 app.add_typer(ops.dlq_app, name="dlq")
 app.add_typer(ops.jobs_app, name="jobs")
 app.add_typer(ops.suppress_app, name="suppress")
+app.add_typer(feedback.audit_app, name="audit")
 app.command("status")(ops.status)
+app.command("report")(observe.report)
+app.command("cost")(observe.cost)
+app.add_typer(observe.archive_app, name="archive")
+app.add_typer(observe.alerts_app, name="alerts")
 console = Console()
 
 
@@ -42,7 +47,7 @@ def main_options(
     overrides: dict[str, Any] = {"workspace": workspace} if workspace else {}
     settings = Settings(**overrides)
     configure_logging("INFO" if verbose else settings.log_level, json=settings.log_json)
-    ctx.obj = CliState(settings=settings)
+    ctx.obj = CliState(settings=settings, verbose=verbose)
 
 
 @app.command()
@@ -73,8 +78,15 @@ def run(
     mailer: Annotated[str | None, typer.Option(help="simulator or smtp (overrides OUTREACH_MAILER)")] = None,
     smtp_host: Annotated[str | None, typer.Option()] = None,
     smtp_port: Annotated[int | None, typer.Option()] = None,
+    http: Annotated[
+        bool, typer.Option(help="serve POST /sns and /unsubscribe/<token> on OUTREACH_HTTP_HOST:PORT")
+    ] = False,
+    http_port: Annotated[
+        int | None, typer.Option(help="port for --http (default OUTREACH_HTTP_PORT)")
+    ] = None,
 ) -> None:
     """The worker loop on the system clock: plan due steps, send queued jobs, apply feedback."""
+    from entrypoints.web import start_http
     from entrypoints.worker import LocalWorker
 
     state: CliState = ctx.obj
@@ -84,15 +96,7 @@ def run(
     if overrides:
         state.settings = state.settings.model_copy(update=overrides)
     application = app_for(state)
-    services = application.services
-    worker = LocalWorker(
-        services.planner(),
-        services.sender(),
-        services.ingestor(),
-        application.adapters.job_queue(),
-        application.adapters.event_queue(),
-        application.adapters.clock(),
-    )
+    worker = LocalWorker.from_app(application)
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -101,18 +105,27 @@ def run(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    server = start_http(application, state.settings, http_port) if http else None
+    if server is not None:
+        console.print(f"HTTP endpoints on {server.url} (/sns, /unsubscribe/<token>)")
     console.print(f"worker running with the {state.settings.mailer} mailer (Ctrl-C to stop)")
+    monitor, metrics = application.services.queue_monitor(), application.adapters.metrics()
     while not stopping:
         stats = worker.run_once()
+        monitor.check()  # queue figures, and the DLQ-not-empty alert (rate-limited)
+        metrics.flush()
         if stats.planned or stats.outcomes or stats.events_applied:
             console.print(f"planned {stats.planned} · {stats.outcomes} · events {stats.events_applied}")
         if once:
             break
         time.sleep(poll)
+    if server is not None:
+        server.stop()
 
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     summary_json: Annotated[Path | None, typer.Option(help="write the summary as JSON here")] = None,
     seed: Annotated[int, typer.Option(help="seed for the generated world")] = 7,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
@@ -122,6 +135,10 @@ def demo(
 
     from entrypoints.cli.render import demo_tables
     from entrypoints.demo import run_demo
+
+    state: CliState = ctx.obj
+    if not state.verbose:  # the tables tell the story; -v shows every decision as a JSON log line
+        configure_logging("ERROR", json=state.settings.log_json)
 
     if progress:
         with Progress(

@@ -17,6 +17,7 @@ err = Console(stderr=True)
 @dataclass
 class CliState:
     settings: Settings
+    verbose: bool = False
     application: Application | None = field(default=None)
 
 

@@ -21,16 +21,22 @@ jobs_app = typer.Typer(help="Jobs that need a person.", no_args_is_help=True)
 suppress_app = typer.Typer(help="Suppression lists.", no_args_is_help=True)
 
 
+def _json_default(value: object) -> object:
+    dump = getattr(value, "model_dump", None)  # pydantic models inside the report (QueueStats)
+    return dump(mode="json") if callable(dump) else str(value)
+
+
 def status(
     ctx: typer.Context,
     tenant: Annotated[str | None, typer.Option(help="only this tenant")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """Per tenant, campaign and identity: states, counts, caps and rates."""
+    """Per tenant, campaign, identity and mailbox provider: states, counts, caps and rates; the queue."""
     state: CliState = ctx.obj
+    app_for(state).services.queue_monitor().check()  # queue metrics, and the DLQ-not-empty alert
     report = app_for(state).services.status().report(tenant)
     if as_json:
-        console.print_json(json.dumps(asdict(report), default=str))
+        console.print_json(json.dumps(asdict(report), default=_json_default))
     else:
         status_tables(console, report)
 

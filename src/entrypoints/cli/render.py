@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from entrypoints.cli.render_observe import observability_tables
 from outreach_core.services.status import StatusReport
 
 _JOB_COLUMNS = (
@@ -25,9 +26,25 @@ _JOB_COLUMNS = (
 )
 
 
+_GROUPS = {
+    "open": ("planned", "queued", "sending"),
+    "sent": ("sent", "delivered", "bounced", "complained"),
+    "deliv": ("delivered", "complained"),
+    "bounce": ("bounced",),
+    "compl": ("complained",),
+    "stop": ("cancelled", "suppressed"),
+    "fail": ("failed", "dead_lettered", "uncertain"),
+}
+
+
+def _grouped(jobs: dict[str, int]) -> list[str]:
+    return [str(sum(jobs.get(s, 0) for s in statuses)) for statuses in _GROUPS.values()]
+
+
 def status_tables(console: Console, report: StatusReport) -> None:
+    notes: list[str] = []
     tenants = Table(title="Tenants")
-    for column in ("tenant", "leads", "active", "replied", "bounced", "complained", "unsubscribed", "sent"):
+    for column in ("tenant", "leads", "active", "replied", "bounced", "complained", "unsub", "sent"):
         tenants.add_column(column, justify="right" if column != "tenant" else "left")
     for row in report.tenants:
         leads = row.leads
@@ -38,40 +55,39 @@ def status_tables(console: Console, report: StatusReport) -> None:
             str(row.sent),
         )
     console.print(tenants)
-    campaigns = Table(title="Campaigns")
-    campaigns.add_column("campaign")
-    campaigns.add_column("status")
-    for column in (*_JOB_COLUMNS, "bounce rate"):
+    campaigns = Table(title="Campaigns (jobs)")
+    campaigns.add_column("campaign", no_wrap=True)
+    campaigns.add_column("status", no_wrap=True)
+    for column in (*_GROUPS, "bounces"):
         campaigns.add_column(column, justify="right")
     for c in report.campaigns:
-        status = c.status + (f" ({c.reason})" if c.reason else "")
-        campaigns.add_row(
-            f"{c.tenant_id}/{c.campaign_id}",
-            status,
-            *(str(c.jobs.get(k, 0)) for k in _JOB_COLUMNS),
-            f"{c.bounce_rate:.1%} of {c.window_sends}",
-        )
+        name = f"{c.tenant_id}/{c.campaign_id}"
+        if c.reason:
+            notes.append(f"{name}: {c.reason}")
+        campaigns.add_row(name, c.status, *_grouped(c.jobs), f"{c.bounce_rate:.1%}")
     console.print(campaigns)
     identities = Table(title="Sender identities")
     for column in (
         "identity",
         "domain",
         "status",
-        "today / cap",
+        "today/cap",
         "sent",
-        "complaint rate",
+        "complaints",
         "warm-up: today, next days",
         "rate",
         "paused at",
     ):
         identities.add_column(column)
     for i in report.identities:
-        status = i.status + (f" ({i.reason})" if i.reason else "")
+        name = f"{i.tenant_id}/{i.identity_id}"
+        if i.reason:
+            notes.append(f"{name}: {i.reason}")
         identities.add_row(
-            f"{i.tenant_id}/{i.identity_id}",
+            name,
             i.email_domain,
-            status,
-            f"{i.sent_today} / {i.daily_cap}",
+            i.status,
+            f"{i.sent_today}/{i.daily_cap}",
             str(i.sent_total),
             f"{i.complaint_rate:.2%}",
             " ".join(str(c) for c in i.warmup_schedule)
@@ -80,7 +96,13 @@ def status_tables(console: Console, report: StatusReport) -> None:
             ", ".join(i.provider_pauses) or "-",
         )
     console.print(identities)
-    console.print(f"dead letters: {report.dead_letters}")
+    for note in notes:
+        console.print(f"[bold]note[/bold] {note}")
+    console.print(
+        "open = planned+queued+sending · stop = cancelled+suppressed · "
+        "fail = failed+dead_lettered+uncertain · bounces = rate over the last N sends"
+    )
+    observability_tables(console, report)  # tenant rates, mailbox providers, queue and dead letters
 
 
 def demo_tables(console: Console, summary: dict[str, Any]) -> None:
@@ -92,6 +114,7 @@ def demo_tables(console: Console, summary: dict[str, Any]) -> None:
     for row in summary["tenants"]:
         tenants.add_row(row["tenant"], *(str(row[k]) for k in keys))
     console.print(tenants)
+    notes: list[str] = []
     campaigns = Table(title="Demo: per campaign")
     ckeys = ("jobs", "sent", "delivered", "bounced", "complained", "cancelled")
     campaigns.add_column("campaign")
@@ -99,8 +122,13 @@ def demo_tables(console: Console, summary: dict[str, Any]) -> None:
     for key in ckeys:
         campaigns.add_column(key, justify="right")
     for row in summary["campaigns"]:
-        campaigns.add_row(row["campaign"], row["status"], *(str(row[k]) for k in ckeys))
+        status, _, reason = row["status"].partition(": ")
+        campaigns.add_row(row["campaign"], status, *(str(row[k]) for k in ckeys))
+        if reason:
+            notes.append(f"{row['campaign']}: {reason}")
     console.print(campaigns)
+    for note in notes:
+        console.print(f"[bold]note[/bold] {note}")
     checks = Table(title="Invariants and totals")
     checks.add_column("figure")
     checks.add_column("value", justify="right")

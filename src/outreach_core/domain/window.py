@@ -73,16 +73,6 @@ class SendWindow(BaseModel):
     def contains(self, at: datetime) -> bool:
         return self.next_open(at) == at
 
-    def close_after(self, at: datetime) -> datetime:
-        """When the interval holding `at` closes (callers pass an `at` inside the window)."""
-        local = at.astimezone(zone(self.timezone))
-        for offset in (0, -1):
-            day = local.date() + timedelta(days=offset)
-            opens, closes = self._interval(day)
-            if day.weekday() in self.days and opens <= at < closes:
-                return closes.astimezone(ZoneInfo("UTC"))
-        return at
-
 
 class WindowSpec(BaseModel):
     """Human-friendly input form: days as names, hours as HH:MM."""

@@ -8,6 +8,7 @@ from outreach_core.domain.ids import stable_seed
 from outreach_core.domain.jobs import MessageJob
 from outreach_core.domain.mail import Address, OutboundEmail
 from outreach_core.domain.models import Lead, SenderIdentity, Template, Tenant
+from outreach_core.rendering.reply_token import reply_address
 from outreach_core.rendering.templating import TemplateError, parse, render
 
 
@@ -55,6 +56,7 @@ def compose(
     job: MessageJob,
     unsubscribe_url: str,
     thread: Thread | None,
+    reply_token: str = "",
 ) -> OutboundEmail:
     """Raises TemplateError when the template cannot be rendered for this lead (e.g. a missing field)."""
     values = lead.fields()
@@ -93,7 +95,7 @@ def compose(
     return OutboundEmail(
         sender=Address(email=identity.email, name=identity.display_name),
         recipient=Address(email=lead.email, name=f"{lead.first_name} {lead.last_name}".strip()),
-        reply_to=identity.reply_to,
+        reply_to=reply_address(identity.reply_to, reply_token) if reply_token else identity.reply_to,
         subject=subject,
         text=text,
         html=html,

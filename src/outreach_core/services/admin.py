@@ -20,7 +20,7 @@ from outreach_core.domain.models import (
     Tenant,
 )
 from outreach_core.ports import Clock, Put
-from outreach_core.records import NotFoundError, Records, Timer, TimerKind
+from outreach_core.records import Records, Timer, TimerKind
 from outreach_core.rendering.templating import parse
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.sequence import pending_timers
@@ -209,12 +209,6 @@ class AdminService:
 
     def templates(self, tenant_id: str) -> list[Template]:
         return self.records.all(Template, tenant_id)
-
-    def require_tenant(self, tenant_id: str) -> Tenant:
-        try:
-            return self.records.tenant(tenant_id)
-        except NotFoundError as exc:
-            raise ValueError(str(exc.args[0])) from exc
 
     def _write_timers(self, timers: Sequence[Timer]) -> None:
         ops: list[Put] = [self.records.timer_put(t) for t in timers]

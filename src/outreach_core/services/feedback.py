@@ -12,22 +12,26 @@ from datetime import datetime
 
 import structlog
 
-from outreach_core.domain.events import BounceKind, DeliveryEvent, EventType, InboundReply
+from outreach_core.domain.events import BounceKind, DeliveryEvent, EventType
 from outreach_core.domain.ids import email_hash
 from outreach_core.domain.jobs import JobStatus, MessageJob, can_transition
-from outreach_core.domain.models import Campaign, Lead, LeadStatus
+from outreach_core.domain.models import Campaign, Lead
 from outreach_core.domain.suppression import SuppressionReason
 from outreach_core.policies.autostop import BOUNCED, COMPLAINED, DELIVERED
 from outreach_core.policies.providers import Provider
 from outreach_core.policies.responses import ResponseClass, classify_bounce, is_rate_signal
-from outreach_core.ports import Clock, ConditionFailed, Put
+from outreach_core.ports import Clock, ConditionFailed, Metrics, Put
 from outreach_core.records import Records
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.guard import GuardAction, ReputationGuard
+from outreach_core.services.replies import ReplyService
 from outreach_core.services.sequence import next_step_timer
 from outreach_core.services.suppression import SuppressionService
+from outreach_core.telemetry import FEEDBACK_EVENT, FEEDBACK_IGNORED, NullMetrics
 
 log = structlog.get_logger(__name__)
+
+__all__ = ["FeedbackResult", "FeedbackService", "ReplyService"]  # ReplyService lives in services.replies
 
 _MAYBE_UNRECORDED = frozenset({JobStatus.SENDING, JobStatus.UNCERTAIN})
 _TARGET = {
@@ -50,16 +54,29 @@ class FeedbackResult:
 
 class FeedbackService:
     def __init__(
-        self, records: Records, clock: Clock, guard: ReputationGuard, suppression: SuppressionService
+        self,
+        records: Records,
+        clock: Clock,
+        guard: ReputationGuard,
+        suppression: SuppressionService,
+        metrics: Metrics | None = None,
     ) -> None:
         self.records = records
         self.clock = clock
         self.guard = guard
         self.suppression = suppression
         self.audit = AuditTrail(records)
+        self.metrics = metrics or NullMetrics()
 
     def handle(self, events: Sequence[DeliveryEvent]) -> list[FeedbackResult]:
-        return [self._apply(event) for event in events]
+        results = [self._apply(event) for event in events]
+        for event, result in zip(events, results, strict=True):
+            if result.applied:
+                self.metrics.emit(FEEDBACK_EVENT, 1, "Count", EventType=event.event_type.value)
+            else:
+                reason = {"duplicate event": "duplicate", "no job for this message": "unmatched"}
+                self.metrics.emit(FEEDBACK_IGNORED, 1, "Count", Reason=reason.get(result.detail, "no_change"))
+        return results
 
     def _find_job(self, event: DeliveryEvent) -> MessageJob | None:
         if event.tenant_id and event.job_id:
@@ -101,6 +118,12 @@ class FeedbackService:
                 job = fresh
         else:
             raise ConditionFailed(claim.partition, claim.sort)
+        if updated is not None and job.status in _MAYBE_UNRECORDED:
+            self.audit.record(
+                job.tenant_id, now, "system:feedback", "job.reconciled", job.job_id,
+                f"{job.status.value} -> {updated.status.value} from a {event.event_type.value} event",
+                message_id=event.message_id,
+            )  # fmt: skip
         actions = self._consequences(updated or job, event, now)
         log.info("feedback.applied", event_type=event.event_type.value, status=(updated or job).status.value)
         return FeedbackResult(event.event_id, True, actions=actions)
@@ -120,6 +143,8 @@ class FeedbackService:
                 now,
                 "reconciled from the provider's events",
                 provider_message_id=job.provider_message_id or event.message_id,
+                rfc_message_id=job.rfc_message_id or event.rfc_message_id or None,
+                subject=job.subject or event.subject,
                 sent_at=job.sent_at or event.timestamp,
                 lease_until=None,
             )
@@ -163,9 +188,9 @@ class FeedbackService:
                     self.suppression.suppress(
                         job.tenant_id, recipient, SuppressionReason.COMPLAINT, source=event.event_id, at=now
                     )
-                return self.guard.on_outcome(job, COMPLAINED)
+                return self.guard.on_outcome(job, COMPLAINED) if event.counts_as_complaint else []
             case EventType.SUBSCRIPTION:
-                if recipient:
+                if recipient and event.opted_out:
                     self.suppression.suppress(
                         job.tenant_id, recipient, SuppressionReason.UNSUBSCRIBE, source=event.event_id, at=now
                     )
@@ -213,40 +238,3 @@ class FeedbackService:
             self.suppression.suppress(
                 tenant_id, recipient, SuppressionReason.SOFT_BOUNCE_REPEATED, source=event.event_id, at=now
             )
-
-
-class ReplyService:
-    """A reply stops the lead's sequence; an automatic reply (out of office) does not."""
-
-    def __init__(self, records: Records, clock: Clock) -> None:
-        self.records = records
-        self.clock = clock
-        self.audit = AuditTrail(records)
-
-    def record(self, reply: InboundReply) -> bool:
-        local_part = reply.in_reply_to.strip().strip("<>").split("@", 1)[0]
-        job = self.records.job_by_message_id(local_part)
-        if job is None or (reply.tenant_id and job.tenant_id != reply.tenant_id):
-            log.info("reply.unmatched")
-            return False
-        now = self.clock.now()
-        try:
-            self.records.store.write(self.records.event_claim(job.tenant_id, reply.event_id, now))
-        except ConditionFailed:
-            return False
-        if reply.auto_reply:
-            log.info("reply.automatic", tenant_id=job.tenant_id, job_id=job.job_id)
-            return False
-        for _ in range(3):
-            lead = self.records.find(Lead, job.tenant_id, job.lead_id)
-            if lead is None or lead.status is not LeadStatus.ACTIVE:
-                return False
-            try:
-                self.records.replace(lead.model_copy(update={"status": LeadStatus.REPLIED}))
-                break
-            except ConditionFailed:
-                continue
-        self.audit.record(
-            job.tenant_id, now, "system:replies", "lead.replied", job.lead_id, campaign=job.campaign_id
-        )
-        return True

@@ -158,12 +158,11 @@ class LeadImportService:
                 lead = self._lead(tenant.id, header, row, line, now, list_name, source, lawful_basis, report)
                 if lead is None:
                     continue
-                if lead.email in seen:
-                    report.problems.append(
-                        RowProblem(line, f"duplicate of line {seen[lead.email]}", lead.email)
-                    )
+                key = lead.email.lower()  # local parts are case-insensitive in practice, and lead ids agree
+                if key in seen:
+                    report.problems.append(RowProblem(line, f"duplicate of line {seen[key]}", lead.email))
                     continue
-                seen[lead.email] = line
+                seen[key] = line
                 good.append((line, lead))
         except csv.Error as exc:
             raise ImportFileError(f"line {lines.last}: not valid CSV ({exc}); nothing was imported") from exc

@@ -229,10 +229,7 @@ class PlannerService:
                         continue  # room today, but not in this tick: the timer stays due
                     # This direction's identities are booked for today: look again tomorrow.
                     tomorrow = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
-                    self.records.store.write(
-                        self.records.timer_delete(timer),
-                        self.records.timer_put(timer.model_copy(update={"at": tomorrow})),
-                    )
+                    self._refile(timer, tomorrow)
                     report.deferred += 1
                     continue
                 admitted.append(candidate)
@@ -335,12 +332,16 @@ class PlannerService:
         window = (campaign.step(timer.step).window or tenant.window).in_zone(lead.timezone)
         at = window.next_open(max(timer.at, now))
         if at > until:
-            later = timer.model_copy(update={"at": at})
-            if later.sort != timer.sort:  # within the same second the stored timer already says it
-                self.records.store.write(drop, self.records.timer_put(later))
+            self._refile(timer, at)
             return None
         provider = self.limiter.directory.provider(lead.domain).value
         return _Candidate(timer=timer, at=at, campaign=campaign, provider=provider)
+
+    def _refile(self, timer: Timer, at: datetime) -> None:
+        """Move a timer to a later time (a no-op when that is where it already is, to the second)."""
+        moved = timer.model_copy(update={"at": at})
+        if moved.sort != timer.sort:
+            self.records.store.write(self.records.timer_delete(timer), self.records.timer_put(moved))
 
     def _admission(self, tenant: Tenant, now: datetime) -> _Admission:
         """How much this tick may admit: the hourly token bucket, the daily quota, identity capacity."""

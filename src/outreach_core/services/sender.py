@@ -53,12 +53,14 @@ from outreach_core.ports import (
     Delete,
     JobQueue,
     MailProvider,
+    Metrics,
     Put,
     QueueMessage,
     ReceivedMessage,
 )
 from outreach_core.records import Records, Timer, TimerKind
 from outreach_core.rendering.compose import Thread, compose
+from outreach_core.rendering.reply_token import sign_reply
 from outreach_core.rendering.templating import TemplateError
 from outreach_core.rendering.unsubscribe import sign
 from outreach_core.services.admin import PAUSED_BY_CAMPAIGN
@@ -67,6 +69,7 @@ from outreach_core.services.jobs import JobMessage
 from outreach_core.services.limiter import Grant, NotYet, SendLimiter
 from outreach_core.services.sequence import next_step_timer
 from outreach_core.services.suppression import SuppressionService
+from outreach_core.telemetry import SEND_OUTCOME, NullMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -142,6 +145,7 @@ class SenderService:
         suppression: SuppressionService,
         config: SenderConfig | None = None,
         limiter: SendLimiter | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.records = records
         self.queue = queue
@@ -151,8 +155,14 @@ class SenderService:
         self.suppression = suppression
         self.config = config or SenderConfig()
         self.limiter = limiter or guard.limiter
+        self.metrics = metrics or NullMetrics()
 
     def handle(self, message: ReceivedMessage) -> SendResult:
+        result = self._handle(message)
+        self.metrics.emit(SEND_OUTCOME, 1, "Count", Outcome=result.outcome.value)
+        return result
+
+    def _handle(self, message: ReceivedMessage) -> SendResult:
         try:
             ref = JobMessage.load(message.body)
         except ValidationError as exc:
@@ -215,6 +225,7 @@ class SenderService:
                 job=job,
                 unsubscribe_url=self.unsubscribe_url(job.tenant_id, job.lead_id),
                 thread=choice.thread,
+                reply_token=sign_reply(self.config.unsubscribe_secret, job.tenant_id, job.lead_id),
             )
         except TemplateError as exc:
             return self._finish(job, JobStatus.FAILED, f"template: {exc}", now, Outcome.FAILED)
@@ -252,10 +263,6 @@ class SenderService:
                 else f"campaign {ctx.campaign.status.value}"
             )
             return self._finish(job, JobStatus.CANCELLED, reason, now, Outcome.CANCELLED)
-        if ctx.lead.status is not LeadStatus.ACTIVE:
-            return self._finish(
-                job, JobStatus.CANCELLED, f"lead {ctx.lead.status.value}", now, Outcome.CANCELLED
-            )
         entry = self.records.suppression_for(job.tenant_id, ctx.lead.email)
         if entry is not None:
             return self._finish(
@@ -264,6 +271,10 @@ class SenderService:
                 f"{entry.scope.value} suppression: {entry.reason.value}",
                 now,
                 Outcome.SUPPRESSED,
+            )
+        if ctx.lead.status is not LeadStatus.ACTIVE:
+            return self._finish(
+                job, JobStatus.CANCELLED, f"lead {ctx.lead.status.value}", now, Outcome.CANCELLED
             )
         return None
 
@@ -301,8 +312,9 @@ class SenderService:
         if job.step == 1 or not campaign.step(job.step).thread:
             return None
         first = self.records.job(job.tenant_id, job_id_for(job.campaign_id, job.lead_id, 1))
-        if first is None or not first.sender_id or not first.rfc_message_id:
+        if first is None or not first.sender_id or not (first.rfc_message_id or first.subject):
             return None
+        # Without the Message-ID (a send recorded by a person) the follow-up keeps the subject, fresh.
         return first.sender_id, Thread(message_id=first.rfc_message_id, subject=first.subject)
 
     # --- sending ------------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ from outreach_core.domain.jobs import JobStatus, MessageJob
 from outreach_core.domain.models import Campaign, Lead, SenderIdentity
 from outreach_core.policies import aimd, warmup
 from outreach_core.policies.limits import Limit, from_micros, micros, window_used
-from outreach_core.ports import Clock, JobQueue
+from outreach_core.ports import Clock, JobQueue, QueueStats
 from outreach_core.records import Records
 from outreach_core.services.guard import ReputationGuard
+from outreach_core.services.reporting import Outcomes, mailbox_provider
 
 # Jobs the provider accepted, whatever came back later.
 EVER_SENT = frozenset({JobStatus.SENT, JobStatus.DELIVERED, JobStatus.BOUNCED, JobStatus.COMPLAINED})
@@ -57,6 +58,26 @@ class TenantStatusRow:
     def sent(self) -> int:
         return sum(v for k, v in self.jobs.items() if JobStatus(k) in EVER_SENT)
 
+    @property
+    def outcomes(self) -> Outcomes:
+        """Success and failure figures of this tenant's jobs (delivered, bounced, complained, failed)."""
+        j = self.jobs
+        return Outcomes(
+            sent=self.sent,
+            delivered=j.get("delivered", 0) + j.get("complained", 0),
+            bounced=j.get("bounced", 0),
+            complained=j.get("complained", 0),
+            failed=j.get("failed", 0) + j.get("dead_lettered", 0),
+        )
+
+
+@dataclass(frozen=True)
+class ProviderStatusRow:
+    """Per receiving mailbox provider (gmail, microsoft, yahoo, ...; see services.reporting)."""
+
+    provider: str
+    outcomes: Outcomes
+
 
 @dataclass(frozen=True)
 class _Warm:
@@ -74,6 +95,8 @@ class StatusReport:
     campaigns: list[CampaignStatusRow] = field(default_factory=list)
     identities: list[IdentityStatusRow] = field(default_factory=list)
     dead_letters: int = 0
+    providers: list[ProviderStatusRow] = field(default_factory=list)
+    queue: QueueStats | None = None
 
 
 class StatusService:
@@ -85,11 +108,17 @@ class StatusService:
 
     def report(self, tenant_id: str | None = None) -> StatusReport:
         report = StatusReport(dead_letters=len(self.queue.dead_letters(limit=10_000)))
+        report.queue = self.queue.stats()
+        providers: dict[str, Outcomes] = {}
         for tenant in self.records.tenants():
             if tenant_id and tenant.id != tenant_id:
                 continue
             jobs = self.records.jobs(tenant.id)
-            leads = Counter(lead.status.value for lead in self.records.all(Lead, tenant.id))
+            all_leads = self.records.all(Lead, tenant.id)
+            leads = Counter(lead.status.value for lead in all_leads)
+            domains = {lead.id: lead.domain for lead in all_leads}
+            for job in jobs:
+                providers.setdefault(mailbox_provider(domains.get(job.lead_id, "")), Outcomes()).add(job)
             report.tenants.append(
                 TenantStatusRow(tenant.id, dict(leads), dict(Counter(j.status.value for j in jobs)))
             )
@@ -128,6 +157,10 @@ class StatusService:
                         warm.pauses,
                     )
                 )
+        report.providers = [
+            ProviderStatusRow(name, outcomes)
+            for name, outcomes in sorted(providers.items(), key=lambda kv: -kv[1].sent)
+        ]
         return report
 
     def _warmup(self, tenant_id: str, identity: SenderIdentity) -> _Warm:

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
 
 from outreach_core.domain.ids import email_hash, lead_id_for
+from outreach_core.domain.jobs import JobStatus, MessageJob
 from outreach_core.domain.models import Lead, LeadStatus
 from outreach_core.domain.suppression import SuppressionEntry, SuppressionReason, SuppressionScope
 from outreach_core.policies.suppression import SuppressionPolicy
-from outreach_core.ports import ConditionFailed, Put
-from outreach_core.records import Records
+from outreach_core.ports import ConditionFailed, Delete, Put
+from outreach_core.records import GLOBAL, Records
 from outreach_core.services.audit import AuditTrail
 
 log = structlog.get_logger(__name__)
+
+# Audit entries about the global list are kept under this pseudo-tenant (never a valid tenant slug).
+GLOBAL_AUDIT = GLOBAL
+_OPEN = frozenset({JobStatus.PLANNED, JobStatus.QUEUED})
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    lead_erased: bool
+    entries_scrubbed: int
+    jobs_cancelled: int
+    jobs_scrubbed: int
+
 
 LEAD_STATUS = {
     SuppressionReason.HARD_BOUNCE: LeadStatus.BOUNCED,
@@ -81,3 +96,129 @@ class SuppressionService:
                 return
             except ConditionFailed:
                 continue
+
+    # --- operator actions ------------------------------------------------------------------------
+
+    def add_global(
+        self, email: str, reason: SuppressionReason, *, source: str, at: datetime, actor: str
+    ) -> bool:
+        """Put an address on the cross-tenant list (a spam trap, a complaint elsewhere). Idempotent."""
+        digest = email_hash(email)
+        if self.records.store.get(GLOBAL, f"SUPP#{digest}") is not None:
+            return False
+        entry = SuppressionEntry(
+            scope=SuppressionScope.GLOBAL,
+            tenant_id=None,
+            email_hash=digest,
+            email=email,
+            reason=reason,
+            source=source,
+            created_at=at,
+        )
+        self.records.suppress(entry)
+        self.audit.record(GLOBAL_AUDIT, at, actor, "suppression.add", digest, reason.value, scope="global")
+        return True
+
+    def remove(
+        self,
+        scope: SuppressionScope,
+        tenant_id: str | None,
+        email: str,
+        *,
+        at: datetime,
+        actor: str,
+        reason: str,
+    ) -> bool:
+        """Take an address off one list. The lead stays stopped: re-activating it is a separate decision."""
+        if scope is SuppressionScope.TENANT and not tenant_id:
+            raise ValueError("removing from a tenant's list needs the tenant")
+        partition = self.records.suppression_partition(scope, tenant_id)
+        digest = email_hash(email)
+        item = self.records.store.get(partition, f"SUPP#{digest}")
+        if item is None:
+            return False
+        entry = SuppressionEntry.model_validate(item.data)
+        if entry.reason is SuppressionReason.ERASURE or entry.email is None:
+            raise ValueError("an erased address stays suppressed: its owner asked us to forget them")
+        self.records.store.write(Delete(partition=partition, sort=f"SUPP#{digest}"))
+        audit_tenant = tenant_id if scope is SuppressionScope.TENANT and tenant_id else GLOBAL_AUDIT
+        self.audit.record(audit_tenant, at, actor, "suppression.remove", digest, reason, scope=scope.value)
+        return True
+
+    def cancel_open_jobs(self, tenant_id: str, lead_id: str, reason: str, at: datetime) -> int:
+        """Cancel the lead's planned and queued jobs now (a queue message left behind finds them
+        cancelled and does nothing). Jobs already being sent are left to finish."""
+        cancelled = 0
+        for found in self.records.lead_jobs(tenant_id, lead_id):
+            job: MessageJob | None = found
+            for _ in range(3):
+                if job is None or job.status not in _OPEN:
+                    break
+                try:
+                    self.records.save_job(job.moved(JobStatus.CANCELLED, at, reason))
+                    cancelled += 1
+                    break
+                except ConditionFailed:
+                    job = self.records.job(tenant_id, found.job_id)
+        return cancelled
+
+    def erase(self, tenant_id: str, email: str, *, at: datetime, actor: str, reason: str) -> ErasureReport:
+        """Erase-on-request: forget the person, keep them unreachable. Afterwards only the address's
+        hash remains (in the tenant's suppression list, and in any global entry); the lead record is
+        deleted, its open jobs cancelled and the personal text of its jobs (subjects) blanked."""
+        digest = email_hash(email)
+        scrubbed = 0
+        ops: list[Put | Delete] = []
+        for partition in (self.records.suppression_partition(SuppressionScope.TENANT, tenant_id), GLOBAL):
+            item = self.records.store.get(partition, f"SUPP#{digest}")
+            if item is not None and item.data.get("email"):
+                ops.append(Put(partition=partition, sort=item.sort, data={**item.data, "email": None}))
+                scrubbed += 1
+        if (
+            self.records.store.get(
+                self.records.suppression_partition(SuppressionScope.TENANT, tenant_id), f"SUPP#{digest}"
+            )
+            is None
+        ):
+            ops.append(
+                self.records.suppression_put(
+                    SuppressionEntry(
+                        scope=SuppressionScope.TENANT,
+                        tenant_id=tenant_id,
+                        email_hash=digest,
+                        email=None,
+                        reason=SuppressionReason.ERASURE,
+                        source=actor,
+                        created_at=at,
+                    )
+                )
+            )
+        if ops:
+            self.records.store.write(*ops)
+        lead_id = lead_id_for(tenant_id, email)
+        cancelled = self.cancel_open_jobs(tenant_id, lead_id, "lead erased on request", at)
+        jobs_scrubbed = 0
+        for job in self.records.lead_jobs(tenant_id, lead_id):
+            if job.subject:
+                self.records.save_job(job.model_copy(update={"subject": ""}))
+                jobs_scrubbed += 1
+        erased = False
+        for _ in range(3):
+            lead = self.records.find(Lead, tenant_id, lead_id)
+            if lead is None:
+                break
+            try:
+                self.records.store.write(self.records.delete_op(lead))
+                erased = True
+                break
+            except ConditionFailed:
+                continue
+        self.audit.record(
+            tenant_id, at, actor, "lead.erase", digest, reason, lead=lead_id, cancelled=cancelled
+        )
+        log.info("suppression.erased", tenant_id=tenant_id, lead_id=lead_id, cancelled=cancelled)
+        return ErasureReport(erased, scrubbed, cancelled, jobs_scrubbed)
+
+    def export(self, scope: SuppressionScope, tenant_id: str | None = None) -> list[SuppressionEntry]:
+        """The whole list, oldest first (for CSV export and audits)."""
+        return sorted(self.records.suppressions(scope, tenant_id), key=lambda e: (e.created_at, e.email_hash))

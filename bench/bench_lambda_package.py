@@ -1,0 +1,93 @@
+"""The Lambda package: zip size, and the cold import of the sender handler next to `import boto3`.
+
+Both imports run in fresh interpreters (-I -S -B: no site-packages, no bytecode writes) that see only
+the unpacked zip plus the packages the Lambda runtime provides (boto3 and its dependencies, linked from
+this environment), alternating, several rounds; the figure is the median time of the import statement
+itself (interpreter start-up excluded). Importing the sender handler is the whole cold start: settings,
+logging, the container, the boto3 clients and the services.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUNDS = 9
+RUNTIME_PROVIDED = ["boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six.py"]
+ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "OUTREACH_JOB_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/outreach-jobs",
+    "OUTREACH_JOB_DLQ_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/outreach-jobs-dlq",
+    "OUTREACH_AWS_FAILOVER_REGION": "eu-central-1",
+    "OUTREACH_ARCHIVE_BUCKET": "outreach-archive",
+}
+
+
+def _build(out: Path) -> Path:
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "package_lambda.py"), "--out", str(out)], check=True
+    )
+    return next(out.glob("outreach-lambda-*.zip"))
+
+
+LIBRARIES = "boto3,pydantic_settings,dependency_injector.containers,structlog"
+STAGES = [  # what the sender's cold start is made of, each stage including the ones before
+    ("boto3", "boto3"),
+    ("+ pydantic, pydantic-settings, dependency-injector, structlog", LIBRARIES),
+    ("+ our modules (core, adapters, container class)", "entrypoints.container"),
+    ("+ the cold start: settings, container, boto3 clients, services", "entrypoints.aws.sender"),
+]
+
+
+def _import_seconds(paths: list[str], modules: str) -> float:
+    code = (
+        "import sys, time; sys.path[:0] = sys.argv[1:-1]; t = time.perf_counter(); "
+        "[__import__(m) for m in sys.argv[-1].split(',')]; print(time.perf_counter() - t)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", code, *paths, modules],
+        env=ENV,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.strip())
+
+
+def run() -> None:
+    import boto3
+
+    site = Path(boto3.__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = _build(Path(tmp) / "dist")
+        unpacked, runtime = Path(tmp) / "task", Path(tmp) / "runtime"
+        runtime.mkdir()
+        zipfile.ZipFile(archive).extractall(unpacked)
+        for name in RUNTIME_PROVIDED:
+            if (site / name).exists():
+                (runtime / name).symlink_to(site / name)
+        paths = [str(unpacked), str(runtime)]
+        times: dict[str, list[float]] = {label: [] for label, _ in STAGES}
+        for _ in range(ROUNDS):
+            for label, modules in STAGES:
+                times[label].append(_import_seconds(paths, modules))
+        size = archive.stat().st_size
+    boto, sender = times[STAGES[0][0]], times[STAGES[-1][0]]
+    boto_ms, sender_ms = statistics.median(boto) * 1000, statistics.median(sender) * 1000
+    print(f"lambda zip: {archive.name} {size / 1024 / 1024:.2f} MB (target <= 5 MB)")
+    print(
+        f"cold import, median of {ROUNDS}: import boto3 {boto_ms:.0f} ms; "
+        f"import entrypoints.aws.sender {sender_ms:.0f} ms; "
+        f"extra {sender_ms - boto_ms:.0f} ms (target <= 150 ms)"
+    )
+    print(f"  spread: boto3 {min(boto) * 1000:.0f}-{max(boto) * 1000:.0f} ms, "
+          f"sender {min(sender) * 1000:.0f}-{max(sender) * 1000:.0f} ms")  # fmt: skip
+    for label, _ in STAGES:
+        print(f"  {label:66s} {statistics.median(times[label]) * 1000:6.0f} ms")

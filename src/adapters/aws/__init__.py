@@ -1,0 +1,6 @@
+"""AWS adapters: DynamoDB state, SQS queue, SES mail (with regional failover), S3 archive.
+
+Every module declares `IAM_ACTIONS`: exactly the IAM actions its boto3 calls need. A test derives them
+from the calls in the source, and the Lambda manifest (entrypoints/aws/manifest.py) unions them per
+function, so the Terraform roles can be checked against the code.
+"""

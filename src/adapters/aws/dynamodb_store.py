@@ -1,0 +1,262 @@
+"""StateStore on DynamoDB: one table, string keys `pk`/`sk`, a sparse GSI on `ik`, TTL on `expires_at`.
+
+Item shape (see docs/adr/0100-dynamodb-key-design.md):
+
+    pk          S  partition: `T#<tenant>` or `GLOBAL`
+    sk          S  sort key (records.py owns the layout)
+    data        S  the item's document as compact JSON (exact round trip of ints, floats and text)
+    version     N  1 on create, +1 on every write: the compare-and-set token
+    ik          S  optional index key (`MSG#<provider message id>`), GSI `by_index_key` (sparse)
+    expires_at  N  optional epoch seconds; DynamoDB's TTL deletes the item some time after
+
+A single conditional Put is a conditional PutItem (the new version is known: expected + 1); an
+unconditional Put is an UpdateItem that increments the version atomically; several operations are one
+TransactWriteItems. A lost condition becomes ConditionFailed naming the item whose condition failed.
+Expiry is retention, not meaning: an expired item still reads back until TTL removes it, exactly as
+on the local store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from outreach_core.ports import ConditionFailed, Delete, Put, StoredItem
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+IAM_ACTIONS = frozenset(
+    {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+)
+INDEX_NAME = "by_index_key"
+MAX_TRANSACTION_ITEMS = 100
+_TOP = "\U0010ffff"  # sorts after every character: prefix + _TOP bounds a prefix range
+_NAMES = {"#pk": "pk", "#sk": "sk", "#d": "data", "#v": "version", "#ik": "ik", "#ttl": "expires_at"}
+
+Item = Mapping[str, "AttributeValueTypeDef"]
+
+
+def _s(value: str) -> AttributeValueTypeDef:
+    return {"S": value}
+
+
+def _n(value: int) -> AttributeValueTypeDef:
+    return {"N": str(value)}
+
+
+def _key(partition: str, sort: str) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": _s(partition), "sk": _s(sort)}
+
+
+def _item(raw: Item) -> StoredItem:
+    return StoredItem(
+        partition=raw["pk"]["S"],
+        sort=raw["sk"]["S"],
+        data=json.loads(raw["data"]["S"]),
+        version=int(raw["version"]["N"]),
+        index_key=raw["ik"]["S"] if "ik" in raw else None,
+        expires_at=int(raw["expires_at"]["N"]) if "expires_at" in raw else None,
+    )
+
+
+def _json(data: Mapping[str, Any]) -> str:
+    return json.dumps(dict(data), ensure_ascii=False, separators=(",", ":"))
+
+
+def _version_condition(expected: int) -> tuple[str, dict[str, AttributeValueTypeDef]]:
+    if expected == 0:
+        return "attribute_not_exists(#pk)", {}
+    return "#v = :expected", {":expected": _n(expected)}
+
+
+class DynamoDbStateStore:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self.client = client
+        self.table_name = table_name
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def get(self, partition: str, sort: str) -> StoredItem | None:
+        response = self.client.get_item(
+            TableName=self.table_name, Key=_key(partition, sort), ConsistentRead=True
+        )
+        raw = response.get("Item")
+        return _item(raw) if raw else None
+
+    def query(
+        self,
+        partition: str,
+        prefix: str,
+        *,
+        upto: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredItem]:
+        high = min(upto, prefix + _TOP) if upto is not None else prefix + _TOP
+        low = max(prefix, after) if after is not None else prefix
+        if low > high or limit == 0:
+            return []
+        values: dict[str, AttributeValueTypeDef] = {":p": _s(partition)}
+        if low:
+            condition = "#pk = :p AND #sk BETWEEN :low AND :high"
+            values.update({":low": _s(low), ":high": _s(high)})
+        else:  # an empty prefix: DynamoDB refuses empty key values, and every sort key is >= ""
+            condition = "#pk = :p AND #sk <= :high"
+            values[":high"] = _s(high)
+        found: list[StoredItem] = []
+        start: dict[str, AttributeValueTypeDef] | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": self.table_name,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
+                "ExpressionAttributeValues": values,
+                "ConsistentRead": True,
+            }
+            if limit is not None:
+                kwargs["Limit"] = limit - len(found) + (1 if after is not None else 0)
+            if start is not None:
+                kwargs["ExclusiveStartKey"] = start
+            response = self.client.query(**kwargs)
+            for raw in response.get("Items", []):
+                if after is not None and raw["sk"]["S"] <= after:
+                    continue  # BETWEEN is inclusive; `after` is not
+                found.append(_item(raw))
+                if limit is not None and len(found) >= limit:
+                    return found
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return found
+            start = dict(last)
+
+    def find(self, index_key: str) -> list[StoredItem]:
+        found: list[StoredItem] = []
+        start: dict[str, AttributeValueTypeDef] | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": INDEX_NAME,
+                "KeyConditionExpression": "#ik = :ik",
+                "ExpressionAttributeNames": {"#ik": "ik"},
+                "ExpressionAttributeValues": {":ik": _s(index_key)},
+            }
+            if start is not None:
+                kwargs["ExclusiveStartKey"] = start
+            response = self.client.query(**kwargs)
+            found.extend(_item(raw) for raw in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return found
+            start = dict(last)
+
+    # --- writes --------------------------------------------------------------------------------
+
+    def write(self, *operations: Put | Delete) -> None:
+        keys = [(op.partition, op.sort) for op in operations]
+        if len(set(keys)) != len(keys):
+            raise ValueError("one write may touch each item once")
+        if len(operations) > MAX_TRANSACTION_ITEMS:
+            raise ValueError(f"one write may touch at most {MAX_TRANSACTION_ITEMS} items")
+        if not operations:
+            return
+        if len(operations) == 1:
+            self._single(operations[0])
+        else:
+            self._transaction(operations)
+
+    def _single(self, op: Put | Delete) -> None:
+        request = self._request(op)
+        kind, params = next(iter(request.items()))
+        try:
+            if kind == "Put":
+                self.client.put_item(**params)
+            elif kind == "Update":
+                self.client.update_item(**params)
+            else:
+                self.client.delete_item(**params)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ConditionFailed(op.partition, op.sort) from None
+            raise
+
+    def _transaction(self, operations: Sequence[Put | Delete]) -> None:
+        items: list[TransactWriteItemTypeDef] = [self._request(op) for op in operations]  # type: ignore[misc]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons: list[Mapping[str, Any]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
+            for op, reason in zip(operations, reasons, strict=False):
+                # A concurrent transaction on the item is contention too: the caller re-reads and retries.
+                if reason.get("Code") in ("ConditionalCheckFailed", "TransactionConflict"):
+                    raise ConditionFailed(op.partition, op.sort) from None
+            raise
+
+    def _request(self, op: Put | Delete) -> dict[str, dict[str, Any]]:
+        """The operation as one TransactWriteItems entry ({"Put"|"Update"|"Delete": params}), which
+        is also the keyword arguments of the single-item call."""
+        if isinstance(op, Delete):
+            params: dict[str, Any] = {"TableName": self.table_name, "Key": _key(op.partition, op.sort)}
+            if op.expected_version is not None:
+                condition, values = _version_condition(op.expected_version)
+                params["ConditionExpression"] = condition
+                params["ExpressionAttributeNames"] = {k: _NAMES[k] for k in ("#pk", "#v") if k in condition}
+                if values:
+                    params["ExpressionAttributeValues"] = values
+            return {"Delete": params}
+        if op.expected_version is not None:
+            item: dict[str, AttributeValueTypeDef] = {
+                **_key(op.partition, op.sort),
+                "data": _s(_json(op.data)),
+                "version": _n(op.expected_version + 1),
+            }
+            if op.index_key is not None:
+                item["ik"] = _s(op.index_key)
+            if op.expires_at is not None:
+                item["expires_at"] = _n(op.expires_at)
+            condition, values = _version_condition(op.expected_version)
+            put: dict[str, Any] = {
+                "TableName": self.table_name,
+                "Item": item,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {k: _NAMES[k] for k in ("#pk", "#v") if k in condition},
+            }
+            if values:
+                put["ExpressionAttributeValues"] = values
+            return {"Put": put}
+        # Unconditional: replace every attribute and bump the version in one atomic update.
+        sets = ["#d = :d", "#v = if_not_exists(#v, :zero) + :one"]
+        removes: list[str] = []
+        values = {":d": _s(_json(op.data)), ":zero": _n(0), ":one": _n(1)}
+        if op.index_key is not None:
+            sets.append("#ik = :ik")
+            values[":ik"] = _s(op.index_key)
+        else:
+            removes.append("#ik")
+        if op.expires_at is not None:
+            sets.append("#ttl = :ttl")
+            values[":ttl"] = _n(op.expires_at)
+        else:
+            removes.append("#ttl")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": _key(op.partition, op.sort),
+                "UpdateExpression": expression,
+                "ExpressionAttributeNames": {k: _NAMES[k] for k in ("#d", "#v", "#ik", "#ttl")},
+                "ExpressionAttributeValues": values,
+            }
+        }

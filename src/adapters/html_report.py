@@ -1,0 +1,355 @@
+"""`outreach report`: one self-contained HTML file, charts as hand-written inline SVG.
+
+No JavaScript, no fonts or scripts from a CDN: the file opens offline, in a mail attachment or from
+S3, and prints. Every chart is an `<svg class="chart" data-chart="...">` whose marks carry
+class="mark" and a `<title>` tooltip, which is also what the browser test looks for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from outreach_core.services.reporting import DayRow, GroupRow, Outcomes, ReportData
+
+COLORS = {
+    "delivered": "#2e7d32",
+    "bounced": "#ef6c00",
+    "complained": "#c62828",
+    "pending": "#90a4ae",
+    "sent": "#1565c0",
+    "threshold": "#6d4c41",
+}
+BOUNCE_THRESHOLD = 0.05  # the seed's auto-stop rules: campaign pause
+COMPLAINT_THRESHOLD = 0.001  # identity block
+
+_CSS = """
+:root { color-scheme: light; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1c2430;
+       background: #f5f7fa; }
+header { background: #1c2430; color: #fff; padding: 18px 28px; }
+header h1 { margin: 0; font-size: 20px; font-weight: 600; }
+header p { margin: 4px 0 0; color: #b8c2cf; }
+main { padding: 20px 28px 40px; max-width: 1180px; }
+section { background: #fff; border: 1px solid #dde3ea; border-radius: 6px; padding: 16px 18px;
+          margin: 0 0 18px; }
+h2 { font-size: 16px; margin: 0 0 10px; }
+.kpis { display: flex; gap: 12px; flex-wrap: wrap; }
+.kpi { flex: 1 1 140px; background: #fff; border: 1px solid #dde3ea; border-radius: 6px; padding: 10px 14px; }
+.kpi b { display: block; font-size: 22px; }
+.kpi span { color: #5b6675; font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
+.kpi.bad b { color: #c62828; }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+th, td { text-align: right; padding: 4px 8px; border-bottom: 1px solid #eef1f5; }
+th:first-child, td:first-child { text-align: left; }
+th { color: #5b6675; font-weight: 600; font-size: 12px; }
+td.bad { color: #c62828; font-weight: 600; }
+.legend { display: flex; gap: 14px; font-size: 12px; color: #5b6675; margin: 4px 0 6px; }
+.legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; }
+svg.chart { width: 100%; height: auto; display: block; }
+svg.chart text { font: 11px system-ui, sans-serif; fill: #5b6675; }
+.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
+@media (max-width: 900px) { .grid2 { grid-template-columns: 1fr; } }
+footer { color: #5b6675; font-size: 12px; }
+"""
+
+
+def _pct(value: float, digits: int = 1) -> str:
+    return f"{value * 100:.{digits}f}%"
+
+
+def _legend(*names: str) -> str:
+    items = "".join(f'<span><i style="background:{COLORS[n]}"></i>{escape(n)}</span>' for n in names)
+    return f'<div class="legend">{items}</div>'
+
+
+@dataclass(frozen=True)
+class _Frame:
+    width: int = 1040
+    height: int = 260
+    left: int = 52
+    right: int = 16
+    top: int = 14
+    bottom: int = 34
+
+    @property
+    def plot_w(self) -> float:
+        return self.width - self.left - self.right
+
+    @property
+    def plot_h(self) -> float:
+        return self.height - self.top - self.bottom
+
+    def y(self, value: float, top_value: float) -> float:
+        return self.top + self.plot_h * (1 - (value / top_value if top_value else 0))
+
+
+def _nice_step(raw: float, integer: bool) -> float:
+    base = 10.0 ** math.floor(math.log10(raw))
+    for mult in (1, 2, 2.5, 5, 10):
+        step = base * mult
+        if integer and step < 1:
+            continue
+        if integer and step != int(step):
+            continue
+        if step >= raw * (1 - 1e-9):
+            return step
+    return base * 10
+
+
+def _scale(value: float, integer: bool = True) -> tuple[float, int]:
+    """A readable axis: (top, intervals) with 4 to 6 equal, round steps and top >= value."""
+    if value <= 0:
+        return (4.0 if integer else 0.04), 4
+    options = []
+    for intervals in (4, 5, 6):
+        step = _nice_step(value / intervals, integer)
+        options.append((step * intervals, intervals))
+    return min(options)
+
+
+def _axes(frame: _Frame, top_value: float, intervals: int, fmt: str, labels: Sequence[str]) -> list[str]:
+    parts = []
+    for i in range(intervals + 1):
+        value = top_value * i / intervals
+        y = frame.y(value, top_value)
+        text = _pct(value, 2 if top_value < 0.02 else 1) if fmt == "pct" else f"{value:,.0f}"
+        parts.append(
+            f'<line x1="{frame.left}" x2="{frame.width - frame.right}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="#eef1f5"/><text x="{frame.left - 6}" y="{y + 4:.1f}" text-anchor="end">{text}</text>'
+        )
+    n = len(labels)
+    every = max(1, math.ceil(n / (frame.plot_w / 70)))  # room for about one label per 70 units
+    for i, label in enumerate(labels):
+        if i % every:
+            continue
+        x = frame.left + frame.plot_w * (i + 0.5) / max(n, 1)
+        parts.append(f'<text x="{x:.1f}" y="{frame.height - 12}" text-anchor="middle">{escape(label)}</text>')
+    return parts
+
+
+def _svg(name: str, label: str, frame: _Frame, body: list[str]) -> str:
+    return (
+        f'<svg class="chart" data-chart="{name}" viewBox="0 0 {frame.width} {frame.height}" '
+        f'role="img" aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
+        + "".join(body)
+        + "</svg>"
+    )
+
+
+def sends_chart(days: Sequence[DayRow]) -> str:
+    """Stacked bars per send day: delivered, bounced, complained (within delivered), pending."""
+    frame = _Frame()
+    top, intervals = _scale(max((d.outcomes.sent for d in days), default=0))
+    labels = [d.day.strftime("%d %b") for d in days]
+    body = _axes(frame, top, intervals, "count", labels)
+    slot = frame.plot_w / max(len(days), 1)
+    width = max(2.0, slot * 0.7)
+    for i, row in enumerate(days):
+        o = row.outcomes
+        x = frame.left + slot * i + (slot - width) / 2
+        base = 0.0
+        for name, count in (
+            ("delivered", o.delivered - o.complained),
+            ("complained", o.complained),
+            ("bounced", o.bounced),
+            ("pending", max(0, o.pending)),
+        ):
+            if count <= 0:
+                continue
+            y_top = frame.y(base + count, top)
+            height = frame.y(base, top) - y_top
+            body.append(
+                f'<rect class="mark" data-series="{name}" x="{x:.1f}" y="{y_top:.1f}" width="{width:.1f}" '
+                f'height="{max(height, 0.5):.1f}" fill="{COLORS[name]}"><title>{row.day:%Y-%m-%d} {name}: '
+                f"{count} of {o.sent} sent</title></rect>"
+            )
+            base += count
+    return _svg("sends-per-day", "Messages sent per day by outcome", frame, body)
+
+
+def rate_chart(
+    name: str, label: str, days: Sequence[DayRow], series: Sequence[tuple[str, str]], threshold: float | None
+) -> str:
+    """Lines of rates per send day; days with nothing sent leave a gap. `series`: (color key, field)."""
+    frame = _Frame(width=520, height=250, left=56)
+    values = [getattr(d.outcomes, f) for d in days for _, f in series if d.outcomes.sent]
+    top, intervals = _scale(max([*values, threshold or 0.0, 0.0001]) * 1.05, integer=False)
+    if top > 1.0:
+        top, intervals = 1.0, 5
+    labels = [d.day.strftime("%d %b") for d in days]
+    body = _axes(frame, top, intervals, "pct", labels)
+    slot = frame.plot_w / max(len(days), 1)
+    if threshold is not None:
+        y = frame.y(threshold, top)
+        body.append(
+            f'<line class="threshold" x1="{frame.left}" x2="{frame.width - frame.right}" y1="{y:.1f}" '
+            f'y2="{y:.1f}" stroke="{COLORS["threshold"]}" stroke-dasharray="5 4"/>'
+            f'<text x="{frame.width - frame.right}" y="{y - 4:.1f}" text-anchor="end">'
+            f"auto-stop {_pct(threshold, 1 if threshold >= 0.01 else 2)}</text>"
+        )
+    for color, field_name in series:
+        points = []
+        segments: list[list[tuple[float, float]]] = [[]]
+        for i, row in enumerate(days):
+            if not row.outcomes.sent:
+                if segments[-1]:
+                    segments.append([])  # no sends that day: break the line rather than bridge it
+                continue
+            x = frame.left + slot * (i + 0.5)
+            y = frame.y(getattr(row.outcomes, field_name), top)
+            points.append((x, y, row))
+            segments[-1].append((x, y))
+        for segment in segments:
+            if len(segment) < 2:
+                continue
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in segment)
+            body.append(
+                f'<polyline class="mark" data-series="{color}" points="{path}" fill="none" '
+                f'stroke="{COLORS[color]}" stroke-width="2.5" stroke-linejoin="round"/>'
+            )
+        for x, y, row in points:
+            value = getattr(row.outcomes, field_name)
+            body.append(
+                f'<circle class="mark" data-series="{color}" cx="{x:.1f}" cy="{y:.1f}" r="3.5" '
+                f'fill="{COLORS[color]}"><title>{row.day:%Y-%m-%d} {field_name.replace("_", " ")}: '
+                f"{_pct(value, 2)} of {row.outcomes.sent}</title></circle>"
+            )
+    return _svg(name, label, frame, body)
+
+
+def group_chart(name: str, label: str, rows: Sequence[GroupRow]) -> str:
+    """Horizontal stacked bars per group (identity or provider): delivered, complained, bounced, pending."""
+    rows = [r for r in rows if r.outcomes.sent] or list(rows[:1])
+    bar, gap, left = 20, 8, 190
+    frame = _Frame(height=max(60, len(rows) * (bar + gap) + 30), left=left, bottom=20)
+    top, intervals = _scale(max((r.outcomes.sent for r in rows), default=0))
+    body: list[str] = []
+    for i in range(intervals + 1):
+        value = top * i / intervals
+        x = left + frame.plot_w * value / top
+        body.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{frame.top}" y2="{frame.height - frame.bottom}" '
+            f'stroke="#eef1f5"/><text x="{x:.1f}" y="{frame.height - 6}" text-anchor="middle">'
+            f"{value:,.0f}</text>"
+        )
+    for i, row in enumerate(rows):
+        o = row.outcomes
+        y = frame.top + i * (bar + gap)
+        body.append(
+            f'<text x="{left - 8}" y="{y + bar * 0.7:.1f}" text-anchor="end">{escape(row.key[:30])}</text>'
+        )
+        start = 0.0
+        for series, count in (
+            ("delivered", o.delivered - o.complained),
+            ("complained", o.complained),
+            ("bounced", o.bounced),
+            ("pending", max(0, o.pending)),
+        ):
+            if count <= 0:
+                continue
+            x = left + frame.plot_w * start / top
+            width = frame.plot_w * count / top
+            body.append(
+                f'<rect class="mark" data-series="{series}" x="{x:.1f}" y="{y}" '
+                f'width="{max(width, 0.5):.1f}" height="{bar}" fill="{COLORS[series]}">'
+                f"<title>{escape(row.key)} {series}: {count} of {o.sent} ({_pct(count / o.sent, 2)})</title>"
+                "</rect>"
+            )
+            start += count
+    return _svg(name, label, frame, body)
+
+
+def _rate_cell(value: float, limit: float, digits: int = 1) -> str:
+    css = ' class="bad"' if value > limit else ""
+    return f"<td{css}>{_pct(value, digits)}</td>"
+
+
+def _table(rows: Sequence[GroupRow], first: str, extra: tuple[str, ...] = ()) -> str:
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            first,
+            *extra,
+            "sent",
+            "delivered",
+            "bounced",
+            "complained",
+            "failed",
+            "delivery",
+            "bounce",
+            "complaint",
+        )
+    )
+    body = []
+    for row in rows:
+        o: Outcomes = row.outcomes
+        extras = "".join(f"<td>{escape(v)}</td>" for v in (row.label, row.status)[: len(extra)])
+        body.append(
+            f"<tr><td>{escape(row.key)}</td>{extras}<td>{o.sent:,}</td><td>{o.delivered:,}</td>"
+            f"<td>{o.bounced:,}</td><td>{o.complained:,}</td><td>{o.failed:,}</td>"
+            f"<td>{_pct(o.delivery_rate)}</td>{_rate_cell(o.bounce_rate, BOUNCE_THRESHOLD)}"
+            f"{_rate_cell(o.complaint_rate, COMPLAINT_THRESHOLD, 2)}</tr>"
+        )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def render_report(data: ReportData, title: str = "Outreach report") -> str:
+    totals = data.totals
+    scope = f"tenant {data.tenant_filter}" if data.tenant_filter else f"{len(data.tenants)} tenant(s)"
+    kpis = [
+        ("sent", f"{totals.sent:,}", False),
+        ("delivery rate", _pct(totals.delivery_rate), False),
+        ("bounce rate", _pct(totals.bounce_rate), totals.bounce_rate > BOUNCE_THRESHOLD),
+        ("complaint rate", _pct(totals.complaint_rate, 2), totals.complaint_rate > COMPLAINT_THRESHOLD),
+        ("failed (not sent)", f"{totals.failed:,}", totals.failed > 0),
+    ]
+    kpi_html = "".join(
+        f'<div class="kpi{" bad" if bad else ""}"><span>{escape(k)}</span><b>{escape(v)}</b></div>'
+        for k, v, bad in kpis
+    )
+    statuses = ", ".join(f"{k} {v:,}" for k, v in data.jobs_by_status.items()) or "no jobs yet"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title><style>{_CSS}</style></head>
+<body>
+<header><h1>{escape(title)}</h1>
+<p>{scope} · messages sent {data.first_day:%d %b %Y} – {data.last_day:%d %b %Y} ·
+generated {data.generated_at:%Y-%m-%d %H:%M UTC}</p></header>
+<main>
+<section class="kpis">{kpi_html}</section>
+<section><h2>Messages sent per day, by outcome</h2>
+{_legend("delivered", "complained", "bounced", "pending")}
+{sends_chart(data.days)}</section>
+<div class="grid2">
+<section><h2>Delivery rate by send day</h2>{_legend("delivered")}
+{rate_chart("delivery-rate", "Delivery rate by send day", data.days, [("delivered", "delivery_rate")], None)}
+</section>
+<section><h2>Bounce and complaint rates by send day</h2>{_legend("bounced", "complained", "threshold")}
+{
+        rate_chart(
+            "problem-rates",
+            "Bounce and complaint rates by send day",
+            data.days,
+            [("bounced", "bounce_rate"), ("complained", "complaint_rate")],
+            BOUNCE_THRESHOLD,
+        )
+    }
+</section></div>
+<section><h2>Per sender identity</h2>{_legend("delivered", "complained", "bounced", "pending")}
+{group_chart("per-identity", "Messages per sender identity by outcome", data.identities)}
+{_table(data.identities, "identity", ("domain", "status"))}</section>
+<section><h2>Per mailbox provider</h2>{_legend("delivered", "complained", "bounced", "pending")}
+{group_chart("per-provider", "Messages per mailbox provider by outcome", data.providers)}
+{_table(data.providers, "provider")}</section>
+<section><h2>Per tenant: success and failure</h2>{_table(data.tenants, "tenant", ("name",))}</section>
+<footer>Outcomes are counted against the day a message was sent. Rates: delivered, bounced and
+complained over messages the provider accepted. Red: above the auto-stop thresholds
+(bounce {_pct(BOUNCE_THRESHOLD)}, complaint {_pct(COMPLAINT_THRESHOLD, 2)}). Jobs by status: {
+        escape(statuses)
+    }.</footer>
+</main></body></html>
+"""

@@ -1,0 +1,29 @@
+"""Lambda: SNS records carrying SES event JSON -> the event ingestor (archive, normalise, apply).
+
+Malformed payloads are reported and logged, not retried (a retry cannot fix them); an error while
+applying propagates, so Lambda retries the invocation; events already applied are deduplicated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from adapters.aws.lambda_events import ses_event_json
+from entrypoints.aws.runtime import application
+
+ingestor = application.services.ingestor()
+log = structlog.get_logger(__name__)
+
+
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    report = ingestor.ingest([ses_event_json(record) for record in event.get("Records", [])])
+    for index, reason in report.rejected:
+        log.warning("feedback.rejected_record", index=index, reason=reason)
+    return {
+        "applied": report.applied,
+        "duplicates": report.duplicates,
+        "unmatched": report.unmatched,
+        "rejected": len(report.rejected),
+    }

@@ -1,0 +1,200 @@
+"""Operator commands for the feedback loop: suppression lists (remove, global, export, erase), resolving
+uncertain jobs, and the audit log. Registered on the `suppress` and `jobs` groups of cli/ops.py."""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from entrypoints.cli.context import CliState, app_for, fail
+from entrypoints.cli.ops import jobs_app, suppress_app
+from outreach_core.domain.suppression import SuppressionReason, SuppressionScope
+from outreach_core.records import NotFoundError
+from outreach_core.services.uncertain import Resolution
+
+console = Console()
+audit_app = typer.Typer(help="The audit log: who did what, when and why.", no_args_is_help=True)
+
+
+def _operator() -> str:
+    try:
+        return f"operator:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "operator"
+
+
+Actor = Annotated[
+    str, typer.Option(help="who is acting (recorded in the audit log)", default_factory=_operator)
+]
+Reason = Annotated[str, typer.Option(help="why (recorded in the audit log)")]
+
+
+@suppress_app.command("add-global")
+def suppress_add_global(
+    ctx: typer.Context, email: str, reason: Reason, actor: Actor, source: str = "cli"
+) -> None:
+    """Put an address on the cross-tenant list (never mailed by any tenant)."""
+    state: CliState = ctx.obj
+    application = app_for(state)
+    added = application.services.suppression().add_global(
+        email,
+        SuppressionReason.MANUAL,
+        source=f"{source}: {reason}"[:200],
+        at=application.adapters.clock().now(),
+        actor=actor,
+    )
+    console.print("suppressed globally" if added else "already on the global list")
+
+
+@suppress_app.command("remove")
+def suppress_remove(
+    ctx: typer.Context,
+    email: str,
+    reason: Reason,
+    actor: Actor,
+    tenant: Annotated[str | None, typer.Option(help="the tenant's list (omit with --global)")] = None,
+    global_: Annotated[bool, typer.Option("--global", help="the cross-tenant list")] = False,
+) -> None:
+    """Take an address off a list. Its lead stays stopped; erased addresses cannot be removed."""
+    if bool(tenant) == global_:
+        fail("name exactly one list: --tenant TENANT or --global")
+    state: CliState = ctx.obj
+    application = app_for(state)
+    scope = SuppressionScope.GLOBAL if global_ else SuppressionScope.TENANT
+    try:
+        removed = application.services.suppression().remove(
+            scope, tenant, email, at=application.adapters.clock().now(), actor=actor, reason=reason
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    console.print("removed" if removed else "not on that list")
+
+
+@suppress_app.command("export")
+def suppress_export(
+    ctx: typer.Context,
+    tenant_id: Annotated[str | None, typer.Argument(help="tenant (omit for the global list)")] = None,
+    out: Annotated[Path | None, typer.Option(help="CSV file to write (default: standard output)")] = None,
+) -> None:
+    """The list as CSV: email (empty once erased), hash, scope, reason, source, since."""
+    state: CliState = ctx.obj
+    scope = SuppressionScope.TENANT if tenant_id else SuppressionScope.GLOBAL
+    entries = app_for(state).services.suppression().export(scope, tenant_id)
+    handle = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
+    try:
+        writer = csv.writer(handle)
+        writer.writerow(["email", "email_hash", "scope", "tenant", "reason", "source", "created_at"])
+        for e in entries:
+            writer.writerow(
+                [e.email or "", e.email_hash, e.scope.value, e.tenant_id or "", e.reason.value, e.source,
+                 e.created_at.isoformat()]
+            )  # fmt: skip
+    finally:
+        if out:
+            handle.close()
+    if out:
+        console.print(f"{len(entries)} entries written to {out}")
+
+
+@suppress_app.command("erase")
+def suppress_erase(ctx: typer.Context, tenant_id: str, email: str, reason: Reason, actor: Actor) -> None:
+    """Erase-on-request: delete the lead's personal data and keep only the address's hash, suppressed."""
+    state: CliState = ctx.obj
+    application = app_for(state)
+    report = application.services.suppression().erase(
+        tenant_id, email, at=application.adapters.clock().now(), actor=actor, reason=reason
+    )
+    console.print(
+        f"erased: lead deleted={report.lead_erased}, entries scrubbed={report.entries_scrubbed}, "
+        f"jobs cancelled={report.jobs_cancelled}, job subjects blanked={report.jobs_scrubbed}"
+    )
+
+
+@jobs_app.command("resolve")
+def jobs_resolve(
+    ctx: typer.Context,
+    tenant_id: str,
+    job_id: str,
+    reason: Reason,
+    actor: Actor,
+    sent: Annotated[
+        bool, typer.Option("--sent", help="it did go out: record it, the sequence goes on")
+    ] = False,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="it did not go out: close it, never resend")
+    ] = False,
+) -> None:
+    """Resolve an `uncertain` job after checking (the provider's console, the recipient)."""
+    if sent == failed:
+        fail("say --sent or --failed")
+    state: CliState = ctx.obj
+    try:
+        job = (
+            app_for(state)
+            .services.uncertain()
+            .resolve(
+                tenant_id, job_id, Resolution.SENT if sent else Resolution.FAILED, actor=actor, reason=reason
+            )
+        )
+    except (ValueError, NotFoundError) as exc:
+        fail(str(exc.args[0] if exc.args else exc))
+    console.print(f"{job.job_id}: {job.status.value}")
+
+
+@audit_app.command("list")
+def audit_list(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument(help="tenant id (GLOBAL for the global list's log)")],
+    since: Annotated[str | None, typer.Option(help="from this UTC date or time (ISO 8601)")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="only actions starting with this (e.g. suppression.)")
+    ] = None,
+    limit: int = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
+) -> None:
+    state: CliState = ctx.obj
+    start = None
+    if since:
+        try:
+            start = datetime.fromisoformat(since)
+        except ValueError:
+            fail(f"--since {since!r} is not an ISO date or time")
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    entries = app_for(state).services.audit_log().entries(tenant_id, since=start, action=action, limit=limit)
+    if as_json:
+        for entry in entries:
+            print(json.dumps(entry.model_dump(mode="json"), ensure_ascii=False))
+        return
+    table = Table("when (UTC)", "actor", "action", "target", "reason", "details")
+    for e in entries:
+        details = ", ".join(f"{k}={v}" for k, v in e.details.items() if v not in ("", None))
+        table.add_row(
+            f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.target[:24], e.reason[:60], details[:80]
+        )
+    console.print(table)
+
+
+@audit_app.command("archive")
+def audit_archive(
+    ctx: typer.Context,
+    tenant_id: Annotated[str | None, typer.Argument(help="tenant id (omit: every tenant and GLOBAL)")] = None,
+) -> None:
+    """Copy complete days of the log to the archive (JSON lines per tenant per day). Safe to repeat."""
+    state: CliState = ctx.obj
+    application = app_for(state)
+    tenants = (
+        [tenant_id] if tenant_id else [t.id for t in application.services.records().tenants()] + ["GLOBAL"]
+    )
+    log = application.services.audit_log()
+    for tenant in tenants:
+        for day in log.archive_pending(tenant):
+            console.print(f"{tenant} {day.day}: {day.entries} entries -> {day.ref}")

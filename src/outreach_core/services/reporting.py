@@ -1,0 +1,171 @@
+"""The report's read model: sends and outcomes over time, per tenant, identity and mailbox provider.
+
+Figures come from the store (job records), not from metrics, so they are per tenant without any
+per-tenant metric dimension, and the same on every backend. Outcomes are counted against the day the
+message was sent (a cohort): "bounce rate on 5 Jan" is the share of the messages sent on 5 Jan that
+bounced, whenever the bounce arrived.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from outreach_core.domain.jobs import JobStatus, MessageJob
+from outreach_core.domain.models import Lead, SenderIdentity
+from outreach_core.ports import Clock
+from outreach_core.records import Records
+
+# Where a recipient's mailbox lives, by address domain. Business domains (Google Workspace,
+# Microsoft 365 behind a company's own domain) need an MX lookup, which the core does not do:
+# they count as "other".
+_PROVIDERS: dict[str, tuple[str, ...]] = {
+    "gmail": ("gmail.com", "googlemail.com"),
+    "microsoft": ("outlook.com", "hotmail.com", "live.com", "msn.com", "hotmail.co.uk", "outlook.de"),
+    "yahoo": ("yahoo.com", "ymail.com", "aol.com", "yahoo.co.uk", "yahoo.fr", "rocketmail.com"),
+    "apple": ("icloud.com", "me.com", "mac.com"),
+    "mail.ru": ("mail.ru", "bk.ru", "inbox.ru", "list.ru", "internet.ru"),
+    "yandex": ("yandex.ru", "ya.ru", "yandex.com", "yandex.by", "yandex.kz"),
+}
+_BY_DOMAIN = {domain: provider for provider, domains in _PROVIDERS.items() for domain in domains}
+
+
+def mailbox_provider(email_or_domain: str) -> str:
+    domain = email_or_domain.rsplit("@", 1)[-1].strip().lower()
+    return _BY_DOMAIN.get(domain, "other")
+
+
+ACCEPTED = frozenset({JobStatus.SENT, JobStatus.DELIVERED, JobStatus.BOUNCED, JobStatus.COMPLAINED})
+
+
+@dataclass
+class Outcomes:
+    """Counts for one group of messages the provider accepted, and the rates derived from them."""
+
+    sent: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    complained: int = 0
+    failed: int = 0  # not sent and never will be: failed, dead-lettered, bounced at the SMTP stage
+
+    def add(self, job: MessageJob) -> None:
+        if job.status in ACCEPTED:
+            self.sent += 1
+            if job.status in (JobStatus.DELIVERED, JobStatus.COMPLAINED):
+                self.delivered += 1
+            if job.status is JobStatus.BOUNCED:
+                self.bounced += 1
+            if job.status is JobStatus.COMPLAINED:
+                self.complained += 1
+        elif job.status in (JobStatus.FAILED, JobStatus.DEAD_LETTERED):
+            self.failed += 1
+
+    @property
+    def pending(self) -> int:
+        """Accepted, no delivery or bounce reported yet."""
+        return self.sent - self.delivered - self.bounced
+
+    def _rate(self, count: int) -> float:
+        return count / self.sent if self.sent else 0.0
+
+    @property
+    def delivery_rate(self) -> float:
+        return self._rate(self.delivered)
+
+    @property
+    def bounce_rate(self) -> float:
+        return self._rate(self.bounced)
+
+    @property
+    def complaint_rate(self) -> float:
+        return self._rate(self.complained)
+
+
+@dataclass
+class DayRow:
+    day: date
+    outcomes: Outcomes = field(default_factory=Outcomes)
+
+
+@dataclass
+class GroupRow:
+    key: str  # tenant id, "tenant/identity" or provider name
+    label: str = ""
+    status: str = ""
+    outcomes: Outcomes = field(default_factory=Outcomes)
+
+
+@dataclass
+class ReportData:
+    generated_at: datetime
+    first_day: date
+    last_day: date
+    tenant_filter: str | None
+    days: list[DayRow]
+    tenants: list[GroupRow]
+    identities: list[GroupRow]
+    providers: list[GroupRow]
+    jobs_by_status: dict[str, int]
+
+    @property
+    def totals(self) -> Outcomes:
+        total = Outcomes()
+        for row in self.tenants:
+            for name in ("sent", "delivered", "bounced", "complained", "failed"):
+                setattr(total, name, getattr(total, name) + getattr(row.outcomes, name))
+        return total
+
+
+class ReportService:
+    def __init__(self, records: Records, clock: Clock) -> None:
+        self.records = records
+        self.clock = clock
+
+    def build(self, days: int = 30, tenant_id: str | None = None) -> ReportData:
+        now = self.clock.now()
+        tenants = [t for t in self.records.tenants() if tenant_id in (None, t.id)]
+        per_day: dict[date, DayRow] = {}
+        tenant_rows: list[GroupRow] = []
+        identity_rows: dict[str, GroupRow] = {}
+        provider_rows: dict[str, GroupRow] = {}
+        statuses: Counter[str] = Counter()
+        jobs_all: list[MessageJob] = []
+        for tenant in tenants:
+            domains = {lead.id: lead.domain for lead in self.records.all(Lead, tenant.id)}
+            for identity in self.records.all(SenderIdentity, tenant.id):
+                key = f"{tenant.id}/{identity.id}"
+                identity_rows[key] = GroupRow(key, identity.domain, identity.status.value)
+            row = GroupRow(tenant.id, tenant.name)
+            for job in self.records.jobs(tenant.id):
+                jobs_all.append(job)
+                statuses[job.status.value] += 1
+                row.outcomes.add(job)
+                if job.sender_id:
+                    ident = identity_rows.setdefault(
+                        f"{tenant.id}/{job.sender_id}", GroupRow(f"{tenant.id}/{job.sender_id}")
+                    )
+                    ident.outcomes.add(job)
+                provider = mailbox_provider(domains.get(job.lead_id, ""))
+                provider_rows.setdefault(provider, GroupRow(provider)).outcomes.add(job)
+            tenant_rows.append(row)
+        sent_days = [j.sent_at.date() for j in jobs_all if j.sent_at is not None and j.status in ACCEPTED]
+        last_day = max(sent_days, default=now.date())
+        first_day = max(min(sent_days, default=last_day), last_day - timedelta(days=days - 1))
+        for offset in range((last_day - first_day).days + 1):
+            day = first_day + timedelta(days=offset)
+            per_day[day] = DayRow(day)
+        for job in jobs_all:
+            if job.sent_at is not None and job.status in ACCEPTED and job.sent_at.date() in per_day:
+                per_day[job.sent_at.date()].outcomes.add(job)
+        return ReportData(
+            generated_at=now,
+            first_day=first_day,
+            last_day=last_day,
+            tenant_filter=tenant_id,
+            days=[per_day[d] for d in sorted(per_day)],
+            tenants=tenant_rows,
+            identities=sorted(identity_rows.values(), key=lambda r: r.key),
+            providers=sorted(provider_rows.values(), key=lambda r: -r.outcomes.sent),
+            jobs_by_status=dict(sorted(statuses.items())),
+        )

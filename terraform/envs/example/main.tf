@@ -1,0 +1,380 @@
+# The outreach stack in one account: SES in a primary and a failover region, and everything else in
+# the primary region. Which function may do what, and which settings it reads, come from the code
+# (src/entrypoints/aws/manifest.py); tests/terraform checks this file against it.
+
+locals {
+  name              = "${var.project}-${var.environment}"
+  configuration_set = coalesce(var.configuration_set_name, local.name)
+
+  tags = merge(var.extra_tags, {
+    Project     = var.project
+    Environment = var.environment
+    ManagedBy   = "terraform"
+  })
+
+  # Where SendEmail is authorised: the identities and the configuration set of both regions.
+  ses_resources = concat(
+    values(module.ses_primary.identity_arns),
+    values(module.ses_failover.identity_arns),
+    [module.ses_primary.configuration_set_arn, module.ses_failover.configuration_set_arn],
+  )
+  table_resources = [module.state.table_arn, "${module.state.table_arn}/index/*"]
+  queue_resources = [module.queue.queue_arn, module.queue.dlq_arn]
+}
+
+################################################################################
+# SES: the same identities and configuration set in both regions
+################################################################################
+
+module "ses_primary" {
+  source = "../../modules/ses_region"
+
+  name                   = local.name
+  region                 = var.primary_region
+  domains                = var.sending_domains
+  configuration_set_name = local.configuration_set
+  route53_zone_ids       = var.route53_zone_ids
+  dmarc_record           = var.dmarc_record
+  publish_dmarc          = true
+}
+
+module "ses_failover" {
+  source = "../../modules/ses_region"
+
+  name                   = local.name
+  region                 = var.failover_region
+  domains                = var.sending_domains
+  configuration_set_name = local.configuration_set
+  route53_zone_ids       = var.route53_zone_ids
+  publish_dmarc          = false # one DMARC record per domain, published with the primary
+}
+
+################################################################################
+# State, queue, archive
+################################################################################
+
+module "state" {
+  source = "../../modules/state"
+
+  name   = local.name
+  region = var.primary_region
+}
+
+module "queue" {
+  source = "../../modules/queue"
+
+  name                     = "${local.name}-jobs"
+  region                   = var.primary_region
+  consumer_timeout_seconds = var.sender_timeout_seconds
+  max_receive_count        = 3
+}
+
+module "archive" {
+  source = "../../modules/archive"
+
+  name            = local.name
+  region          = var.primary_region
+  expiration_days = 90
+}
+
+# Asynchronous invocations (SES events via SNS, planner ticks, alerts) that failed after Lambda's
+# two retries: kept 14 days for a person, alarmed on by the observability module.
+resource "aws_sqs_queue" "failed_invocations" {
+  region                    = var.primary_region
+  name                      = "${local.name}-failed-invocations"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+}
+
+################################################################################
+# Functions (src/entrypoints/aws/manifest.py)
+################################################################################
+
+module "planner" {
+  source = "../../modules/lambda_function"
+
+  name                           = "${local.name}-planner"
+  region                         = var.primary_region
+  description                    = "Plans due campaign steps and enqueues jobs (EventBridge Scheduler)."
+  handler                        = "entrypoints.aws.planner.handler"
+  package_path                   = var.lambda_package_path
+  runtime                        = var.lambda_runtime
+  timeout                        = 120
+  memory_size                    = 512
+  reserved_concurrent_executions = var.reserved_concurrency.planner
+  log_retention_days             = var.log_retention_days
+  dead_letter_queue_arn          = aws_sqs_queue.failed_invocations.arn
+
+  environment = {
+    OUTREACH_BACKEND           = "aws"
+    OUTREACH_AWS_REGION        = var.primary_region
+    OUTREACH_TABLE_NAME        = module.state.table_name
+    OUTREACH_LOG_LEVEL         = var.log_level
+    OUTREACH_JOB_QUEUE_URL     = module.queue.queue_url
+    OUTREACH_JOB_DLQ_URL       = module.queue.dlq_url
+    OUTREACH_PLANNER_HORIZON_S = tostring(var.planner_horizon_seconds)
+  }
+
+  policy_statements = [
+    {
+      sid       = "StateTable"
+      actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = local.table_resources
+    },
+    {
+      sid       = "JobQueues"
+      actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+      resources = local.queue_resources
+    },
+    {
+      sid       = "QueueAgeMetric" # GetMetricData has no resource-level permissions
+      actions   = ["cloudwatch:GetMetricData"]
+      resources = ["*"]
+    },
+  ]
+}
+
+module "sender" {
+  source = "../../modules/lambda_function"
+
+  name                           = "${local.name}-sender"
+  region                         = var.primary_region
+  description                    = "Sends queued jobs through SES, failing over to the second region (SQS event source)."
+  handler                        = "entrypoints.aws.sender.handler"
+  package_path                   = var.lambda_package_path
+  runtime                        = var.lambda_runtime
+  timeout                        = var.sender_timeout_seconds
+  memory_size                    = 256
+  reserved_concurrent_executions = var.reserved_concurrency.sender
+  log_retention_days             = var.log_retention_days
+
+  sqs_event_source = {
+    queue_arn           = module.queue.queue_arn
+    batch_size          = var.sender_batch_size
+    maximum_concurrency = var.sender_maximum_concurrency
+  }
+
+  environment = {
+    OUTREACH_BACKEND                = "aws"
+    OUTREACH_AWS_REGION             = var.primary_region
+    OUTREACH_TABLE_NAME             = module.state.table_name
+    OUTREACH_LOG_LEVEL              = var.log_level
+    OUTREACH_JOB_QUEUE_URL          = module.queue.queue_url
+    OUTREACH_JOB_DLQ_URL            = module.queue.dlq_url
+    OUTREACH_AWS_FAILOVER_REGION    = var.failover_region
+    OUTREACH_SES_CONFIGURATION_SET  = local.configuration_set
+    OUTREACH_SES_USE_TENANTS        = "false"
+    OUTREACH_FAILOVER_THRESHOLD     = tostring(var.failover_threshold)
+    OUTREACH_FAILOVER_COOL_DOWN_S   = tostring(var.failover_cool_down_seconds)
+    OUTREACH_UNSUBSCRIBE_BASE_URL   = "${module.unsubscribe.function_url}unsubscribe"
+    OUTREACH_UNSUBSCRIBE_SECRET     = var.unsubscribe_secret
+    OUTREACH_SENDER_LEASE_S         = tostring(var.sender_lease_seconds)
+    OUTREACH_MAX_ATTEMPTS           = tostring(var.max_attempts)
+    OUTREACH_METRICS_NAMESPACE      = var.metrics_namespace
+  }
+
+  policy_statements = [
+    {
+      sid       = "StateTable"
+      actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = local.table_resources
+    },
+    {
+      sid       = "JobQueues"
+      actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+      resources = local.queue_resources
+    },
+    {
+      sid       = "QueueAgeMetric" # GetMetricData has no resource-level permissions
+      actions   = ["cloudwatch:GetMetricData"]
+      resources = ["*"]
+    },
+    {
+      sid       = "SendFromOurIdentitiesInBothRegions"
+      actions   = ["ses:SendEmail"]
+      resources = local.ses_resources
+    },
+  ]
+}
+
+module "feedback" {
+  source = "../../modules/lambda_function"
+
+  name                           = "${local.name}-feedback"
+  region                         = var.primary_region
+  description                    = "Archives and applies SES events from both regions' configuration sets (SNS)."
+  handler                        = "entrypoints.aws.feedback.handler"
+  package_path                   = var.lambda_package_path
+  runtime                        = var.lambda_runtime
+  timeout                        = 60
+  memory_size                    = 256
+  reserved_concurrent_executions = var.reserved_concurrency.feedback
+  log_retention_days             = var.log_retention_days
+  dead_letter_queue_arn          = aws_sqs_queue.failed_invocations.arn
+
+  environment = {
+    OUTREACH_BACKEND                 = "aws"
+    OUTREACH_AWS_REGION              = var.primary_region
+    OUTREACH_TABLE_NAME              = module.state.table_name
+    OUTREACH_LOG_LEVEL               = var.log_level
+    OUTREACH_ARCHIVE_BUCKET          = module.archive.bucket_name
+    OUTREACH_ARCHIVE_KMS_KEY_ID      = ""
+    OUTREACH_UNSUBSCRIBE_SECRET      = var.unsubscribe_secret
+    OUTREACH_UNSUBSCRIBE_OLD_SECRETS = join(",", var.unsubscribe_old_secrets)
+    OUTREACH_METRICS_NAMESPACE       = var.metrics_namespace
+  }
+
+  policy_statements = [
+    {
+      sid       = "StateTable"
+      actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = local.table_resources
+    },
+    {
+      sid       = "Archive"
+      actions   = ["s3:PutObject", "s3:GetObject"]
+      resources = ["${module.archive.bucket_arn}/*"]
+    },
+  ]
+
+  allowed_triggers = {
+    SesEventsPrimary = {
+      principal  = "sns.amazonaws.com"
+      source_arn = module.ses_primary.event_topic_arn
+    }
+    SesEventsFailover = {
+      principal  = "sns.amazonaws.com"
+      source_arn = module.ses_failover.event_topic_arn
+    }
+  }
+}
+
+module "unsubscribe" {
+  source = "../../modules/lambda_function"
+
+  name                           = "${local.name}-unsubscribe"
+  region                         = var.primary_region
+  description                    = "RFC 8058 one-click unsubscribe endpoint (function URL)."
+  handler                        = "entrypoints.aws.unsubscribe.handler"
+  package_path                   = var.lambda_package_path
+  runtime                        = var.lambda_runtime
+  timeout                        = 10
+  memory_size                    = 256
+  reserved_concurrent_executions = var.reserved_concurrency.unsubscribe
+  log_retention_days             = var.log_retention_days
+  create_function_url            = true
+
+  environment = {
+    OUTREACH_BACKEND                 = "aws"
+    OUTREACH_AWS_REGION              = var.primary_region
+    OUTREACH_TABLE_NAME              = module.state.table_name
+    OUTREACH_LOG_LEVEL               = var.log_level
+    OUTREACH_UNSUBSCRIBE_SECRET      = var.unsubscribe_secret
+    OUTREACH_UNSUBSCRIBE_OLD_SECRETS = join(",", var.unsubscribe_old_secrets)
+  }
+
+  policy_statements = [
+    {
+      sid       = "StateTable"
+      actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = local.table_resources
+    },
+  ]
+}
+
+# SES events of both regions reach the one feedback function (a cross-region subscription for the
+# failover topic: it lives in the failover region, the function in the primary).
+resource "aws_sns_topic_subscription" "ses_events" {
+  for_each = {
+    (var.primary_region)  = module.ses_primary.event_topic_arn
+    (var.failover_region) = module.ses_failover.event_topic_arn
+  }
+
+  region    = each.key
+  topic_arn = each.value
+  protocol  = "lambda"
+  endpoint  = module.feedback.function_arn
+}
+
+################################################################################
+# Planner schedule
+################################################################################
+
+module "scheduler" {
+  source = "../../modules/scheduler"
+
+  name   = local.name
+  region = var.primary_region
+
+  schedules = {
+    "${local.name}-planner" = {
+      function_arn        = module.planner.function_arn
+      schedule_expression = var.planner_schedule
+      description         = "One planner tick: plan due steps, wake parked jobs, expire leases."
+    }
+  }
+}
+
+################################################################################
+# Alerts, alarms, dashboard, budget
+################################################################################
+
+module "alerts" {
+  source = "../../modules/alerts"
+
+  name                           = local.name
+  region                         = var.primary_region
+  email_addresses                = var.alert_emails
+  telegram                       = var.telegram
+  package_path                   = var.lambda_package_path
+  runtime                        = var.lambda_runtime
+  forwarder_reserved_concurrency = var.reserved_concurrency.alert_relay
+  log_retention_days             = var.log_retention_days
+  dead_letter_queue_arn          = aws_sqs_queue.failed_invocations.arn
+}
+
+module "alerts_failover" {
+  source = "../../modules/alerts"
+
+  name            = local.name
+  region          = var.failover_region
+  email_addresses = var.alert_emails
+  existing_forwarder = var.telegram == null ? null : {
+    function_arn = module.alerts.forwarder_function_arn
+    region       = var.primary_region
+  }
+}
+
+module "observability" {
+  source = "../../modules/observability"
+
+  name                          = local.name
+  region                        = var.primary_region
+  alarm_topic_arn               = module.alerts.topic_arn
+  queue_name                    = module.queue.queue_name
+  dlq_name                      = module.queue.dlq_name
+  failed_invocations_queue_name = aws_sqs_queue.failed_invocations.name
+  metrics_namespace             = var.metrics_namespace
+
+  ses_regions = {
+    (var.primary_region)  = module.alerts.topic_arn
+    (var.failover_region) = module.alerts_failover.topic_arn
+  }
+
+  function_names = compact([
+    module.planner.function_name,
+    module.sender.function_name,
+    module.feedback.function_name,
+    module.unsubscribe.function_name,
+    module.alerts.forwarder_function_name,
+  ])
+}
+
+module "budget" {
+  source = "../../modules/budget"
+
+  name              = local.name
+  monthly_limit_usd = var.monthly_budget_usd
+  alert_topic_arn   = module.alerts.topic_arn
+  email_addresses   = var.alert_emails
+}

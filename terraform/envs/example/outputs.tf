@@ -1,0 +1,58 @@
+output "dns_records" {
+  description = "DNS records to publish for the sending domains (both regions' DKIM and MAIL FROM, and DMARC); those in route53_zone_ids are already in Route 53."
+  value       = concat(module.ses_primary.dns_records, module.ses_failover.dns_records)
+}
+
+output "unsubscribe_base_url" {
+  description = "Base of the List-Unsubscribe links (the unsubscribe function URL)."
+  value       = "${module.unsubscribe.function_url}unsubscribe"
+}
+
+output "table_name" {
+  description = "DynamoDB table (OUTREACH_TABLE_NAME for the CLI)."
+  value       = module.state.table_name
+}
+
+output "job_queue_url" {
+  description = "Job queue (OUTREACH_JOB_QUEUE_URL for the CLI)."
+  value       = module.queue.queue_url
+}
+
+output "job_dlq_url" {
+  description = "Job dead-letter queue (OUTREACH_JOB_DLQ_URL for the CLI)."
+  value       = module.queue.dlq_url
+}
+
+output "archive_bucket" {
+  description = "Archive bucket (OUTREACH_ARCHIVE_BUCKET)."
+  value       = module.archive.bucket_name
+}
+
+output "configuration_set_name" {
+  description = "SES configuration set, the same name in both regions."
+  value       = local.configuration_set
+}
+
+output "sender_event_source_mapping_uuid" {
+  description = "The sender's SQS event source mapping: disable it to stop all sending at once (docs/deploy.md)."
+  value       = module.sender.event_source_mapping_uuid
+}
+
+output "function_names" {
+  description = "Lambda function names."
+  value = {
+    planner     = module.planner.function_name
+    sender      = module.sender.function_name
+    feedback    = module.feedback.function_name
+    unsubscribe = module.unsubscribe.function_name
+    alert_relay = module.alerts.forwarder_function_name
+  }
+}
+
+output "alert_topic_arns" {
+  description = "Alert topics by region (OUTREACH_ALERT_TOPIC_ARN is the primary's)."
+  value = {
+    (var.primary_region)  = module.alerts.topic_arn
+    (var.failover_region) = module.alerts_failover.topic_arn
+  }
+}

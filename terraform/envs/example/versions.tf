@@ -1,0 +1,12 @@
+terraform {
+  required_version = ">= 1.5.7"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 6.29, < 7.0"
+    }
+  }
+
+  # Remote state: copy backend.tf.example to backend.tf and fill it in before the first apply.
+}

@@ -1,0 +1,35 @@
+################################################################################
+# Budget: a monthly cost limit for the account, with alerts
+################################################################################
+
+resource "aws_budgets_budget" "this" {
+  name         = var.name
+  budget_type  = "COST"
+  limit_amount = format("%.2f", var.monthly_limit_usd)
+  limit_unit   = "USD"
+  time_unit    = "MONTHLY"
+
+  dynamic "cost_filter" {
+    for_each = var.cost_filters
+
+    content {
+      name   = cost_filter.key
+      values = cost_filter.value
+    }
+  }
+
+  dynamic "notification" {
+    for_each = var.notifications
+
+    content {
+      comparison_operator        = "GREATER_THAN"
+      threshold                  = notification.value.threshold_percent
+      threshold_type             = "PERCENTAGE"
+      notification_type          = notification.value.type
+      subscriber_sns_topic_arns  = var.alert_topic_arn == null ? [] : [var.alert_topic_arn]
+      subscriber_email_addresses = var.email_addresses
+    }
+  }
+
+  tags = var.tags
+}

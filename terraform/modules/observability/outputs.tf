@@ -1,0 +1,14 @@
+output "alarm_names" {
+  description = "Names of the alarms, by key."
+  value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.alarm_name }
+}
+
+output "alarm_arns" {
+  description = "ARNs of the alarms, by key."
+  value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.arn }
+}
+
+output "dashboard_name" {
+  description = "Name of the dashboard; null when not created."
+  value       = try(aws_cloudwatch_dashboard.this[0].dashboard_name, null)
+}

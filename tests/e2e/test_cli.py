@@ -1,0 +1,97 @@
+"""The `outreach` CLI end to end on a local workspace with the simulated SES."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from entrypoints.cli.app import app
+
+ALL_DAY = ["--days", "mon,tue,wed,thu,fri,sat,sun", "--start", "00:00", "--end", "00:00"]
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OUTREACH_PLANNER_HORIZON_S", "1")
+    monkeypatch.setenv("COLUMNS", "250")
+    runner = CliRunner()
+
+    def invoke(*args: str, ok: bool = True) -> str:
+        result = runner.invoke(app, ["--workspace", str(tmp_path), *args])
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result.output
+
+    return invoke
+
+
+def test_a_campaign_from_the_command_line(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "first.txt").write_text(
+        "{Hi|Hello} {{first_name|there}}, a quick question.", encoding="utf-8"
+    )
+    (tmp_path / "bump.txt").write_text("Just bumping this, {{first_name|friend}}.", encoding="utf-8")
+    (tmp_path / "leads.csv").write_text(
+        "email,first_name\nann@corp-x.com,Ann\nnot-an-email,Bob\nsuccess@simulator.amazonses.com,Sim\n",
+        encoding="utf-8",
+    )
+    assert "workspace ready" in run("init")
+    assert (tmp_path / "outreach.env").read_text().count("OUTREACH_UNSUBSCRIBE_SECRET=") == 1
+    run(
+        "tenant",
+        "add",
+        "acme",
+        "--name",
+        "Acme",
+        "--address",
+        "1 Main Street, Springfield",
+        "--hourly",
+        "36000",
+        *ALL_DAY,
+    )
+    run("direction", "add", "acme", "sales", "--name", "Sales")
+    run(
+        "identity", "add", "acme", "ann", "--email", "ann@acme-mail.com", "--name", "Ann", "--daily-cap", "20"
+    )
+    run(
+        "template",
+        "add",
+        "acme",
+        "t1",
+        "--subject",
+        "Question for {{company|you}}",
+        "--text-file",
+        str(tmp_path / "first.txt"),
+    )
+    run("template", "add", "acme", "t2", "--subject", "", "--text-file", str(tmp_path / "bump.txt"))
+    run("campaign", "add", "acme", "spring", "--direction", "sales", "--step", "t1", "--step", "t2:2")
+    imported = run("leads", "import", "acme", str(tmp_path / "leads.csv"))
+    assert "imported 2 leads" in imported and "1 rows rejected" in imported and "3" in imported
+    assert "2 leads enrolled" in run("campaign", "start", "acme", "spring")
+    run("run", "--once")
+    time.sleep(1.3)
+    run("run", "--once")
+    status = json.loads(run("status", "--json"))
+    [tenant] = status["tenants"]
+    assert tenant["jobs"].get("sent", 0) + tenant["jobs"].get("delivered", 0) == 2
+    assert [c["status"] for c in status["campaigns"]] == ["running"]
+    assert "spring" in run("campaign", "list", "acme")
+
+
+def test_bad_input_is_one_clear_line(run) -> None:  # type: ignore[no-untyped-def]
+    run("init")
+    out = run("tenant", "add", "Bad Id", "--name", "X", "--address", "1 Main Street", ok=False)
+    assert "tenant add:" in out and "pattern" in out
+    out = run("direction", "add", "ghost", "d", "--name", "D", ok=False)
+    assert "no tenant 'ghost'" in out
+    out = run("campaign", "add", "ghost", "c", "--direction", "d", "--step", "t1:abc", ok=False)
+    assert "not a number of days" in out
+
+
+def test_dead_letters_list_and_redrive(run) -> None:  # type: ignore[no-untyped-def]
+    run("init")
+    assert "redriven: 0" in run("dlq", "redrive", "--all")
+    assert "--id" in run("dlq", "redrive", ok=False)

@@ -1,0 +1,152 @@
+"""The real container with fakes in place of the adapters (the cosmicpython `bootstrap_test_app`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+from dependency_injector import providers
+
+from entrypoints.container import Application, build
+from entrypoints.settings import Settings
+from outreach_core.domain.models import CampaignStep, Quotas
+from outreach_core.domain.window import SendWindow
+from outreach_core.records import Records
+from outreach_core.services.admin import AdminService
+from outreach_core.services.feedback import FeedbackService, ReplyService
+from outreach_core.services.leads import LeadImportService
+from outreach_core.services.planner import PlannerService
+from outreach_core.services.sender import SenderService
+from tests.fakes import FakeQueue, InMemoryArchive, InMemoryStateStore, ManualClock, ScriptedMailer
+
+ALWAYS = SendWindow(timezone="UTC", days=(0, 1, 2, 3, 4, 5, 6), start=time(0, 0), end=time(0, 0))
+
+
+@dataclass
+class Harness:
+    app: Application
+    clock: ManualClock
+    store: InMemoryStateStore
+    queue: FakeQueue
+    mailer: ScriptedMailer
+    archive: InMemoryArchive
+
+    @property
+    def records(self) -> Records:
+        return self.app.services.records()
+
+    @property
+    def admin(self) -> AdminService:
+        return self.app.services.admin()
+
+    @property
+    def leads(self) -> LeadImportService:
+        return self.app.services.leads()
+
+    @property
+    def planner(self) -> PlannerService:
+        return self.app.services.planner()
+
+    @property
+    def sender(self) -> SenderService:
+        return self.app.services.sender()
+
+    @property
+    def feedback(self) -> FeedbackService:
+        return self.app.services.feedback()
+
+    @property
+    def replies(self) -> ReplyService:
+        return self.app.services.replies()
+
+    def drain(self, rounds: int = 50) -> list[str]:
+        """Deliver every visible message to the sender (acking as the worker does); returns outcomes."""
+        outcomes: list[str] = []
+        for _ in range(rounds):
+            messages = self.queue.receive(10)
+            if not messages:
+                break
+            for message in messages:
+                result = self.sender.handle(message)
+                outcomes.append(result.outcome.value)
+                if not result.redeliver:
+                    self.queue.ack(message.receipt)
+        return outcomes
+
+    def tick_and_send(self, minutes: float = 6) -> list[str]:
+        """One planner tick, move time past the slots, then send everything visible."""
+        self.planner.tick()
+        self.clock.advance(timedelta(minutes=minutes))
+        return self.drain()
+
+
+def harness(tmp_path: Path, clock: ManualClock | None = None) -> Harness:
+    clock = clock or ManualClock()
+    store, queue, mailer, archive = (
+        InMemoryStateStore(),
+        FakeQueue(clock),
+        ScriptedMailer(),
+        InMemoryArchive(),
+    )
+    app = build(
+        Settings(
+            workspace=tmp_path,
+            unsubscribe_base_url="https://u.example.net/u",
+            unsubscribe_secret="test-secret",
+        )
+    )
+    app.adapters.clock.override(providers.Object(clock))
+    app.adapters.store.override(providers.Object(store))
+    app.adapters.job_queue.override(providers.Object(queue))
+    app.adapters.mailer.override(providers.Object(mailer))
+    app.adapters.archive.override(providers.Object(archive))
+    return Harness(app, clock, store, queue, mailer, archive)
+
+
+def seed_tenant(
+    h: Harness,
+    *,
+    tenant: str = "acme",
+    identities: int = 2,
+    cap: int = 50,
+    hourly: int = 600,
+    daily: int = 5000,
+    steps: int = 3,
+    window: SendWindow = ALWAYS,
+    leads: list[str] | None = None,
+    start: bool = True,
+) -> list[str]:
+    """A tenant with one direction, `identities` identities, a campaign of `steps` steps and its leads."""
+    h.admin.add_tenant(
+        tenant,
+        tenant.title(),
+        "1 Main Street, Springfield",
+        window=window,
+        quotas=Quotas(daily=daily, hourly=hourly),
+    )
+    h.admin.add_direction(tenant, "sales", "Sales")
+    for n in range(identities):
+        h.admin.add_identity(
+            tenant, f"id{n}", f"rep{n}@{tenant}-mail.com", display_name=f"Rep {n}", daily_cap=cap
+        )
+    h.admin.add_template(
+        tenant, "first", "{Hi|Hello} {{first_name|there}}", "Body for {{company|your team}}."
+    )
+    for n in range(2, steps + 1):
+        h.admin.add_template(tenant, f"follow{n}", "", f"Follow-up {n}, {{{{first_name|friend}}}}.")
+    plan = [CampaignStep(number=1, template_id="first")] + [
+        CampaignStep(number=n, template_id=f"follow{n}", delay=timedelta(days=2)) for n in range(2, steps + 1)
+    ]
+    h.admin.add_campaign(tenant, "spring", "sales", plan)
+    emails = leads if leads is not None else [f"lead{n}@example-corp{n % 3}.com" for n in range(5)]
+    rows = "email,first_name,company\n" + "".join(f"{e},Name{n},Corp {n}\n" for n, e in enumerate(emails))
+    h.leads.import_csv(tenant, rows.encode())
+    if start:
+        h.admin.start_campaign(tenant, "spring")
+    return emails
+
+
+def at(day: int, hour: int = 9, minute: int = 0) -> datetime:
+    """January 2026: the 5th is a Monday."""
+    return datetime(2026, 1, day, hour, minute, tzinfo=UTC)
