@@ -10,6 +10,9 @@ from dependency_injector import providers
 
 from entrypoints.container import Application, build
 from entrypoints.settings import Settings
+from outreach_core.policies.config import IdentityLimits, SendingPolicy
+from outreach_core.policies.providers import Provider, ProviderLimits
+from outreach_core.policies.warmup import WarmupPlan
 from outreach_core.domain.models import CampaignStep, Quotas
 from outreach_core.domain.window import SendWindow
 from outreach_core.records import Records
@@ -81,7 +84,20 @@ class Harness:
         return self.drain()
 
 
-def harness(tmp_path: Path, clock: ManualClock | None = None) -> Harness:
+# The foundation's use-case tests check sequences, claims, caps and feedback, not pacing: they run
+# with no per-minute/hour identity limits, no per-provider limits and no warm-up, so five due jobs go
+# out in one drain. The policy engine's own tests (tests/unit/test_sender_policy.py, tests/property,
+# the scenarios) run with the real defaults.
+UNPACED = SendingPolicy(
+    identity=IdentityLimits(per_minute=None, per_hour=None),
+    providers={p: ProviderLimits(per_hour=None) for p in Provider},
+    warmup=WarmupPlan(enabled=False),
+)
+
+
+def harness(
+    tmp_path: Path, clock: ManualClock | None = None, policy: SendingPolicy | None = UNPACED
+) -> Harness:
     clock = clock or ManualClock()
     store, queue, mailer, archive = (
         InMemoryStateStore(),
@@ -101,6 +117,8 @@ def harness(tmp_path: Path, clock: ManualClock | None = None) -> Harness:
     app.adapters.job_queue.override(providers.Object(queue))
     app.adapters.mailer.override(providers.Object(mailer))
     app.adapters.archive.override(providers.Object(archive))
+    if policy is not None:
+        app.services.sending_policy.override(providers.Object(policy))
     return Harness(app, clock, store, queue, mailer, archive)
 
 

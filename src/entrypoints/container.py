@@ -175,7 +175,11 @@ class AwsAdapters(containers.DeclarativeContainer):
             cool_down=providers.Factory(_seconds, settings.provided.failover_cool_down_s),
         ),
     )
-    mx_resolver = providers.Singleton(DnsMxResolver)
+    mx_resolver = providers.Selector(
+        settings.provided.mx_resolver,
+        dns=providers.Singleton(DnsMxResolver),
+        offline=providers.Singleton(StaticMxResolver),
+    )
     archive = providers.Singleton(
         S3Archive,
         client=s3_client,

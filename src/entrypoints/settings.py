@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     # SES account quotas (GetAccount SendQuota): the account-wide limiter's data.
     ses_max_send_rate: float = 14.0
     ses_max_24h_send: int = 50_000
-    mx_resolver: Literal["dns", "offline"] = "dns"  # offline: static table only (demo, simulator, tests)
+    # offline: the static table of well-known domains only (the default: no DNS from tests or the demo);
+    # dns: resolve other domains' MX with dnspython (cached), for Workspace/365/gateway detection.
+    mx_resolver: Literal["dns", "offline"] = "offline"
     sender_lease_s: int = 300
     max_attempts: int = 5
 

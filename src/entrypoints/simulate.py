@@ -85,6 +85,7 @@ class Expect(BaseModel):
     pause_within_s: float | None = None
     min_jain: float | None = None
     min_utilisation: float | None = None
+    rate_cut: bool = False  # deferrals must have cut a rate (AIMD)
     share_of: str | None = None  # the noisy tenant: its share of the contention must not exceed its weight's
 
 

@@ -1,8 +1,11 @@
-"""AIMD: deferrals and throttles cut a rate multiplicatively; clean sends win it back additively.
+"""AIMD: deferrals and throttles cut a rate multiplicatively; quiet time wins it back additively.
 
-The factor scales a limit's rate (policies.limits: the GCRA interval widens by 1 / factor). It stays
-within [floor, ceiling]: it can never raise a rate above the configured limit. A cut waits out a
-cool-down, so one burst of deferrals about the same sends halves the rate once, not ten times.
+The factor scales a limit's allowance (an identity's minute and hour, its hour at one provider) and
+the planner's pace toward that provider. It stays within [floor, ceiling]: it can never raise a rate
+above the configured limit. A cut waits out a cool-down, so one burst of deferrals about the same
+sends halves the rate once, not ten times. Recovery is a function of time since the last cut (like
+TCP's additive increase per round trip), so a rate cut to the floor comes back even when it is so
+low that few sends go out: the state is only (factor at the last cut, when).
 """
 
 from __future__ import annotations
@@ -17,32 +20,32 @@ class AimdConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     decrease: float = Field(default=0.5, gt=0, lt=1, description="factor *= decrease on a signal")
-    increase: float = Field(default=0.02, gt=0, le=1, description="factor += increase per clean send")
+    increase_per_min: float = Field(
+        default=0.01, gt=0, le=1, description="factor += this per minute without a cut"
+    )
     floor: float = Field(default=0.05, gt=0, le=1)
     ceiling: float = Field(default=1.0, gt=0, le=1)
     cooldown_s: float = Field(default=300, ge=0, description="no second cut within this time")
 
 
-def factor_of(state: Mapping[str, Any] | None, config: AimdConfig) -> float:
+def factor_of(state: Mapping[str, Any] | None, config: AimdConfig, now_s: float | None = None) -> float:
+    """The factor at `now_s`: the one set by the last cut plus the additive recovery since; without
+    `now_s`, as set by the last cut (what the stored document says)."""
     if not state or "factor" not in state:
         return config.ceiling
-    return min(config.ceiling, max(config.floor, float(state["factor"])))
+    factor = float(state["factor"])
+    if now_s is not None and "cut_at" in state:
+        factor += config.increase_per_min * max(0.0, now_s - float(state["cut_at"])) / 60.0
+    return _clamp(factor, config)
 
 
 def cut(state: Mapping[str, Any] | None, now_s: float, config: AimdConfig) -> tuple[dict[str, Any], bool]:
     """Multiplicative decrease, unless a cut happened within the cool-down. Returns (state, cut?)."""
-    factor = factor_of(state, config)
     last = float((state or {}).get("cut_at", -1e18))
     if now_s - last < config.cooldown_s:
-        return dict(state or {"factor": factor}), False
+        return dict(state or {}), False
+    factor = factor_of(state, config, now_s)
     return {"factor": _clamp(factor * config.decrease, config), "cut_at": now_s}, True
-
-
-def recover(state: Mapping[str, Any] | None, config: AimdConfig) -> dict[str, Any]:
-    """Additive increase after a clean send, up to the ceiling."""
-    new = dict(state or {})
-    new["factor"] = _clamp(factor_of(state, config) + config.increase, config)
-    return new
 
 
 def _clamp(factor: float, config: AimdConfig) -> float:

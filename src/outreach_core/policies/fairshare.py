@@ -1,22 +1,18 @@
 """Fair share of the account's sending rate between tenants. See docs/adr/0201.
 
-Two pure pieces, one per place that hands out capacity:
-
 - `drr_allocate` (planner): deficit round-robin. Each round every tenant with demand earns
   `weight` credits and spends whole ones; a tenant without demand keeps no credit, so an idle
   tenant's share flows to the others. The round starts after the tenant served last, so remainders
   rotate instead of always favouring the same tenant.
-- `fair_gate` (sender): start-time fair queueing on one tag per tenant. A tenant may take the
-  account's next slot only if its tag (sends / weight) is not ahead of the least-served tenant that
-  asked recently; taking a slot adds 1 / weight. A tenant that stopped asking drops out of the set
-  and rejoins at the current minimum, so it cannot save up a burst.
+The planner then interleaves the tenants' slots on the account's slot chain (services.planner), and
+a send the sender must refuse joins the end of that chain (services.limiter), so the sender keeps the
+order the planner chose instead of letting retries jump the line.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 
 def drr_allocate(
@@ -54,51 +50,6 @@ def drr_allocate(
             if alloc[tenant] >= demands[tenant]:
                 credit[tenant] = 0.0  # no demand left: keep no credit
     return alloc, {t: round(c, 9) for t, c in credit.items() if c > 0}, last
-
-
-@dataclass(frozen=True)
-class GateDecision:
-    allowed: bool
-    tags: dict[str, list[float]]  # tenant -> [finish tag, last asked (epoch us)]; "*" -> [virtual time, 0]
-
-
-_VT = "*"
-
-
-def fair_gate(
-    tags: Mapping[str, list[float]],
-    tenant: str,
-    weight: float,
-    now_us: int,
-    active_us: int,
-    *,
-    take: bool,
-) -> GateDecision:
-    """May `tenant` take the next slot? With take=True and allowed, its tag advances by 1 / weight.
-
-    Start-time fair queueing: each tenant's tag is where its next send would start in "virtual time"
-    (sends / weight); a slot goes to a tenant whose tag is not ahead of any other competing tenant's.
-    The virtual time is the start tag of the send served last. A tenant that was not competing joins
-    at the virtual time, neither behind it (no saved-up credit) nor ahead. Whether allowed or not, the
-    tenant is marked as asking now: it competes, and others must leave it its turn.
-    """
-    vt = float(tags[_VT][0]) if _VT in tags else 0.0
-    live = {
-        t: [float(v[0]), float(v[1])]
-        for t, v in tags.items()
-        if t not in (_VT, tenant) and now_us - v[1] <= active_us
-    }
-    mine = tags.get(tenant)
-    tag = float(mine[0]) if mine is not None and now_us - mine[1] <= active_us else vt
-    tag = max(tag, vt)
-    floor = min((v[0] for v in live.values()), default=None)
-    allowed = floor is None or tag <= floor + 1e-9
-    if allowed and take:
-        vt = tag
-        tag += 1.0 / weight
-    live[tenant] = [round(tag, 9), float(now_us)]
-    live[_VT] = [round(vt, 9), 0.0]
-    return GateDecision(allowed, live)
 
 
 def jain_index(values: Mapping[str, float] | list[float]) -> float:

@@ -80,18 +80,31 @@ def gcra_undo(tat_us: int | None, now_us: int, limit: Limit, factor: float = 1.0
     return max(now_us, tat_us - interval_us(limit, factor))
 
 
+def slot_interval_us(limit: Limit) -> int:
+    """The spacing of planned send slots: exact below a second; a second or more rounds up to whole
+    seconds, because queues delay by whole seconds and a slot between two would arrive late."""
+    us = interval_us(limit)
+    return us if us < 1_000_000 else -(-us // 1_000_000) * 1_000_000
+
+
 def _bucket_us(limit: Limit, buckets: int) -> int:
     return max(1, math.ceil(limit.period_us / buckets))
 
 
-def window(
-    counts: Mapping[str, int] | None, now_us: int, limit: Limit, buckets: int = 48, cap: int | None = None
-) -> Decision:
-    """Rolling window of `limit.period_s` in `buckets` buckets. `cap` overrides the count (warm-up).
+LOG_PERIOD_S = 60.0  # windows this short keep exact send times (a sliding log)
 
-    The window (now - T, now] touches buckets lo..hi; all of them are counted, so for any window of
-    length T ending at a send, every earlier send inside it was counted when that send was admitted.
+
+def window(counts: Any, now_us: int, limit: Limit, buckets: int = 48, cap: int | None = None) -> Decision:
+    """Rolling window of `limit.period_s`. `cap` overrides the count (warm-up, AIMD).
+
+    Short windows (up to a minute: the account's per-second rate, an identity's minute) keep the
+    send times themselves, so they are exact and lose no capacity: a send at t frees its place at
+    exactly t + T. Larger ones count in `buckets` buckets: the window (now - T, now] touches buckets
+    lo..hi and all of them are counted, so for any window of length T ending at a send, every earlier
+    send inside it was counted when that send was admitted (at most one bucket of capacity is lost).
     """
+    if limit.period_s <= LOG_PERIOD_S:
+        return sliding_log(counts, now_us, limit, cap)
     width = _bucket_us(limit, buckets)
     hi = now_us // width
     lo = (now_us - limit.period_us) // width
@@ -115,16 +128,35 @@ def window(
     return Decision(False, counts, now_us + width)  # unreachable: used >= excess
 
 
-def window_used(counts: Mapping[str, int] | None, now_us: int, limit: Limit, buckets: int = 48) -> int:
+def sliding_log(times: Any, now_us: int, limit: Limit, cap: int | None = None) -> Decision:
+    """At most `count` (or `cap`) send times in (now - T, now]; the state is the list of those times."""
+    start = now_us - limit.period_us
+    live = sorted(int(t) for t in times if int(t) > start) if isinstance(times, list) else []
+    allowance = int(limit.count) if cap is None else cap
+    if len(live) + 1 <= allowance:
+        return Decision(True, [*live, now_us])
+    if allowance <= 0:
+        return Decision(False, times, now_us + limit.period_us)
+    # The oldest `excess` sends must leave the window first; the last of them leaves at t + T.
+    excess = len(live) + 1 - allowance
+    return Decision(False, times, live[excess - 1] + limit.period_us)
+
+
+def window_used(counts: Any, now_us: int, limit: Limit, buckets: int = 48) -> int:
+    if isinstance(counts, list):
+        return sum(1 for t in counts if int(t) > now_us - limit.period_us)
     width = _bucket_us(limit, buckets)
     lo = (now_us - limit.period_us) // width
     return sum(int(v) for k, v in (counts or {}).items() if int(k) >= lo)
 
 
-def window_undo(
-    counts: Mapping[str, int] | None, taken_us: int, limit: Limit, buckets: int = 48
-) -> dict[str, int]:
+def window_undo(counts: Any, taken_us: int, limit: Limit, buckets: int = 48) -> Any:
     """Give back one send counted at `taken_us` (the provider did not accept it)."""
+    if isinstance(counts, list):
+        kept = [int(t) for t in counts]
+        if taken_us in kept:
+            kept.remove(taken_us)
+        return kept
     key = str(taken_us // _bucket_us(limit, buckets))
     out = {k: int(v) for k, v in (counts or {}).items()}
     if out.get(key, 0) > 0:

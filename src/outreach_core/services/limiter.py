@@ -3,7 +3,8 @@
 Scopes and their documents (compare-and-set, written in the same transaction that moves the job to
 `sending`, so no send is ever counted without going out and concurrent senders cannot overshoot):
 
-  GLOBAL LIM#account                   SES MaxSendRate (GCRA), Max24HourSend (rolling 24 h), fair tags
+  GLOBAL LIM#account                   SES MaxSendRate (exact 1 s window), Max24HourSend (rolling 24 h)
+  GLOBAL ADMIT#account                 the account's slot chain and DRR deficits (planner; refused sends join)
   T#t    LIM#tenant                    tenant per hour (GCRA), per day (rolling)
   T#t    LIM#ident#<identity>          per minute / hour (GCRA x AIMD), per day (rolling, warm-up cap),
                                        the warm-up ramp and recent outcomes (reputation)
@@ -24,7 +25,6 @@ from typing import Any
 from outreach_core.domain.models import IdentityStatus, SenderIdentity, Tenant
 from outreach_core.policies import aimd, limits, warmup
 from outreach_core.policies.config import DAY, HOUR, MINUTE, SendingPolicy, TenantPolicy
-from outreach_core.policies.fairshare import fair_gate
 from outreach_core.policies.limits import Limit, from_micros, micros
 from outreach_core.policies.providers import Provider
 from outreach_core.policies.rotation import pick_weighted, reputation_score, rotation_weight
@@ -33,6 +33,7 @@ from outreach_core.records import GLOBAL, Records
 from outreach_core.services.providers import ProviderDirectory
 
 ACCOUNT = "LIM#account"
+SLOTS = "ADMIT#account"  # the account's slot chain, booked by the planner
 TENANT = "LIM#tenant"
 POLICY = "POLICY"
 _REP_HALF_AT = 400  # recent outcomes: halve the counters past this many sends (exponential forgetting)
@@ -131,6 +132,28 @@ class SendLimiter:
         )
         return max(0, cap - used)
 
+    def provider_room(
+        self, tenant_id: str, identity: SenderIdentity, provider: Provider, now: datetime
+    ) -> int:
+        """Sends this identity may still make at this provider within its rolling hour and day, under the
+        AIMD factor: what the planner may book there now (booking more would leave booked account slots
+        empty when the sender has to refuse them)."""
+        policy = self.policy_for(tenant_id)
+        now_us = micros(now)
+        data = self._tdoc(tenant_id, prov_sort(identity.id, provider.value)).data
+        if int(data.get("paused_until", 0)) > now_us:
+            return 0
+        plimits = policy.provider(provider)
+        room = identity.daily_cap
+        factor = aimd.factor_of(data.get("aimd"), policy.aimd, now_us / 1e6)
+        for key, count, period in (("hour", plimits.per_hour, HOUR), ("day", plimits.per_day, DAY)):
+            if count:
+                limit = Limit(count=count, period_s=period)
+                allowance = _scaled(count, factor) if key == "hour" else count
+                used = limits.window_used(data.get(key), now_us, limit, policy.window_buckets)
+                room = min(room, allowance - used)
+        return max(0, room)
+
     # --- the decision -------------------------------------------------------------------------------
 
     def acquire(
@@ -171,37 +194,14 @@ class SendLimiter:
             wait_tat = int(tenant_doc.data.get("wait_tat", 0))
             wake = max(until, min(wait_tat, until + _WAIT_SLOTS * interval))
             marked = tenant_doc.put({**tenant_doc.data, "wait_tat": max(wait_tat, wake) + interval})
-            return NotYet(from_micros(wake), reason, [marked])
+            wake, line = self._join_line(wake, policy)
+            return NotYet(from_micros(wake), reason, [marked, *line])
 
         account = self._doc(GLOBAL, ACCOUNT)
-        account_new, account_retry, reason = self._account_take(tenant, account.data, now_us, policy)
+        account_new, account_retry, reason = self._account_take(account.data, now_us, policy)
         if account_new is None:
-            mark = fair_gate(
-                account.data.get("fair", {}),
-                tenant.id,
-                tenant.weight,
-                now_us,
-                _active_us(policy),
-                take=False,
-            )
-            # Someone was refused a slot: the rate is contended, so fair share applies for a while.
-            contended = now_us + int(policy.account.fair_active_s * 1e6)
-            # Waiters get staggered wake-up times one account interval apart (GCRA over the waiting
-            # line), so a backlog does not wake all at once and retry against one free slot.
-            interval = limits.interval_us(policy.account.rate)
-            wait_tat = int(account.data.get("wait_tat", 0))
-            # At most a few slots ahead: arrivals that skip the line must not push waiters far away.
-            wake = max(account_retry, now_us + 1, min(wait_tat, account_retry + _WAIT_SLOTS * interval))
-            if account_retry - now_us <= min(interval // 2, 2_000_000):
-                # Just early for a slot about to free up (waking on a whole second): keep its place.
-                wake, wait_tat = max(account_retry, now_us + 1), wait_tat - interval
-            data = {
-                **account.data,
-                "fair": mark.tags,
-                "contended_until": contended,
-                "wait_tat": wake + interval,
-            }
-            return NotYet(from_micros(wake), reason, [account.put(data)])
+            wake, line = self._join_line(max(account_retry, now_us + 1), policy)
+            return NotYet(from_micros(wake), reason, line)
 
         rotation = self._tdoc(tenant.id, rotation_sort)
         for c in ready:
@@ -246,25 +246,26 @@ class SendLimiter:
         return {"hour": hour.state, "day": day.state}, now_us
 
     def _account_take(
-        self, tenant: Tenant, doc: Mapping[str, Any], now_us: int, policy: SendingPolicy
+        self, doc: Mapping[str, Any], now_us: int, policy: SendingPolicy
     ) -> tuple[dict[str, Any] | None, int, str]:
         account = policy.account
         rate = limits.window(doc.get("rate"), now_us, account.rate, policy.window_buckets)
         day = limits.window(doc.get("day"), now_us, account.day, policy.window_buckets)
         if not (rate.allowed and day.allowed):
             return None, max(rate.retry_at_us, day.retry_at_us), "account send rate"
-        gate = fair_gate(doc.get("fair", {}), tenant.id, tenant.weight, now_us, _active_us(policy), take=True)
-        contended = now_us < int(doc.get("contended_until", 0))
-        if contended and not gate.allowed:
-            # Leave this slot to the tenant that is behind; try again one slot later. Only while the
-            # account's rate is contended: with spare capacity nobody waits for anybody.
-            return (
-                None,
-                now_us + limits.interval_us(account.rate),
-                "fair share",
-            )
-        new = {**doc, "rate": rate.state, "day": day.state, "fair": gate.tags}
-        return new, now_us, ""
+        return {**doc, "rate": rate.state, "day": day.state}, now_us, ""
+
+    def _join_line(self, until_us: int, policy: SendingPolicy) -> tuple[int, list[Put]]:
+        """Where a refused send waits. The planner books the account's slots on one chain (SLOTS); a
+        send that would wake inside the booked stretch would take a booked slot and push its owner out,
+        who would push the next, and so on. So it takes the first free slot at the chain's end instead,
+        and the planner books fewer new sends. Past the booked stretch it simply wakes when it may."""
+        chain = self._doc(GLOBAL, SLOTS)
+        next_slot = int(chain.data.get("next_slot", 0))
+        if until_us >= next_slot:
+            return until_us, []
+        interval = limits.slot_interval_us(policy.account.rate)
+        return next_slot, [chain.put({**chain.data, "next_slot": next_slot + interval})]
 
     def _ramp(
         self, data: Mapping[str, Any], now: datetime, policy: SendingPolicy, identity: SenderIdentity
@@ -287,8 +288,8 @@ class SendLimiter:
             return _Candidate(identity, ident, prov, None, None, paused, f"paused at {provider.value}")
         data, pdata = ident.data, prov.data
         ramp = self._ramp(data, now, policy, identity)
-        ifactor = aimd.factor_of(data.get("aimd"), policy.aimd)
-        pfactor = aimd.factor_of(pdata.get("aimd"), policy.aimd)
+        ifactor = aimd.factor_of(data.get("aimd"), policy.aimd, now_us / 1e6)
+        pfactor = aimd.factor_of(pdata.get("aimd"), policy.aimd, now_us / 1e6)
         plimits = policy.provider(provider)
         checks: list[tuple[str, str, limits.Decision]] = []
         buckets = policy.window_buckets
@@ -323,9 +324,7 @@ class SendLimiter:
         new_ident = {**data, **{k: d.state for s, k, d in checks if s == "i"}}
         new_ident["ramp"] = {**ramp, "stats": _bump(ramp.get("stats", {}), "sent")}
         new_ident["rep"] = _decay(_bump(data.get("rep", {}), "sent"))
-        new_ident["aimd"] = aimd.recover(data.get("aimd"), policy.aimd)
         new_prov = {**pdata, **{k: d.state for s, k, d in checks if s == "p"}}
-        new_prov["aimd"] = aimd.recover(pdata.get("aimd"), policy.aimd)
         return _Candidate(identity, ident, prov, new_ident, new_prov, now_us, "")
 
     # --- after the fact -----------------------------------------------------------------------------
@@ -353,8 +352,9 @@ class SendLimiter:
     def record(
         self, tenant_id: str, identity_id: str, provider: Provider | None, outcome: str, now: datetime
     ) -> list[str]:
-        """An outcome for the warm-up day and the reputation score; a deferral also cuts the identity's and
-        the provider's rate (AIMD). Returns the scopes whose rate was cut."""
+        """An outcome for the warm-up day and the reputation score. A deferral also cuts a rate (AIMD): the
+        identity's at that provider when the provider is known (Gmail's 4.7.28 says nothing about our
+        mail to Outlook), the identity's own rate when it is not. Returns the scopes whose rate was cut."""
         policy = self.policy_for(tenant_id)
         cuts: list[str] = []
         now_s = micros(now) / 1e6
@@ -364,7 +364,7 @@ class SendLimiter:
             day = data.get("ramp") or {}
             if day.get("day") == now.date().isoformat():  # counts toward today's warm-up verdict
                 new["ramp"] = {**day, "stats": _bump(day.get("stats", {}), outcome)}
-            if outcome == "deferred":
+            if outcome == "deferred" and (provider is None or provider is Provider.OTHER):
                 new["aimd"], done = aimd.cut(data.get("aimd"), now_s, policy.aimd)
                 if done:
                     cuts.append(f"identity {identity_id}")
@@ -421,13 +421,6 @@ class SendLimiter:
             except ConditionFailed:
                 continue
         raise ConditionFailed(partition, sort)
-
-
-def _active_us(policy: SendingPolicy) -> int:
-    """Who counts as competing for the account's next slot: a tenant that asked within two slots
-    (it is waiting now). Longer would hold slots for tenants that have gone quiet: work lost."""
-    slots = 2 * limits.interval_us(policy.account.rate)
-    return min(int(policy.account.fair_active_s * 1e6), max(slots, 2_000_000))
 
 
 def _scaled(count: int, factor: float) -> int:

@@ -37,15 +37,20 @@ from outreach_core.domain.models import (
 from outreach_core.policies.admission import TokenBucket
 from outreach_core.policies.config import DAY, HOUR
 from outreach_core.policies.fairshare import drr_allocate
-from outreach_core.policies.limits import Limit, from_micros, interval_us, micros, window_used
+from outreach_core.policies.limits import (
+    Limit,
+    from_micros,
+    interval_us,
+    micros,
+    slot_interval_us,
+    window_used,
+)
 from outreach_core.policies.providers import Provider
 from outreach_core.ports import Clock, ConditionFailed, JobQueue, Put, QueueMessage
 from outreach_core.records import GLOBAL, Records, Timer, TimerKind, stamp
 from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.jobs import JobMessage, day_key
-from outreach_core.services.limiter import ACCOUNT, SendLimiter
-
-ACCOUNT_ADMIT = "ADMIT#account"
+from outreach_core.services.limiter import ACCOUNT, SLOTS, SendLimiter
 
 log = structlog.get_logger(__name__)
 
@@ -77,8 +82,7 @@ class _Admission:
     daily: int
     capacity: dict[str, int]  # this tick: warm-up room, at most the identities' hourly rate per horizon
     day_room: dict[str, int]  # today: warm-up room left
-    providers: dict[str, TokenBucket]  # per receiving provider: the identities' hourly rates there
-    provider_docs: dict[str, Any]  # as stored; restored into `providers` when a job for one comes up
+    provider_room: dict[str, int]  # per receiving provider: what the identities' windows still allow
     next_slot_us: int  # slots are spaced by the tenant's hourly interval, as the sender's limiter wants
     slot_us: int
     slots: int  # slots left within this horizon
@@ -94,11 +98,10 @@ class _Admission:
 
     def take(self, direction: str, provider: str) -> bool:
         """Admit one job of this direction, if its identities have room, at its provider too."""
-        bucket = self.providers.get(provider)
-        if self.capacity.get(direction, 0) <= 0 or self.exhausted or (bucket and bucket.tokens < 1 - 1e-9):
+        if self.capacity.get(direction, 0) <= 0 or self.exhausted or self.provider_room.get(provider, 1) <= 0:
             return False
-        if bucket:
-            bucket.take()
+        if provider in self.provider_room:
+            self.provider_room[provider] -= 1
         self.bucket.take()
         self.slots -= 1
         self.capacity[direction] -= 1
@@ -109,9 +112,8 @@ class _Admission:
 
     def give_back(self, direction: str, provider: str) -> None:
         """Undo a `take` whose job the account's fair share did not admit this tick."""
-        bucket = self.providers.get(provider)
-        if bucket:
-            bucket.tokens = min(bucket.burst, bucket.tokens + 1)
+        if provider in self.provider_room:
+            self.provider_room[provider] += 1
         self.bucket.tokens = min(self.bucket.burst, self.bucket.tokens + 1)
         self.slots += 1
         self.capacity[direction] = self.capacity.get(direction, 0) + 1
@@ -124,7 +126,6 @@ class _Admission:
         doc = {
             **self.bucket.dump(),
             "next_slot": self.next_slot_us,
-            "providers": {**self.provider_docs, **{p: b.dump() for p, b in self.providers.items()}},
         }
         return [
             records.state_put(tenant_id, self.quota_sort, self.quota, self.quota_version, ttl=expires),
@@ -182,9 +183,9 @@ class PlannerService:
             if plan is not None:
                 plans.append(plan)
         if plans:
-            shares = self._fair_shares(plans, now)
+            slots = self._account_slots(plans, now)
             for plan in plans:
-                self._commit(plan, shares.get(plan.tenant.id, 0), now, report)
+                self._commit(plan, slots.get(plan.tenant.id, []), now, report)
         for tenant in tenants:
             upcoming = self.records.next_timer(tenant.id)
             if upcoming is not None and (report.next_due is None or upcoming.at < report.next_due):
@@ -237,63 +238,72 @@ class PlannerService:
                     break
         return _TenantPlan(tenant, admission, admitted) if admitted else None
 
-    def _fair_shares(self, plans: list[_TenantPlan], now: datetime) -> dict[str, int]:
-        """Split what the account can send within the horizon among the tenants that have work,
-        by weight (deficit round-robin); an idle tenant's share goes to the others."""
+    def _account_slots(self, plans: list[_TenantPlan], now: datetime) -> dict[str, list[int]]:
+        """The account's send slots within the horizon, split among the tenants that have work by weight
+        (deficit round-robin; an idle tenant's share goes to the others) and interleaved, so each
+        tenant's sends are spread evenly over the slots it won.
+
+        Slots are one account interval (1 / MaxSendRate) apart on a chain kept in the store, so the
+        sender's exact per-second window admits every one of them on time: with a backlog, the account
+        rate is used to the full and nobody retries. With spare capacity, slots spread over the
+        horizon with a little jitter (never closer than the interval)."""
+        for _ in range(5):  # senders append refused sends to the same chain: re-read and book again
+            with contextlib.suppress(ConditionFailed):
+                return self._book_slots(plans, now)
+        log.warning("planner.slots_contended")  # leave this tick's work to the next
+        return {}
+
+    def _book_slots(self, plans: list[_TenantPlan], now: datetime) -> dict[str, list[int]]:
         account = self.limiter.policy.account
-        doc, version = self._global(ACCOUNT_ADMIT)
-        horizon_s = self.config.horizon.total_seconds()
-        bucket = TokenBucket.restore(
-            doc.get("bucket", {}),
-            rate_per_s=account.max_send_rate,
-            burst=max(1.0, account.max_send_rate * horizon_s),
-            now=now,
-        )
+        doc, version = self._global(SLOTS)
+        interval = slot_interval_us(account.rate)
+        start = max(int(doc.get("next_slot", 0)), micros(now))
+        if interval >= 1_000_000:
+            start = -(-start // 1_000_000) * 1_000_000
+        end = micros(now + self.config.horizon)
         sent_day = window_used(
             self._global(ACCOUNT)[0].get("day"),
             micros(now),
             Limit(count=1, period_s=DAY),
             self.limiter.policy.window_buckets,
         )
-        capacity = min(int(bucket.tokens + 1e-9), max(0, account.max_24h_send - sent_day))
+        capacity = min(max(0, -(-(end - start) // interval)), max(0, account.max_24h_send - sent_day))
         demands = {p.tenant.id: len(p.candidates) for p in plans}
         weights = {p.tenant.id: p.tenant.weight for p in plans}
         shares, deficits, last = drr_allocate(
             capacity, demands, weights, doc.get("deficits", {}), doc.get("last", "")
         )
-        bucket.take(float(sum(shares.values())))
-        new = {"bucket": bucket.dump(), "deficits": deficits, "last": last}
-        try:
-            self.records.store.write(
-                Put(partition=GLOBAL, sort=ACCOUNT_ADMIT, data=new, expected_version=version)
-            )
-        except ConditionFailed:  # another planner ran at the same time: leave this tick's work to the next
-            log.warning("planner.concurrent_tick")
-            return {}
-        return shares
+        total = sum(shares.values())
+        # With room to spare, sends keep the tenants' own pace (3600 / hourly apart) instead of going
+        # out back to back; never closer than the account's interval.
+        pace = min((p.admission.slot_us for p in plans if shares.get(p.tenant.id)), default=interval)
+        step = max(interval, min((end - start) // total, pace)) if total else interval
+        slots: dict[str, list[int]] = {t: [] for t in shares}
+        for index, tenant in enumerate(interleave(shares, doc.get("last", ""))):
+            base = start + index * step
+            jitter = int(min(step - interval, step // 10) * stable_fraction(tenant, str(base), "slot"))
+            slots[tenant].append(base + jitter)
+        new = {"next_slot": start + total * step, "deficits": deficits, "last": last}
+        self.records.store.write(Put(partition=GLOBAL, sort=SLOTS, data=new, expected_version=version))
+        return slots
 
     def _global(self, sort: str) -> tuple[dict[str, Any], int]:
         item = self.records.store.get(GLOBAL, sort)
         return (dict(item.data), item.version) if item else ({}, 0)
 
-    def _commit(self, plan: _TenantPlan, share: int, now: datetime, report: PlanReport) -> None:
+    def _commit(self, plan: _TenantPlan, slots_us: list[int], now: datetime, report: PlanReport) -> None:
         tenant, admission = plan.tenant, plan.admission
-        admitted, held = plan.candidates[:share], plan.candidates[share:]
+        admitted, held = plan.candidates[: len(slots_us)], plan.candidates[len(slots_us) :]
         for candidate in held:  # due, but not this tick: its timer stays and comes round again
             admission.give_back(candidate.campaign.direction_id, candidate.provider)
         report.deferred += len(held)
         if not admitted:
             return
-        # GCRA pacing: the TAT chain (next_slot) puts slots one tenant interval (3600 / hourly) apart,
-        # plus up to 10% jitter, so the sender's rolling hour window is never hit in a burst.
-        # Spread over the horizon, never closer than the tenant's interval.
-        step_us = max(admission.slot_us, int(self.config.horizon.total_seconds() * 1e6) // len(admitted))
-        slots: list[datetime] = []
-        for candidate in admitted:
-            jitter = int(step_us * 0.1 * stable_fraction(candidate.timer.job_id, "slot"))
-            start = max(micros(candidate.at), admission.next_slot_us, micros(now))
-            slots.append(from_micros(start + jitter))
-            admission.next_slot_us = start + jitter + step_us
+        slots = [
+            from_micros(max(slot, micros(candidate.at)))
+            for candidate, slot in zip(admitted, slots_us, strict=True)
+        ]
+        admission.next_slot_us = micros(slots[-1])
         try:
             self.records.store.write(*admission.state_puts(self.records, tenant.id, now))
         except ConditionFailed:  # another planner ran at the same time: leave this tick's work to the next
@@ -360,16 +370,14 @@ class PlannerService:
         horizon_h = self.config.horizon.total_seconds() / 3600
         for identity in self.records.all(SenderIdentity, tenant.id):
             if identity.status is IdentityStatus.ACTIVE:
-                # Today's warm-up cap, and no more than the identity's hourly rate fills in a horizon.
-                room = int(self.limiter.ramp_state(tenant.id, identity, now)["cap"])
+                # What its rolling day still allows under today's warm-up cap (the sender's own
+                # window), and no more than the identity's hourly rate fills in a horizon.
+                room = self.limiter.room(tenant.id, identity, now, policy)
                 tick = min(room, math.ceil(per_hour * horizon_h)) if per_hour else room
                 for direction in directions:
                     if identity.serves(direction):
                         capacity[direction] += tick
                         day_room[direction] += room
-        for direction in directions:  # what was admitted today already is spoken for
-            day_room[direction] -= int(quota.get(f"dir:{direction}", 0))
-            capacity[direction] = min(capacity[direction], day_room[direction])
         slot_us = interval_us(Limit(count=max(1, tenant.quotas.hourly), period_s=HOUR))
         next_slot = max(int(bucket_doc.get("next_slot", 0)), micros(now))
         horizon_end = micros(now + self.config.horizon)
@@ -384,7 +392,6 @@ class PlannerService:
             capacity,
             day_room,
             {},
-            dict(bucket_doc.get("providers", {})),
             next_slot,
             slot_us,
             slots,
@@ -400,22 +407,13 @@ class PlannerService:
         return bucket.tokens < 1 - 1e-9
 
     def _provider_bucket(self, tenant: Tenant, admission: _Admission, provider: str, now: datetime) -> None:
-        """The planner's pace toward one provider: every active identity's hourly limit there."""
-        if provider in admission.providers:
+        """What the tenant may book toward one receiving provider: what its identities' rolling windows
+        there still allow under their AIMD factors, 0 where paused (the sender's own limits)."""
+        if provider in admission.provider_room:
             return
-        policy = self.limiter.policy_for(tenant.id)
-        per_hour = policy.provider(Provider(provider)).per_hour
-        active = sum(
-            1 for i in self.records.all(SenderIdentity, tenant.id) if i.status is IdentityStatus.ACTIVE
-        )
-        if not per_hour or not active:
-            return
-        rate = active * per_hour / 3600.0
-        admission.providers[provider] = TokenBucket.restore(
-            admission.provider_docs.get(provider, {}),
-            rate_per_s=rate,
-            burst=max(1.0, rate * self.config.horizon.total_seconds()),
-            now=now,
+        active = [i for i in self.records.all(SenderIdentity, tenant.id) if i.status is IdentityStatus.ACTIVE]
+        admission.provider_room[provider] = sum(
+            self.limiter.provider_room(tenant.id, i, Provider(provider), now) for i in active
         )
 
     def _claim(
@@ -494,3 +492,22 @@ class PlannerService:
             job_id=job.job_id,
             lease_until=stamp(job.lease_until or now),
         )
+
+
+def interleave(shares: dict[str, int], after: str = "") -> list[str]:
+    """One tenant per slot, each tenant's slots spread evenly: smooth weighted round-robin with the
+    shares as weights (equal shares go strictly round; unequal ones stay near their proportional part
+    at every point, not one tenant's whole share first). Ties go round starting after `after`."""
+    names = sorted(t for t, n in shares.items() if n > 0)
+    pivot = next((i for i, t in enumerate(names) if t > after), 0)
+    names = names[pivot:] + names[:pivot]
+    total = sum(shares[t] for t in names)
+    current = dict.fromkeys(names, 0)
+    order: list[str] = []
+    for _ in range(total):
+        for t in names:
+            current[t] += shares[t]
+        chosen = max(names, key=lambda t: current[t])  # the first of equals wins: the rotated order
+        current[chosen] -= total
+        order.append(chosen)
+    return order

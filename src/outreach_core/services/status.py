@@ -179,7 +179,7 @@ class StatusService:
             int(ramp["cap"]),
             tuple(warmup.schedule(state.get("ramp", {}), now.date(), policy.warmup, identity.daily_cap)),
             int(ramp.get("held", 0)),
-            aimd.factor_of(state.get("aimd"), policy.aimd),
+            aimd.factor_of(state.get("aimd"), policy.aimd, micros(now) / 1e6),
             pauses,
             window_used(state.get("day"), micros(now), day, policy.window_buckets),
         )
