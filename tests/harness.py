@@ -10,11 +10,11 @@ from dependency_injector import providers
 
 from entrypoints.container import Application, build
 from entrypoints.settings import Settings
+from outreach_core.domain.models import CampaignStep, Quotas
+from outreach_core.domain.window import SendWindow
 from outreach_core.policies.config import IdentityLimits, SendingPolicy
 from outreach_core.policies.providers import Provider, ProviderLimits
 from outreach_core.policies.warmup import WarmupPlan
-from outreach_core.domain.models import CampaignStep, Quotas
-from outreach_core.domain.window import SendWindow
 from outreach_core.records import Records
 from outreach_core.services.admin import AdminService
 from outreach_core.services.feedback import FeedbackService, ReplyService
@@ -78,10 +78,23 @@ class Harness:
         return outcomes
 
     def tick_and_send(self, minutes: float = 6) -> list[str]:
-        """One planner tick, move time past the slots, then send everything visible."""
+        """One planner tick, then time moves on through each message's slot (sending what is visible at
+        each), up to `minutes` later: sends happen at their own times, as the account's rate wants."""
         self.planner.tick()
-        self.clock.advance(timedelta(minutes=minutes))
-        return self.drain()
+        end = self.clock.now() + timedelta(minutes=minutes)
+        outcomes: list[str] = []
+        while True:
+            outcomes += self.drain()
+            pending = [
+                m.visible_at
+                for m in self.queue.messages.values()
+                if not m.dead and m.visible_at > self.clock.now()
+            ]
+            if not pending or min(pending) > end:
+                break
+            self.clock.set(min(pending))
+        self.clock.set(end)
+        return outcomes + self.drain()
 
 
 # The foundation's use-case tests check sequences, claims, caps and feedback, not pacing: they run

@@ -17,7 +17,7 @@ import contextlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -95,6 +95,11 @@ class _Admission:
             or self.quota.get("total", 0) >= self.daily
             or not any(c > 0 for c in self.capacity.values())
         )
+
+    @property
+    def booked_up(self) -> bool:
+        """Every direction's identities have used their rolling day: the due steps can be refiled."""
+        return bool(self.day_room) and all(room <= 0 for room in self.day_room.values())
 
     def take(self, direction: str, provider: str) -> bool:
         """Admit one job of this direction, if its identities have room, at its provider too."""
@@ -202,14 +207,14 @@ class PlannerService:
         if self._no_slot(tenant, now):
             return None
         admission = self._admission(tenant, now)
-        if admission.exhausted:
+        if admission.exhausted and not admission.booked_up:
             return None
         campaigns = {c.id: c for c in self.records.all(Campaign, tenant.id)}
         admitted: list[_Candidate] = []
         after: str | None = None
         # Due timers the limits cannot take this tick stay due; read only so many of them.
         budget = 50 + 4 * sum(max(0, c) for c in admission.capacity.values())
-        while not admission.exhausted and budget > 0:
+        while (not admission.exhausted or admission.booked_up) and budget > 0:
             page = self.records.timers_due(tenant.id, TimerKind.STEP, until, after=after, limit=100)
             if not page:
                 break
@@ -228,13 +233,13 @@ class PlannerService:
                 if not admission.take(direction, candidate.provider):
                     if admission.day_room.get(direction, 0) > 0:
                         continue  # room today, but not in this tick: the timer stays due
-                    # This direction's identities are booked for today: look again tomorrow.
-                    tomorrow = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
-                    self._refile(timer, tomorrow)
+                    # This direction's identities have used their rolling day: look again in an hour
+                    # (their oldest sends leave the window bit by bit), not on every tick.
+                    self._refile(timer, now + timedelta(hours=1))
                     report.deferred += 1
                     continue
                 admitted.append(candidate)
-                if admission.exhausted:
+                if admission.exhausted and not admission.booked_up:
                     break
         return _TenantPlan(tenant, admission, admitted) if admitted else None
 
@@ -364,6 +369,7 @@ class PlannerService:
         )
         capacity: dict[str, int] = defaultdict(int)
         day_room: dict[str, int] = defaultdict(int)
+        calendar_room: dict[str, int] = defaultdict(int)
         directions = {c.direction_id for c in self.records.all(Campaign, tenant.id)}
         policy = self.limiter.policy_for(tenant.id)
         per_hour = policy.identity.per_hour
@@ -373,11 +379,19 @@ class PlannerService:
                 # What its rolling day still allows under today's warm-up cap (the sender's own
                 # window), and no more than the identity's hourly rate fills in a horizon.
                 room = self.limiter.room(tenant.id, identity, now, policy)
+                cap = int(self.limiter.ramp_state(tenant.id, identity, now)["cap"])
                 tick = min(room, math.ceil(per_hour * horizon_h)) if per_hour else room
                 for direction in directions:
                     if identity.serves(direction):
                         capacity[direction] += tick
                         day_room[direction] += room
+                        calendar_room[direction] += cap
+        for direction in directions:
+            # Jobs admitted today but not sent yet are not in the identities' windows: today's
+            # admissions bound the room too, so a tick never books what an earlier one already did.
+            calendar_room[direction] -= int(quota.get(f"dir:{direction}", 0))
+            day_room[direction] = min(day_room[direction], calendar_room[direction])
+            capacity[direction] = min(capacity[direction], day_room[direction])
         slot_us = interval_us(Limit(count=max(1, tenant.quotas.hourly), period_s=HOUR))
         next_slot = max(int(bucket_doc.get("next_slot", 0)), micros(now))
         horizon_end = micros(now + self.config.horizon)
