@@ -115,7 +115,7 @@ class SendLimiter:
 
     def set_tenant_policy(self, tenant_id: str, policy: TenantPolicy) -> None:
         doc = self._tdoc(tenant_id, POLICY)
-        self.records.store.write(doc.put(policy.model_dump(mode="json", exclude_none=True)))
+        self.records.store.write(doc.put(policy.model_dump(mode="json", exclude_unset=True)))
 
     def ramp_state(self, tenant_id: str, identity: SenderIdentity, now: datetime) -> dict[str, Any]:
         doc = self._tdoc(tenant_id, ident_sort(identity.id))
