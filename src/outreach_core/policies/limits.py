@@ -18,6 +18,7 @@ A `Decision` says allowed (with the new state) or the earliest instant worth try
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,21 +92,27 @@ def _bucket_us(limit: Limit, buckets: int) -> int:
     return max(1, math.ceil(limit.period_us / buckets))
 
 
-LOG_PERIOD_S = 60.0  # windows this short keep exact send times (a sliding log)
+LOG_PERIOD_S = 60.0  # windows this short and this small keep exact send times (a sliding log)
+LOG_MAX = 64
 
 
 def window(counts: Any, now_us: int, limit: Limit, buckets: int = 48, cap: int | None = None) -> Decision:
     """Rolling window of `limit.period_s`. `cap` overrides the count (warm-up, AIMD).
 
-    Short windows (up to a minute: the account's per-second rate, an identity's minute) keep the
-    send times themselves, so they are exact and lose no capacity: a send at t frees its place at
-    exactly t + T. Larger ones count in `buckets` buckets: the window (now - T, now] touches buckets
-    lo..hi and all of them are counted, so for any window of length T ending at a send, every earlier
-    send inside it was counted when that send was admitted (at most one bucket of capacity is lost).
+    Short, small windows (up to a minute and 64 sends: the account's per-second rate, an identity's
+    minute) keep the send times themselves, so they are exact and lose no capacity: a send at t frees
+    its place at exactly t + T. Larger ones count in `buckets` buckets: the window (now - T, now]
+    touches buckets lo..hi and all of them are counted, so for any window of length T ending at a
+    send, every earlier send inside it was counted when that send was admitted (at most one bucket of
+    capacity is lost).
     """
-    if limit.period_s <= LOG_PERIOD_S:
-        return sliding_log(counts, now_us, limit, cap)
     width = _bucket_us(limit, buckets)
+    if limit.period_s <= LOG_PERIOD_S and int(limit.count) <= LOG_MAX:
+        if isinstance(counts, Mapping):  # kept in buckets before: each send at its bucket's end
+            counts = [(int(k) + 1) * width - 1 for k, v in counts.items() for _ in range(int(v))]
+        return sliding_log(counts, now_us, limit, cap)
+    if isinstance(counts, list):  # kept as send times before (the limit grew): count them in buckets
+        counts = {str(k): v for k, v in Counter(int(t) // width for t in counts).items()}
     hi = now_us // width
     lo = (now_us - limit.period_us) // width
     counts = counts if isinstance(counts, Mapping) else None

@@ -17,9 +17,10 @@ The planner's admission is pacing; this is the hard guarantee.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from outreach_core.domain.models import IdentityStatus, SenderIdentity, Tenant
@@ -132,6 +133,27 @@ class SendLimiter:
         )
         return max(0, cap - used)
 
+    def horizon_room(
+        self, tenant_id: str, identity: SenderIdentity, now: datetime, horizon: timedelta
+    ) -> int:
+        """How many sends this identity's minute and hour windows (under AIMD) let out within the next
+        `horizon`: what the planner may book on it per tick."""
+        policy = self.policy_for(tenant_id)
+        now_us = micros(now)
+        data = self._tdoc(tenant_id, ident_sort(identity.id)).data
+        factor = aimd.factor_of(data.get("aimd"), policy.aimd, now_us / 1e6)
+        room = identity.daily_cap
+        per_minute, per_hour = policy.identity.per_minute, policy.identity.per_hour
+        if per_minute:
+            room = min(
+                room, _scaled(per_minute, factor) * max(1, math.ceil(horizon.total_seconds() / MINUTE))
+            )
+        if per_hour:
+            hour = Limit(count=per_hour, period_s=HOUR)
+            used = limits.window_used(data.get("hour"), now_us, hour, policy.window_buckets)
+            room = min(room, _scaled(per_hour, factor) - used)
+        return max(0, room)
+
     def provider_room(
         self, tenant_id: str, identity: SenderIdentity, provider: Provider, now: datetime
     ) -> int:
@@ -177,8 +199,20 @@ class SendLimiter:
 
         tenant_doc = self._tdoc(tenant.id, TENANT)
         tenant_new, tenant_retry = self._tenant_take(tenant, tenant_doc.data, now_us, policy)
-        candidates = [self._candidate(tenant.id, i, provider, now_us, now, policy) for i in pool]
-        ready = [c for c in candidates if c.new_ident is not None]
+        rotation = self._tdoc(tenant.id, rotation_sort)
+        candidates: list[_Candidate] = []
+        ready: list[_Candidate] = []
+        scores: dict[str, float] = {}
+        remaining = list(pool) if tenant_new is not None else []
+        # Rotation picks first and checks the limits of the one it picked (an identity whose limits
+        # refuse drops out and rotation picks again): one identity's windows per send, not all of them.
+        while remaining and not ready:
+            weights = self._weights(tenant.id, remaining, now_us, now, policy)
+            chosen_id, scores = pick_weighted(rotation.data.get("scores", {}), weights)
+            identity = next(i for i in remaining if i.id == chosen_id)
+            candidate = self._candidate(tenant.id, identity, provider, now_us, now, policy)
+            (ready if candidate.new_ident is not None else candidates).append(candidate)
+            remaining.remove(identity)
         if tenant_new is None or not ready:
             waits = [c.retry_us for c in candidates] if not ready else []
             until = max([tenant_retry, min(waits)] if waits else [tenant_retry])
@@ -203,31 +237,15 @@ class SendLimiter:
             wake, line = self._join_line(max(account_retry, now_us + 1), policy)
             return NotYet(from_micros(wake), reason, line)
 
-        rotation = self._tdoc(tenant.id, rotation_sort)
-        for c in ready:
-            c.weight = rotation_weight(
-                c.identity.weight,
-                reputation_score(c.ident.data.get("rep", {})),
-                int(
-                    limits.window_used(
-                        c.ident.data.get("day"), now_us, Limit(count=1, period_s=DAY), policy.window_buckets
-                    )
-                ),
-                int(self._ramp(c.ident.data, now, policy, c.identity)["cap"]),
-            )
-        weights = {c.identity.id: c.weight for c in ready}
-        if not any(w > 0 for w in weights.values()):
-            weights = {c.identity.id: c.identity.weight for c in ready}
-        chosen_id, scores = pick_weighted(rotation.data.get("scores", {}), weights)
-        chosen = next(c for c in ready if c.identity.id == chosen_id)
-        assert chosen.new_ident is not None and chosen.new_prov is not None
+        [chosen] = ready
+        assert chosen.new_ident is not None and chosen.new_prov is not None and tenant_new is not None
         puts = [
             tenant_doc.put(tenant_new),
             account.put(account_new),
             chosen.ident.put(chosen.new_ident),
             chosen.prov.put(chosen.new_prov),
         ]
-        if len(ready) > 1 or rotation.data:
+        if len(pool) > 1 or rotation.data:
             puts.append(rotation.put({"scores": scores}))
         return Grant(chosen.identity, provider, now_us, puts, sticky=kept is not None)
 
@@ -266,6 +284,31 @@ class SendLimiter:
             return until_us, []
         interval = limits.slot_interval_us(policy.account.rate)
         return next_slot, [chain.put({**chain.data, "next_slot": next_slot + interval})]
+
+    def _weights(
+        self,
+        tenant_id: str,
+        identities: Sequence[SenderIdentity],
+        now_us: int,
+        now: datetime,
+        policy: SendingPolicy,
+    ) -> dict[str, float]:
+        """Rotation weights: the configured weight times reputation and warm-up headroom."""
+        day = Limit(count=1, period_s=DAY)
+        weights: dict[str, float] = {}
+        partition = f"T#{tenant_id}"
+        for identity in identities:
+            item = self.records.store.get(partition, ident_sort(identity.id))  # read only: no copy
+            data: Mapping[str, Any] = item.data if item else {}
+            weights[identity.id] = rotation_weight(
+                identity.weight,
+                reputation_score(data.get("rep", {})),
+                int(limits.window_used(data.get("day"), now_us, day, policy.window_buckets)),
+                int(self._ramp(data, now, policy, identity)["cap"]),
+            )
+        if not any(w > 0 for w in weights.values()):
+            weights = {i.id: i.weight for i in identities}
+        return weights
 
     def _ramp(
         self, data: Mapping[str, Any], now: datetime, policy: SendingPolicy, identity: SenderIdentity

@@ -372,15 +372,13 @@ class PlannerService:
         calendar_room: dict[str, int] = defaultdict(int)
         directions = {c.direction_id for c in self.records.all(Campaign, tenant.id)}
         policy = self.limiter.policy_for(tenant.id)
-        per_hour = policy.identity.per_hour
-        horizon_h = self.config.horizon.total_seconds() / 3600
         for identity in self.records.all(SenderIdentity, tenant.id):
             if identity.status is IdentityStatus.ACTIVE:
                 # What its rolling day still allows under today's warm-up cap (the sender's own
-                # window), and no more than the identity's hourly rate fills in a horizon.
+                # window), and no more than its minute and hour windows let out within the horizon.
                 room = self.limiter.room(tenant.id, identity, now, policy)
                 cap = int(self.limiter.ramp_state(tenant.id, identity, now)["cap"])
-                tick = min(room, math.ceil(per_hour * horizon_h)) if per_hour else room
+                tick = min(room, self.limiter.horizon_room(tenant.id, identity, now, self.config.horizon))
                 for direction in directions:
                     if identity.serves(direction):
                         capacity[direction] += tick
