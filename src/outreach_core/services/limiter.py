@@ -155,11 +155,12 @@ class SendLimiter:
         return max(0, room)
 
     def provider_room(
-        self, tenant_id: str, identity: SenderIdentity, provider: Provider, now: datetime
+        self, tenant_id: str, identity: SenderIdentity, provider: Provider, now: datetime, horizon: timedelta
     ) -> int:
-        """Sends this identity may still make at this provider within its rolling hour and day, under the
-        AIMD factor: what the planner may book there now (booking more would leave booked account slots
-        empty when the sender has to refuse them)."""
+        """Sends this identity may make at this provider within the next `horizon`: what its rolling hour
+        and day there still allow under the AIMD factor, and no more than that hourly rate spreads over
+        the horizon (a burst booked at once would meet a cut made before it goes out). The planner
+        books no more there: more would leave booked account slots empty when the sender refuses."""
         policy = self.policy_for(tenant_id)
         now_us = micros(now)
         data = self._tdoc(tenant_id, prov_sort(identity.id, provider.value)).data
@@ -168,12 +169,17 @@ class SendLimiter:
         plimits = policy.provider(provider)
         room = identity.daily_cap
         factor = aimd.factor_of(data.get("aimd"), policy.aimd, now_us / 1e6)
-        for key, count, period in (("hour", plimits.per_hour, HOUR), ("day", plimits.per_day, DAY)):
-            if count:
-                limit = Limit(count=count, period_s=period)
-                allowance = _scaled(count, factor) if key == "hour" else count
-                used = limits.window_used(data.get(key), now_us, limit, policy.window_buckets)
-                room = min(room, allowance - used)
+        if plimits.per_hour:
+            allowance = _scaled(plimits.per_hour, factor)
+            hour = Limit(count=plimits.per_hour, period_s=HOUR)
+            used = limits.window_used(data.get("hour"), now_us, hour, policy.window_buckets)
+            room = min(room, allowance - used, math.ceil(allowance * horizon.total_seconds() / HOUR))
+        if plimits.per_day:
+            day = Limit(count=plimits.per_day, period_s=DAY)
+            room = min(
+                room,
+                plimits.per_day - limits.window_used(data.get("day"), now_us, day, policy.window_buckets),
+            )
         return max(0, room)
 
     # --- the decision -------------------------------------------------------------------------------

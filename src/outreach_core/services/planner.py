@@ -425,7 +425,8 @@ class PlannerService:
             return
         active = [i for i in self.records.all(SenderIdentity, tenant.id) if i.status is IdentityStatus.ACTIVE]
         admission.provider_room[provider] = sum(
-            self.limiter.provider_room(tenant.id, i, Provider(provider), now) for i in active
+            self.limiter.provider_room(tenant.id, i, Provider(provider), now, self.config.horizon)
+            for i in active
         )
 
     def _claim(
