@@ -16,10 +16,12 @@ from outreach_core.services.admin import AdminService
 from outreach_core.services.feedback import FeedbackService, ReplyService
 from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.leads import LeadImportService
+from outreach_core.services.limiter import SendLimiter
 from outreach_core.services.planner import PlannerService
 from outreach_core.services.sender import Outcome, SenderConfig, SenderService
 from outreach_core.services.suppression import SuppressionService
 from tests.fakes import FakeQueue, InMemoryArchive, InMemoryStateStore, ManualClock, ScriptedMailer
+from tests.harness import UNPACED
 
 TENANT = "acme"
 CAMPAIGN = "spring"
@@ -81,7 +83,7 @@ def build_world(
     queue = FakeQueue(clock, visibility_timeout=300)
     archive = InMemoryArchive()
     suppression = SuppressionService(records)
-    guard = ReputationGuard(records, clock)
+    guard = ReputationGuard(records, clock, limiter=SendLimiter(records, UNPACED))
     feedback = FeedbackService(records, clock, guard, suppression)
     replies = ReplyService(records, clock, suppression, secrets=[SECRET])
     world = World(
@@ -95,7 +97,7 @@ def build_world(
         guard=guard,
         feedback=feedback,
         replies=replies,
-        planner=PlannerService(records, queue, clock),
+        planner=PlannerService(records, queue, clock, guard=guard),
         sender=SenderService(
             records,
             queue,

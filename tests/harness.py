@@ -12,6 +12,9 @@ from entrypoints.container import Application, build
 from entrypoints.settings import Settings
 from outreach_core.domain.models import CampaignStep, Quotas
 from outreach_core.domain.window import SendWindow
+from outreach_core.policies.config import IdentityLimits, SendingPolicy
+from outreach_core.policies.providers import Provider, ProviderLimits
+from outreach_core.policies.warmup import WarmupPlan
 from outreach_core.records import Records
 from outreach_core.services.admin import AdminService
 from outreach_core.services.feedback import FeedbackService, ReplyService
@@ -75,13 +78,39 @@ class Harness:
         return outcomes
 
     def tick_and_send(self, minutes: float = 6) -> list[str]:
-        """One planner tick, move time past the slots, then send everything visible."""
+        """One planner tick, then time moves on through each message's slot (sending what is visible at
+        each), up to `minutes` later: sends happen at their own times, as the account's rate wants."""
         self.planner.tick()
-        self.clock.advance(timedelta(minutes=minutes))
-        return self.drain()
+        end = self.clock.now() + timedelta(minutes=minutes)
+        outcomes: list[str] = []
+        while True:
+            outcomes += self.drain()
+            pending = [
+                m.visible_at
+                for m in self.queue.messages.values()
+                if not m.dead and m.visible_at > self.clock.now()
+            ]
+            if not pending or min(pending) > end:
+                break
+            self.clock.set(min(pending))
+        self.clock.set(end)
+        return outcomes + self.drain()
 
 
-def harness(tmp_path: Path, clock: ManualClock | None = None) -> Harness:
+# The foundation's use-case tests check sequences, claims, caps and feedback, not pacing: they run
+# with no per-minute/hour identity limits, no per-provider limits and no warm-up, so five due jobs go
+# out in one drain. The policy engine's own tests (tests/unit/test_sender_policy.py, tests/property,
+# the scenarios) run with the real defaults.
+UNPACED = SendingPolicy(
+    identity=IdentityLimits(per_minute=None, per_hour=None),
+    providers={p: ProviderLimits(per_hour=None) for p in Provider},
+    warmup=WarmupPlan(enabled=False),
+)
+
+
+def harness(
+    tmp_path: Path, clock: ManualClock | None = None, policy: SendingPolicy | None = UNPACED
+) -> Harness:
     clock = clock or ManualClock()
     store, queue, mailer, archive = (
         InMemoryStateStore(),
@@ -101,6 +130,8 @@ def harness(tmp_path: Path, clock: ManualClock | None = None) -> Harness:
     app.adapters.job_queue.override(providers.Object(queue))
     app.adapters.mailer.override(providers.Object(mailer))
     app.adapters.archive.override(providers.Object(archive))
+    if policy is not None:
+        app.services.sending_policy.override(providers.Object(policy))
     return Harness(app, clock, store, queue, mailer, archive)
 
 

@@ -50,6 +50,31 @@ class OutcomeRates(BaseModel):
         return float(value) if value is not None else 0.0
 
 
+class Fault(BaseModel):
+    """A time window in which some recipients (by domain) or senders (by address or domain) fare
+    worse: a bounce storm, a complaint spike, a deferral storm at one provider, SES throttling, a
+    regional outage (transient = 1). No domains and no senders: every message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    start: datetime
+    end: datetime
+    rates: OutcomeRates
+    domains: list[str] = Field(default_factory=list)
+    senders: list[str] = Field(default_factory=list)
+    delay_diagnostic: str = ""
+
+    def applies(self, at: datetime, email: OutboundEmail) -> bool:
+        if not self.start <= at < self.end:
+            return False
+        domain = email.recipient.email.rsplit("@", 1)[-1].lower()
+        sender = email.sender.email.lower()
+        if self.domains and domain not in self.domains:
+            return False
+        return not self.senders or sender in self.senders or sender.rsplit("@", 1)[-1] in self.senders
+
+
 class SimulatorProfile(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -59,6 +84,7 @@ class SimulatorProfile(BaseModel):
     senders: dict[str, OutcomeRates] = Field(default_factory=dict, description="by sender address or domain")
     configuration_set: str = "outreach"
     region: str = "us-east-1"
+    faults: list[Fault] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -87,7 +113,19 @@ class SimulatedSesMailer:
         rates = self.profile.domains.get(domain, OutcomeRates()).over(self.profile.default)
         sender = email.sender.email.lower()
         override = self.profile.senders.get(sender) or self.profile.senders.get(sender.rsplit("@", 1)[-1])
-        return override.over(rates) if override else rates
+        rates = override.over(rates) if override else rates
+        now = self.clock.now()
+        for fault in self.profile.faults:
+            if fault.applies(now, email):
+                rates = fault.rates.over(rates)
+        return rates
+
+    def _delay_diagnostic(self, email: OutboundEmail) -> str:
+        now = self.clock.now()
+        for fault in self.profile.faults:
+            if fault.delay_diagnostic and fault.applies(now, email):
+                return fault.delay_diagnostic
+        return "smtp; 421 4.4.1 Unable to connect to remote host"
 
     def _draw(self, email: OutboundEmail, what: str) -> float:
         return stable_fraction(
@@ -226,7 +264,7 @@ class SimulatedSesMailer:
                             {
                                 "emailAddress": recipient,
                                 "status": "4.4.1",
-                                "diagnosticCode": "smtp; 421 4.4.1 Unable to connect to remote host",
+                                "diagnosticCode": self._delay_diagnostic(email),
                             }
                         ],
                     }

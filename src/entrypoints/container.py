@@ -19,6 +19,7 @@ from adapters.aws.s3_archive import S3Archive
 from adapters.aws.ses_mailer import SesMailer
 from adapters.aws.sqs_queue import SqsJobQueue
 from adapters.clock import SystemClock
+from adapters.dns_mx import DnsMxResolver, StaticMxResolver
 from adapters.feedback_ingest import EventIngestor
 from adapters.filesystem_archive import FilesystemArchive
 from adapters.log_notifier import LogNotifier
@@ -28,6 +29,7 @@ from adapters.sqlite_queue import SqliteJobQueue
 from adapters.sqlite_store import SqliteStateStore
 from entrypoints.observability import aws_metrics, local_metrics, local_notifier
 from entrypoints.settings import Settings
+from outreach_core.policies.config import AccountLimits, SendingPolicy
 from outreach_core.records import Records
 from outreach_core.services.admin import AdminService
 from outreach_core.services.audit_log import AuditLog
@@ -35,8 +37,10 @@ from outreach_core.services.deadletters import DeadLetterService
 from outreach_core.services.feedback import FeedbackService, ReplyService
 from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.leads import LeadImportService
+from outreach_core.services.limiter import SendLimiter
 from outreach_core.services.monitoring import QueueMonitor
 from outreach_core.services.planner import PlannerConfig, PlannerService
+from outreach_core.services.providers import ProviderDirectory
 from outreach_core.services.sender import SenderConfig, SenderService
 from outreach_core.services.status import StatusService
 from outreach_core.services.suppression import SuppressionService
@@ -89,10 +93,19 @@ class LocalAdapters(containers.DeclarativeContainer):
         local_notifier, settings=settings, store=store, clock=clock, log=log_notifier
     )
     metrics = providers.Singleton(local_metrics)
+    mx_resolver = providers.Selector(
+        settings.provided.mx_resolver,
+        dns=providers.Singleton(DnsMxResolver),
+        offline=providers.Singleton(StaticMxResolver),
+    )
 
 
 def _seconds(value: int) -> timedelta:
     return timedelta(seconds=value)
+
+
+def _sending_policy(max_send_rate: float, max_24h_send: int) -> SendingPolicy:
+    return SendingPolicy(account=AccountLimits(max_send_rate=max_send_rate, max_24h_send=max_24h_send))
 
 
 def _mail_route(settings: Settings) -> str:
@@ -162,6 +175,11 @@ class AwsAdapters(containers.DeclarativeContainer):
             cool_down=providers.Factory(_seconds, settings.provided.failover_cool_down_s),
         ),
     )
+    mx_resolver = providers.Selector(
+        settings.provided.mx_resolver,
+        dns=providers.Singleton(DnsMxResolver),
+        offline=providers.Singleton(StaticMxResolver),
+    )
     archive = providers.Singleton(
         S3Archive,
         client=s3_client,
@@ -175,8 +193,17 @@ class Services(containers.DeclarativeContainer):
     adapters = providers.DependenciesContainer()
 
     records = providers.Singleton(Records, store=adapters.store)
+    sending_policy = providers.Singleton(
+        _sending_policy, settings.provided.ses_max_send_rate, settings.provided.ses_max_24h_send
+    )
+    limiter = providers.Singleton(
+        SendLimiter,
+        records=records,
+        policy=sending_policy,
+        directory=providers.Singleton(ProviderDirectory, resolver=adapters.mx_resolver),
+    )
     guard = providers.Singleton(
-        ReputationGuard, records=records, clock=adapters.clock, notifier=adapters.notifier
+        ReputationGuard, records=records, clock=adapters.clock, notifier=adapters.notifier, limiter=limiter
     )
     suppression = providers.Singleton(SuppressionService, records=records)
     admin = providers.Factory(AdminService, records=records, clock=adapters.clock)
@@ -189,6 +216,8 @@ class Services(containers.DeclarativeContainer):
         config=providers.Factory(
             PlannerConfig, horizon=providers.Factory(_seconds, settings.provided.planner_horizon_s)
         ),
+        limiter=limiter,
+        guard=guard,
     )
     metered_mailer = providers.Singleton(MeteredMailProvider, inner=adapters.mailer, metrics=adapters.metrics)
     sender = providers.Singleton(
@@ -206,6 +235,7 @@ class Services(containers.DeclarativeContainer):
             lease=providers.Factory(_seconds, settings.provided.sender_lease_s),
             max_attempts=settings.provided.max_attempts,
         ),
+        limiter=limiter,
         metrics=adapters.metrics,
     )
     feedback = providers.Singleton(

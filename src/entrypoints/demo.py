@@ -28,6 +28,7 @@ from outreach_core.services.status import EVER_SENT, OPEN
 DEMO_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)  # a Monday morning
 MAX_DAYS = 35
 STEP = timedelta(minutes=1)  # the smallest jump of virtual time: batches what comes due within a minute
+TICK = timedelta(minutes=5)  # the planner once a horizon, as EventBridge Scheduler runs it
 
 
 def run_demo(
@@ -41,6 +42,7 @@ def run_demo(
             mailer="simulator",
             backend="local",
             unsubscribe_base_url="https://unsubscribe.example.net/u",
+            mx_resolver="offline",
         )
         app = build(settings)
         clock = VirtualClock(DEMO_START)
@@ -66,13 +68,20 @@ def _drive(
     worker: LocalWorker, clock: VirtualClock, records: Records, progress: Callable[[float, str], None] | None
 ) -> WorkerStats:
     total = WorkerStats()
+    last_tick: datetime | None = None
     deadline = DEMO_START + timedelta(days=MAX_DAYS)
     while clock.now() < deadline:
-        total.add(worker.run_once())
+        if last_tick is None or clock.now() - last_tick >= TICK:
+            total.add(worker.run_once())  # the planner, then the queues
+            last_tick = clock.now()
+        else:
+            worker.drain(total)
+        step_end = clock.now() + STEP
+        total.add(worker.step_through(clock, step_end))
         wake = worker.next_wake()
         if wake is None:
             break
-        clock.advance_to(max(wake, clock.now() + STEP))
+        clock.advance_to(max(wake, step_end))
         if progress:
             elapsed = (clock.now() - DEMO_START) / timedelta(days=MAX_DAYS)
             progress(

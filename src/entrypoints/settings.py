@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     sns_topic_arns: str = ""  # comma-separated topics whose SNS messages POST /sns accepts
 
     planner_horizon_s: int = 300
+    # SES account quotas (GetAccount SendQuota): the account-wide limiter's data.
+    ses_max_send_rate: float = 14.0
+    ses_max_24h_send: int = 50_000
+    # offline: the static table of well-known domains only (the default: no DNS from tests or the demo);
+    # dns: resolve other domains' MX with dnspython (cached), for Workspace/365/gateway detection.
+    mx_resolver: Literal["dns", "offline"] = "offline"
     sender_lease_s: int = 300
     max_attempts: int = 5
 

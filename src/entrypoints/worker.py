@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from adapters.clock import VirtualClock
 from adapters.feedback_ingest import EventIngestor
 from adapters.sqlite_queue import SqliteJobQueue
 from adapters.sqlite_store import SqliteStateStore
@@ -79,6 +80,11 @@ class LocalWorker:
         plan = self.planner.tick()
         stats.planned = plan.planned
         self.next_due = plan.next_due
+        self.drain(stats)
+        return stats
+
+    def drain(self, stats: WorkerStats) -> WorkerStats:
+        """Send what is visible in the job queue, then apply the visible feedback events."""
         while messages := self.jobs.receive(self.batch):
             for message in messages:
                 result = self.sender.handle(message)
@@ -97,6 +103,17 @@ class LocalWorker:
             stats.events_rejected += len(report.rejected)
             stats.replies += report.replies
         return stats
+
+    def step_through(self, clock: VirtualClock, until: datetime) -> WorkerStats:
+        """Virtual time only: visit each moment a queued message becomes visible, up to `until`, so
+        every send happens at its own slot rather than all at the end of a coarse step."""
+        stats = WorkerStats()
+        while True:
+            due = self.jobs.next_visible_at()
+            if due is None or datetime.fromtimestamp(due, UTC) > until:
+                return stats
+            clock.advance_to(datetime.fromtimestamp(due, UTC))
+            self.drain(stats)
 
     def next_wake(self) -> datetime | None:
         """The earliest moment new work can appear: a timer, or a delayed message becoming visible."""

@@ -226,6 +226,17 @@ class Notifier(Protocol):
         ...
 
 
+# --- DNS -------------------------------------------------------------------------------------------
+
+
+class MxResolver(Protocol):
+    def mx(self, domain: str) -> list[tuple[int, str]]:
+        """The domain's MX records as (preference, host), host without the trailing dot. An empty list
+        when the domain has none or the lookup failed: the caller falls back to the "other" provider,
+        so a DNS outage slows nothing down and breaks no send. Implementations cache."""
+        ...
+
+
 # --- Metrics ---------------------------------------------------------------------------------------
 
 

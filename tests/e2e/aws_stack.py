@@ -305,7 +305,7 @@ def start(monkeypatch: Any, start_at: datetime) -> tuple[Stack, Any]:
     monkeypatch.delenv("OUTREACH_AWS_ENDPOINT_URL", raising=False)
     stack = Stack(
         clock=clock,
-        moto_time=moto_env.MotoTime(),
+        moto_time=moto_env.MotoTime(frozen=True),
         queue_url=queue_url,
         dlq_url=dlq_url,
         runtime=runtime,

@@ -12,6 +12,8 @@ _COMMON = ("backend", "aws_region", "table_name", "log_level")
 # Read by every function, left unset in a deployment: tests point the clients at a moto server with it.
 TEST_ONLY_SETTINGS = ("aws_endpoint_url",)
 _QUEUE = ("job_queue_url", "job_dlq_url")
+# The sending policy's account quotas (SES MaxSendRate / Max24HourSend) and how providers are found.
+_POLICY = ("ses_max_send_rate", "ses_max_24h_send", "mx_resolver")
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ FUNCTIONS = (
         handler="entrypoints.aws.planner.handler",
         trigger="EventBridge Scheduler (rate 5 minutes)",
         adapter_modules=("adapters.aws.dynamodb_store", "adapters.aws.sqs_queue"),
-        settings=(*_COMMON, *_QUEUE, "planner_horizon_s"),
+        settings=(*_COMMON, *_QUEUE, *_POLICY, "planner_horizon_s"),
     ),
     LambdaFunction(
         name="sender",
@@ -55,6 +57,7 @@ FUNCTIONS = (
         settings=(
             *_COMMON,
             *_QUEUE,
+            *_POLICY,
             "aws_failover_region",
             "ses_configuration_set",
             "ses_use_tenants",
@@ -78,6 +81,7 @@ FUNCTIONS = (
         ),
         settings=(
             *_COMMON,
+            *_POLICY,
             "archive_bucket",
             "archive_kms_key_id",
             "metrics_namespace",

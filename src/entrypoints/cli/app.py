@@ -164,6 +164,31 @@ def demo(
         fail("the demo broke an invariant (duplicates, sends to suppressed, or unfinished jobs)")
 
 
+@app.command()
+def simulate(
+    scenario: Annotated[Path, typer.Argument(help="a scenario file, e.g. scenarios/noisy-neighbour.toml")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+    chart: Annotated[Path | None, typer.Option(help="the SVG chart (default: ./<scenario>.svg)")] = None,
+) -> None:
+    """Run a scenario through the local stack in virtual time; report limits, fairness and safety."""
+    from entrypoints.chart import render_svg
+    from entrypoints.cli.render import simulate_table
+    from entrypoints.simulate import Scenario, run_scenario
+
+    spec = Scenario.load(scenario)
+    report = run_scenario(spec)
+    series = report.pop("series")
+    chart = chart or Path(f"{scenario.stem}.svg")
+    chart.write_text(render_svg(spec.name, series["tenants"], series["providers"]), encoding="utf-8")
+    report["chart"] = str(chart)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        simulate_table(console, report)
+    if report["violations"] or report["sends_after_block"]:
+        fail("the scenario broke a limit or sent after a block")
+
+
 def main() -> None:
     app()
 

@@ -67,7 +67,17 @@ def status_tables(console: Console, report: StatusReport) -> None:
         campaigns.add_row(name, c.status, *_grouped(c.jobs), f"{c.bounce_rate:.1%}")
     console.print(campaigns)
     identities = Table(title="Sender identities")
-    for column in ("identity", "domain", "status", "today/cap", "sent", "complaints"):
+    for column in (
+        "identity",
+        "domain",
+        "status",
+        "today/cap",
+        "sent",
+        "complaints",
+        "warm-up: today, next days",
+        "rate",
+        "paused at",
+    ):
         identities.add_column(column)
     for i in report.identities:
         name = f"{i.tenant_id}/{i.identity_id}"
@@ -80,6 +90,10 @@ def status_tables(console: Console, report: StatusReport) -> None:
             f"{i.sent_today}/{i.daily_cap}",
             str(i.sent_total),
             f"{i.complaint_rate:.2%}",
+            " ".join(str(c) for c in i.warmup_schedule)
+            + (f" (held {i.warmup_held_days} d)" if i.warmup_held_days else ""),
+            f"{i.rate_factor:.0%}",
+            ", ".join(i.provider_pauses) or "-",
         )
     console.print(identities)
     for note in notes:
@@ -138,3 +152,31 @@ def demo_tables(console: Console, summary: dict[str, Any]) -> None:
     checks.add_row("paused campaigns", ", ".join(summary["paused_campaigns"]) or "-")
     checks.add_row("blocked identities", ", ".join(summary["blocked_identities"]) or "-")
     console.print(checks)
+
+
+def simulate_table(console: Console, report: dict[str, Any]) -> None:
+    table = Table(title=f"Scenario: {report['scenario']}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key in (
+        "sent",
+        "violations",
+        "sends_after_block",
+        "jain_index",
+        "utilisation",
+        "contention_s",
+        "delivered_rate",
+        "bounce_rate",
+        "complaint_rate",
+        "rate_cuts",
+        "virtual_hours",
+        "wall_seconds",
+    ):
+        table.add_row(key, str(report.get(key)))
+    for key in ("shares", "fair_shares", "time_to_pause_s", "max_rate_vs_limit"):
+        for name, value in (report.get(key) or {}).items():
+            table.add_row(f"{key}: {name}", str(value))
+    for key in ("paused_campaigns", "blocked_identities", "provider_pauses"):
+        table.add_row(key, ", ".join(report.get(key) or []) or "-")
+    table.add_row("chart", str(report.get("chart")))
+    console.print(table)

@@ -1,8 +1,9 @@
 """Auto-stop: sliding windows of the last N sends and the rules that pause or block on them.
 
-This is the foundation's simple form of the seed's rules (bounce rate > 5% over the last N sends of a
-campaign pauses it; complaint rate > 0.1% blocks the identity). The full guard replaces `AutoStopRules`
-and `evaluate`, not the window.
+The seed's rules (design.md §5): bounce rate > 5% over the last N sends of a campaign pauses it;
+complaint rate > 0.1% blocks the identity at once. Per tenant, a bounce rate over its last N sends
+pauses all its running campaigns (a circuit breaker above the campaigns, peers.md §4 item 5). Each
+rule waits for a minimum sample; a cool-down, when set, resumes automatically after that long.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ class AutoStopRules(BaseModel):
 
     campaign: RateRule = RateRule(metric=Metric.BOUNCE_RATE, max_rate=0.05, min_sample=100, window=500)
     identity: RateRule = RateRule(metric=Metric.COMPLAINT_RATE, max_rate=0.001, min_sample=1, window=1000)
+    tenant: RateRule = RateRule(metric=Metric.BOUNCE_RATE, max_rate=0.05, min_sample=200, window=500)
+    campaign_cooldown_s: float | None = Field(default=None, ge=0, description="None: resume by hand")
+    identity_cooldown_s: float | None = Field(default=None, ge=0, description="None: unblock by hand")
 
 
 class Breach(BaseModel):

@@ -18,6 +18,8 @@ from outreach_core.domain.jobs import JobStatus, MessageJob, can_transition
 from outreach_core.domain.models import Campaign, Lead
 from outreach_core.domain.suppression import SuppressionReason
 from outreach_core.policies.autostop import BOUNCED, COMPLAINED, DELIVERED
+from outreach_core.policies.providers import Provider
+from outreach_core.policies.responses import ResponseClass, classify_bounce, is_rate_signal
 from outreach_core.ports import Clock, ConditionFailed, Metrics, Put
 from outreach_core.records import Records
 from outreach_core.services.audit import AuditTrail
@@ -166,6 +168,9 @@ class FeedbackService:
     def _consequences(self, job: MessageJob, event: DeliveryEvent, now: datetime) -> list[GuardAction]:
         lead = self.records.find(Lead, job.tenant_id, job.lead_id)
         recipient = event.recipient or (lead.email if lead else "")
+        signal = self._provider_signal(job, event, recipient)
+        if signal is not None:
+            return signal
         match event.event_type:
             case EventType.DELIVERED:
                 return self.guard.on_outcome(job, DELIVERED)
@@ -192,6 +197,27 @@ class FeedbackService:
                 return []
             case _:
                 return []
+
+    def _provider_signal(
+        self, job: MessageJob, event: DeliveryEvent, recipient: str
+    ) -> list[GuardAction] | None:
+        """Events about the sender rather than the recipient; None when the event is not one."""
+        domain = recipient.rsplit("@", 1)[-1]
+        provider = self.guard.limiter.directory.provider(domain) if recipient else Provider.OTHER
+        if event.event_type is EventType.DEFERRED:
+            # A receiving provider is slowing us down (4.7.x, "temporarily deferred"): AIMD cut.
+            if is_rate_signal(event.diagnostic, event.status_code):
+                self.guard.on_deferral(job, provider, event.diagnostic or "deferred")
+            return []
+        if event.event_type is EventType.BOUNCE and event.bounce_kind is BounceKind.HARD:
+            verdict = classify_bounce("Permanent", event.bounce_subtype, event.status_code, event.diagnostic)
+            if verdict is ResponseClass.SENDER_BLOCK:
+                # A policy block reported as a bounce: pause the identity at that provider; the
+                # recipient did nothing wrong. SES still counts it toward the account's bounce rate.
+                if job.sender_id:
+                    self.guard.sender_block(job.tenant_id, job.sender_id, provider, event.diagnostic)
+                return self.guard.on_outcome(job, BOUNCED)
+        return None
 
     def _soft_bounce(self, tenant_id: str, recipient: str, event: DeliveryEvent, now: datetime) -> None:
         """Soft bounces SES gave up on: after the policy's count the address is suppressed."""

@@ -1,23 +1,39 @@
 """The reputation guard: keeps the sliding windows and applies the auto-stop rules to them.
 
-Sends and outcomes go into per-campaign and per-identity windows (compare-and-set documents in the
-store, so concurrent senders and feedback handlers never lose an update). When a rule is breached the
-guard pauses the campaign or blocks the identity, once, with the figures in the audit log.
+Sends and outcomes go into per-campaign, per-identity and per-tenant windows (compare-and-set
+documents in the store, so concurrent senders and feedback handlers never lose an update). When a rule
+is breached the guard pauses the campaign (or all of a tenant's campaigns) or blocks the identity,
+once, with the figures in the audit log and an alert. Deferrals cut the identity's and provider's rate
+(AIMD, in the limiter's documents); a sender block pauses the identity at that provider. A rule with a
+cool-down schedules its own resume, which the planner applies when it comes due.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import structlog
 
 from outreach_core.domain.jobs import MessageJob
 from outreach_core.domain.models import Campaign, CampaignStatus, IdentityStatus, SenderIdentity
-from outreach_core.policies.autostop import AutoStopRules, Breach, RateRule, SlidingWindow, evaluate
-from outreach_core.ports import Alert, Clock, ConditionFailed, Notifier
-from outreach_core.records import Records
+from outreach_core.policies.autostop import (
+    BOUNCED,
+    COMPLAINED,
+    AutoStopRules,
+    Breach,
+    RateRule,
+    SlidingWindow,
+    evaluate,
+)
+from outreach_core.policies.config import TenantPolicy
+from outreach_core.policies.providers import Provider
+from outreach_core.ports import Alert, Clock, ConditionFailed, Delete, Notifier, Put
+from outreach_core.records import Records, stamp
+from outreach_core.services.admin import AdminService
 from outreach_core.services.audit import AuditTrail
+from outreach_core.services.limiter import POLICY, SendLimiter
 
 log = structlog.get_logger(__name__)
 
@@ -40,12 +56,20 @@ class ReputationGuard:
         clock: Clock,
         rules: AutoStopRules | None = None,
         notifier: Notifier | None = None,
+        limiter: SendLimiter | None = None,
     ) -> None:
         self.records = records
         self.clock = clock
-        self.rules = rules or AutoStopRules()
+        self.limiter = limiter or SendLimiter(records)
+        self.rules = rules or self.limiter.policy.autostop
         self.notifier = notifier
         self.audit = AuditTrail(records)
+
+    def rules_for(self, tenant_id: str) -> AutoStopRules:
+        """The tenant's own thresholds when it has them, else the defaults."""
+        doc, _ = self.records.state(tenant_id, POLICY)
+        override = TenantPolicy.model_validate(doc).autostop if doc else None
+        return override or self.rules
 
     def _alert(self, kind: str, tenant_id: str, subject: str, message: str, **details: object) -> None:
         if self.notifier is None:
@@ -92,58 +116,135 @@ class ReputationGuard:
         raise ConditionFailed(sort, "too much contention")
 
     def on_sent(self, job: MessageJob) -> None:
-        self._update(
-            job.tenant_id,
-            "campaign",
-            job.campaign_id,
-            self.rules.campaign,
-            lambda w: w.record_send(job.job_id),
-        )
+        rules = self.rules_for(job.tenant_id)
+        for scope, ident, rule in self._scopes(job, rules):
+            self._update(job.tenant_id, scope, ident, rule, lambda w: w.record_send(job.job_id))
+
+    @staticmethod
+    def _scopes(job: MessageJob, rules: AutoStopRules) -> list[tuple[str, str, RateRule]]:
+        scopes = [("campaign", job.campaign_id, rules.campaign), ("tenant", job.tenant_id, rules.tenant)]
         if job.sender_id:
-            self._update(
-                job.tenant_id,
-                "identity",
-                job.sender_id,
-                self.rules.identity,
-                lambda w: w.record_send(job.job_id),
-            )
+            scopes.insert(1, ("identity", job.sender_id, rules.identity))
+        return scopes
 
     def on_outcome(self, job: MessageJob, letter: str) -> list[GuardAction]:
         """Record an outcome letter (see policies.autostop) and act on any breach it causes."""
         actions: list[GuardAction] = []
-        campaign_window = self._update(
-            job.tenant_id,
-            "campaign",
-            job.campaign_id,
-            self.rules.campaign,
-            lambda w: w.record_outcome(job.job_id, letter),
-        )
-        breach = evaluate(campaign_window, self.rules.campaign)
-        if breach and self.pause_campaign(
-            job.tenant_id,
-            job.campaign_id,
-            f"auto-stop: {breach.describe()}",
-            **breach.model_dump(mode="json"),
-        ):
-            actions.append(GuardAction("campaign.pause", job.tenant_id, job.campaign_id, breach))
-        if job.sender_id:
-            identity_window = self._update(
-                job.tenant_id,
-                "identity",
-                job.sender_id,
-                self.rules.identity,
-                lambda w: w.record_outcome(job.job_id, letter),
+        rules = self.rules_for(job.tenant_id)
+        if job.sender_id and letter in (BOUNCED, COMPLAINED):
+            name = "bounced" if letter == BOUNCED else "complained"
+            self.limiter.record(job.tenant_id, job.sender_id, None, name, self.clock.now())
+        for scope, ident, rule in self._scopes(job, rules):
+            window = self._update(
+                job.tenant_id, scope, ident, rule, lambda w: w.record_outcome(job.job_id, letter)
             )
-            breach = evaluate(identity_window, self.rules.identity)
-            if breach and self.set_identity(
-                job.tenant_id,
-                job.sender_id,
-                IdentityStatus.BLOCKED,
-                f"auto-stop: {breach.describe()}",
-                **breach.model_dump(mode="json"),
+            breach = evaluate(window, rule)
+            if breach is None:
+                continue
+            details = breach.model_dump(mode="json")
+            reason = f"auto-stop: {breach.describe()}"
+            if scope == "campaign" and self.pause_campaign(job.tenant_id, ident, reason, **details):
+                self._schedule_resume(job.tenant_id, "campaign", ident, rules.campaign_cooldown_s)
+                actions.append(GuardAction("campaign.pause", job.tenant_id, ident, breach))
+            elif scope == "identity" and self.set_identity(
+                job.tenant_id, ident, IdentityStatus.BLOCKED, reason, **details
             ):
-                actions.append(GuardAction("identity.block", job.tenant_id, job.sender_id, breach))
+                self._schedule_resume(job.tenant_id, "identity", ident, rules.identity_cooldown_s)
+                actions.append(GuardAction("identity.block", job.tenant_id, ident, breach))
+            elif scope == "tenant":
+                for campaign in self.records.all(Campaign, job.tenant_id):
+                    if self.pause_campaign(job.tenant_id, campaign.id, f"tenant {reason}", **details):
+                        self._schedule_resume(
+                            job.tenant_id, "campaign", campaign.id, rules.campaign_cooldown_s
+                        )
+                        actions.append(GuardAction("campaign.pause", job.tenant_id, campaign.id, breach))
         return actions
+
+    # --- rate and provider signals ------------------------------------------------------------------
+
+    def on_deferral(self, job: MessageJob, provider: Provider | None, detail: str) -> list[str]:
+        """A deferral or throttle about one of our sends: cut the identity's and provider's rate (AIMD)."""
+        if not job.sender_id:
+            return []
+        cuts = self.limiter.record(job.tenant_id, job.sender_id, provider, "deferred", self.clock.now())
+        for scope in cuts:
+            self.audit.record(
+                job.tenant_id, self.clock.now(), ACTOR, "rate.lowered", scope, detail[:300], job=job.job_id
+            )
+            self._alert(
+                "rate.lowered",
+                job.tenant_id,
+                scope,
+                f"{job.tenant_id}: rate of {scope} halved: {detail[:200]}",
+            )
+        return cuts
+
+    def sender_block(self, tenant_id: str, identity_id: str, provider: Provider, detail: str) -> bool:
+        """A provider refused us for who we are (5.7.x reputation, blocklists): pause the identity at
+        that provider and alert. The recipient is not suppressed: it did nothing wrong."""
+        until = self.limiter.pause_provider(tenant_id, identity_id, provider, self.clock.now(), detail)
+        if until is None:
+            return False
+        target = f"{identity_id}@{provider.value}"
+        self.audit.record(
+            tenant_id,
+            self.clock.now(),
+            ACTOR,
+            "identity.provider_paused",
+            target,
+            detail[:300],
+            until=until.isoformat(),
+        )
+        log.warning("guard.provider_paused", tenant_id=tenant_id, target=target, until=until.isoformat())
+        self._alert(
+            "identity.provider_paused",
+            tenant_id,
+            target,
+            f"identity {tenant_id}/{identity_id} paused at {provider.value} until {until:%Y-%m-%d %H:%M}: "
+            f"{detail[:200]}",
+            until=until.isoformat(),
+        )
+        return True
+
+    # --- cool-downs ---------------------------------------------------------------------------------
+
+    def _schedule_resume(self, tenant_id: str, kind: str, ident: str, cooldown_s: float | None) -> None:
+        if cooldown_s is None:
+            return
+        at = self.clock.now() + timedelta(seconds=cooldown_s)
+        self.records.store.write(
+            self.records.state_put(
+                tenant_id, f"GUARD#resume#{stamp(at)}#{kind}#{ident}", {"at": at.isoformat()}, 0
+            )
+        )
+
+    def resume_due(self, tenant_id: str, now: datetime) -> int:
+        """Apply cool-downs that have run out: resume the campaign, unblock the identity. Returns how many."""
+        done = 0
+        for item in self.records.store.query(
+            f"T#{tenant_id}", "GUARD#resume#", upto=f"GUARD#resume#{stamp(now)}~"
+        ):
+            _, _, _, kind, ident = item.sort.split("#", 4)
+            drop: Put | Delete = Delete(partition=item.partition, sort=item.sort)
+            if kind == "campaign":
+                campaign = self.records.find(Campaign, tenant_id, ident)
+                if campaign is not None and campaign.status is CampaignStatus.PAUSED:
+                    AdminService(self.records, self.clock, actor=ACTOR).resume_campaign(tenant_id, ident)
+                    done += 1
+            else:
+                identity = self.records.find(SenderIdentity, tenant_id, ident)
+                if identity is not None and identity.status is not IdentityStatus.ACTIVE:
+                    self.records.replace(
+                        identity.model_copy(update={"status": IdentityStatus.ACTIVE, "status_reason": ""})
+                    )
+                    self.audit.record(tenant_id, now, ACTOR, "identity.unblock", ident, "cool-down over")
+                    done += 1
+            self.records.store.write(drop)
+            if done:
+                self._alert(
+                    f"{kind}.resumed", tenant_id, ident, f"{tenant_id}/{ident} resumed after its cool-down"
+                )
+        return done
 
     def pause_campaign(self, tenant_id: str, campaign_id: str, reason: str, **details: object) -> bool:
         """Pause a running campaign, once. Its queued jobs are cancelled as senders reach them."""

@@ -2,8 +2,10 @@
 
 Per tenant and tick it reads the timers due within the horizon and
   - step:  checks campaign, lead and suppression, moves the time into the lead's sending window,
-           admits it under the tenant's quotas, places it in a slot with jitter, claims the job by a
-           conditional write (the idempotency key: a second claim of the same step fails) and enqueues;
+           admits it under the tenant's quotas and its identities' warm-up room, then under the
+           tenant's fair share of the account's rate (deficit round-robin across tenants), places it
+           in a slot with jitter, claims the job by a conditional write (the idempotency key: a
+           second claim of the same step fails) and enqueues;
   - wake:  enqueues a claimed job that is not in the queue (a crash between claim and enqueue, a job
            parked for longer than the queue can delay, a job reopened on resume);
   - lease: a sender's lease on a `sending` job expired: the job becomes `uncertain` (never resent).
@@ -15,7 +17,8 @@ import contextlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict
@@ -32,9 +35,22 @@ from outreach_core.domain.models import (
     Tenant,
 )
 from outreach_core.policies.admission import TokenBucket
+from outreach_core.policies.config import DAY, HOUR
+from outreach_core.policies.fairshare import drr_allocate
+from outreach_core.policies.limits import (
+    Limit,
+    from_micros,
+    interval_us,
+    micros,
+    slot_interval_us,
+    window_used,
+)
+from outreach_core.policies.providers import Provider
 from outreach_core.ports import Clock, ConditionFailed, JobQueue, Put, QueueMessage
-from outreach_core.records import Records, Timer, TimerKind, stamp
+from outreach_core.records import GLOBAL, Records, Timer, TimerKind, stamp
+from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.jobs import JobMessage, day_key
+from outreach_core.services.limiter import ACCOUNT, SLOTS, SendLimiter
 
 log = structlog.get_logger(__name__)
 
@@ -64,27 +80,61 @@ class _Admission:
     quota_version: int
     quota_sort: str
     daily: int
-    capacity: dict[str, int]
+    capacity: dict[str, int]  # this tick: warm-up room, at most the identities' hourly rate per horizon
+    day_room: dict[str, int]  # today: warm-up room left
+    provider_room: dict[str, int]  # per receiving provider: what the identities' windows still allow
+    next_slot_us: int  # slots are spaced by the tenant's hourly interval, as the sender's limiter wants
+    slot_us: int
+    slots: int  # slots left within this horizon
 
     @property
     def exhausted(self) -> bool:
-        return self.bucket.tokens < 1 - 1e-9 or self.quota.get("total", 0) >= self.daily
+        return (
+            self.bucket.tokens < 1 - 1e-9
+            or self.slots <= 0
+            or self.quota.get("total", 0) >= self.daily
+            or not any(c > 0 for c in self.capacity.values())
+        )
 
-    def take(self, direction: str) -> bool:
-        """Admit one job of this direction, if its identities have room today and a token is left."""
-        if self.capacity.get(direction, 0) <= 0 or self.exhausted:
+    @property
+    def booked_up(self) -> bool:
+        """Every direction's identities have used their rolling day: the due steps can be refiled."""
+        return bool(self.day_room) and all(room <= 0 for room in self.day_room.values())
+
+    def take(self, direction: str, provider: str) -> bool:
+        """Admit one job of this direction, if its identities have room, at its provider too."""
+        if self.capacity.get(direction, 0) <= 0 or self.exhausted or self.provider_room.get(provider, 1) <= 0:
             return False
+        if provider in self.provider_room:
+            self.provider_room[provider] -= 1
         self.bucket.take()
+        self.slots -= 1
         self.capacity[direction] -= 1
+        self.day_room[direction] -= 1
         self.quota["total"] = self.quota.get("total", 0) + 1
         self.quota[f"dir:{direction}"] = self.quota.get(f"dir:{direction}", 0) + 1
         return True
 
+    def give_back(self, direction: str, provider: str) -> None:
+        """Undo a `take` whose job the account's fair share did not admit this tick."""
+        if provider in self.provider_room:
+            self.provider_room[provider] += 1
+        self.bucket.tokens = min(self.bucket.burst, self.bucket.tokens + 1)
+        self.slots += 1
+        self.capacity[direction] = self.capacity.get(direction, 0) + 1
+        self.day_room[direction] = self.day_room.get(direction, 0) + 1
+        self.quota["total"] -= 1
+        self.quota[f"dir:{direction}"] -= 1
+
     def state_puts(self, records: Records, tenant_id: str, now: datetime) -> list[Put]:
         expires = int((now + timedelta(days=3)).timestamp())
+        doc = {
+            **self.bucket.dump(),
+            "next_slot": self.next_slot_us,
+        }
         return [
             records.state_put(tenant_id, self.quota_sort, self.quota, self.quota_version, ttl=expires),
-            records.state_put(tenant_id, "ADMIT", self.bucket.dump(), self.bucket_version),
+            records.state_put(tenant_id, "ADMIT", doc, self.bucket_version),
         ]
 
 
@@ -93,80 +143,178 @@ class _Candidate:
     timer: Timer
     at: datetime
     campaign: Campaign
+    provider: str
+
+
+@dataclass
+class _TenantPlan:
+    tenant: Tenant
+    admission: _Admission
+    candidates: list[_Candidate]
 
 
 class PlannerService:
     def __init__(
-        self, records: Records, queue: JobQueue, clock: Clock, config: PlannerConfig | None = None
+        self,
+        records: Records,
+        queue: JobQueue,
+        clock: Clock,
+        config: PlannerConfig | None = None,
+        limiter: SendLimiter | None = None,
+        guard: ReputationGuard | None = None,
     ) -> None:
         self.records = records
         self.queue = queue
         self.clock = clock
         self.config = config or PlannerConfig()
+        self.limiter = limiter or (guard.limiter if guard else SendLimiter(records))
+        self.guard = guard
         if self.config.horizon.total_seconds() > queue.max_delay_seconds:
             raise ValueError("the planning horizon cannot exceed the queue's maximum delay")
 
     def tick(self) -> PlanReport:
         now = self.clock.now()
         report = PlanReport()
-        for tenant in self.records.tenants():
-            self._plan_tenant(tenant, now, report)
+        plans: list[_TenantPlan] = []
+        tenants = self.records.tenants()
+        for tenant in tenants:
+            if self.guard is not None:
+                self.guard.resume_due(tenant.id, now)
+            for timer in self.records.timers_due(tenant.id, TimerKind.LEASE, now):
+                self._expire_lease(timer, now, report)
+            for timer in self.records.timers_due(tenant.id, TimerKind.WAKE, now + self.config.horizon):
+                self._wake(timer, now, report)
+            plan = self._plan_steps(tenant, now, report)
+            if plan is not None:
+                plans.append(plan)
+        if plans:
+            slots = self._account_slots(plans, now)
+            for plan in plans:
+                self._commit(plan, slots.get(plan.tenant.id, []), now, report)
+        for tenant in tenants:
+            upcoming = self.records.next_timer(tenant.id)
+            if upcoming is not None and (report.next_due is None or upcoming.at < report.next_due):
+                report.next_due = max(upcoming.at, now)
         return report
 
     # --- per tenant -------------------------------------------------------------------------------
 
-    def _plan_tenant(self, tenant: Tenant, now: datetime, report: PlanReport) -> None:
-        for timer in self.records.timers_due(tenant.id, TimerKind.LEASE, now):
-            self._expire_lease(timer, now, report)
-        for timer in self.records.timers_due(tenant.id, TimerKind.WAKE, now + self.config.horizon):
-            self._wake(timer, now, report)
-        self._plan_steps(tenant, now, report)
-        upcoming = self.records.next_timer(tenant.id)
-        if upcoming is not None and (report.next_due is None or upcoming.at < report.next_due):
-            report.next_due = max(upcoming.at, now)
-
-    def _plan_steps(self, tenant: Tenant, now: datetime, report: PlanReport) -> None:
-        """Read due step timers, oldest first, only as far as the tenant's quotas reach this tick."""
+    def _plan_steps(self, tenant: Tenant, now: datetime, report: PlanReport) -> _TenantPlan | None:
+        """Read due step timers, oldest first, only as far as the tenant's own limits reach this tick."""
         until = now + self.config.horizon
         if not self.records.timers_due(tenant.id, TimerKind.STEP, until, limit=1):
-            return
+            return None
+        if self._no_slot(tenant, now):
+            return None
         admission = self._admission(tenant, now)
-        if admission.exhausted:
-            return
+        if admission.exhausted and not admission.booked_up:
+            return None
         campaigns = {c.id: c for c in self.records.all(Campaign, tenant.id)}
         admitted: list[_Candidate] = []
         after: str | None = None
-        while not admission.exhausted:
+        # Due timers the limits cannot take this tick stay due; read only so many of them.
+        budget = 50 + 4 * sum(max(0, c) for c in admission.capacity.values())
+        while (not admission.exhausted or admission.booked_up) and budget > 0:
             page = self.records.timers_due(tenant.id, TimerKind.STEP, until, after=after, limit=100)
             if not page:
                 break
             for timer in page:
                 after = timer.sort
+                budget -= 1
+                if budget <= 0:
+                    break
                 candidate = self._due_step(
                     tenant, timer, campaigns.get(timer.campaign_id), now, until, report
                 )
                 if candidate is None:
                     continue
-                if not admission.take(candidate.campaign.direction_id):
-                    # This direction's identities are booked for today: look again tomorrow.
-                    tomorrow = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
-                    self._refile(timer, tomorrow)
+                direction = candidate.campaign.direction_id
+                self._provider_bucket(tenant, admission, candidate.provider, now)
+                if not admission.take(direction, candidate.provider):
+                    if admission.day_room.get(direction, 0) > 0:
+                        continue  # room today, but not in this tick: the timer stays due
+                    # This direction's identities have used their rolling day: look again in an hour
+                    # (their oldest sends leave the window bit by bit), not on every tick.
+                    self._refile(timer, now + timedelta(hours=1))
                     report.deferred += 1
                     continue
                 admitted.append(candidate)
-                if admission.exhausted:
+                if admission.exhausted and not admission.booked_up:
                     break
+        return _TenantPlan(tenant, admission, admitted) if admitted else None
+
+    def _account_slots(self, plans: list[_TenantPlan], now: datetime) -> dict[str, list[int]]:
+        """The account's send slots within the horizon, split among the tenants that have work by weight
+        (deficit round-robin; an idle tenant's share goes to the others) and interleaved, so each
+        tenant's sends are spread evenly over the slots it won.
+
+        Slots are one account interval (1 / MaxSendRate) apart on a chain kept in the store, so the
+        sender's exact per-second window admits every one of them on time: with a backlog, the account
+        rate is used to the full and nobody retries. With spare capacity, slots spread over the
+        horizon with a little jitter (never closer than the interval)."""
+        for _ in range(5):  # senders append refused sends to the same chain: re-read and book again
+            with contextlib.suppress(ConditionFailed):
+                return self._book_slots(plans, now)
+        log.warning("planner.slots_contended")  # leave this tick's work to the next
+        return {}
+
+    def _book_slots(self, plans: list[_TenantPlan], now: datetime) -> dict[str, list[int]]:
+        account = self.limiter.policy.account
+        doc, version = self._global(SLOTS)
+        interval = slot_interval_us(account.rate)
+        start = max(int(doc.get("next_slot", 0)), micros(now))
+        if interval >= 1_000_000:
+            start = -(-start // 1_000_000) * 1_000_000
+        end = micros(now + self.config.horizon)
+        sent_day = window_used(
+            self._global(ACCOUNT)[0].get("day"),
+            micros(now),
+            Limit(count=1, period_s=DAY),
+            self.limiter.policy.window_buckets,
+        )
+        capacity = min(max(0, -(-(end - start) // interval)), max(0, account.max_24h_send - sent_day))
+        demands = {p.tenant.id: len(p.candidates) for p in plans}
+        weights = {p.tenant.id: p.tenant.weight for p in plans}
+        shares, deficits, last = drr_allocate(
+            capacity, demands, weights, doc.get("deficits", {}), doc.get("last", "")
+        )
+        total = sum(shares.values())
+        # With room to spare, sends keep the tenants' own pace (3600 / hourly apart) instead of going
+        # out back to back; never closer than the account's interval.
+        pace = min((p.admission.slot_us for p in plans if shares.get(p.tenant.id)), default=interval)
+        step = max(interval, min((end - start) // total, pace)) if total else interval
+        slots: dict[str, list[int]] = {t: [] for t in shares}
+        for index, tenant in enumerate(interleave(shares, doc.get("last", ""))):
+            base = start + index * step
+            jitter = int(min(step - interval, step // 10) * stable_fraction(tenant, str(base), "slot"))
+            slots[tenant].append(base + jitter)
+        new = {"next_slot": start + total * step, "deficits": deficits, "last": last}
+        self.records.store.write(Put(partition=GLOBAL, sort=SLOTS, data=new, expected_version=version))
+        return slots
+
+    def _global(self, sort: str) -> tuple[dict[str, Any], int]:
+        item = self.records.store.get(GLOBAL, sort)
+        return (dict(item.data), item.version) if item else ({}, 0)
+
+    def _commit(self, plan: _TenantPlan, slots_us: list[int], now: datetime, report: PlanReport) -> None:
+        tenant, admission = plan.tenant, plan.admission
+        admitted, held = plan.candidates[: len(slots_us)], plan.candidates[len(slots_us) :]
+        for candidate in held:  # due, but not this tick: its timer stays and comes round again
+            admission.give_back(candidate.campaign.direction_id, candidate.provider)
+        report.deferred += len(held)
         if not admitted:
             return
+        slots = [
+            from_micros(max(slot, micros(candidate.at)))
+            for candidate, slot in zip(admitted, slots_us, strict=True)
+        ]
+        admission.next_slot_us = micros(slots[-1])
         try:
             self.records.store.write(*admission.state_puts(self.records, tenant.id, now))
         except ConditionFailed:  # another planner ran at the same time: leave this tick's work to the next
             log.warning("planner.concurrent_tick", tenant_id=tenant.id)
             return
-        spacing = self.config.horizon / len(admitted)
-        for index, candidate in enumerate(admitted):
-            jitter = spacing * stable_fraction(candidate.timer.job_id, "slot")
-            slot = max(candidate.at, now + spacing * index + jitter)
+        for candidate, slot in zip(admitted, slots, strict=True):
             self._claim(tenant, candidate, slot, now, report)
         report.per_tenant[tenant.id] = report.per_tenant.get(tenant.id, 0) + len(admitted)
 
@@ -201,7 +349,8 @@ class PlannerService:
         if at > until:
             self._refile(timer, at)
             return None
-        return _Candidate(timer=timer, at=at, campaign=campaign)
+        provider = self.limiter.directory.provider(lead.domain).value
+        return _Candidate(timer=timer, at=at, campaign=campaign, provider=provider)
 
     def _refile(self, timer: Timer, at: datetime) -> None:
         """Move a timer to a later time (a no-op when that is where it already is, to the second)."""
@@ -219,16 +368,65 @@ class PlannerService:
             bucket_doc, rate_per_s=tenant.quotas.hourly / 3600.0, burst=burst, now=now
         )
         capacity: dict[str, int] = defaultdict(int)
+        day_room: dict[str, int] = defaultdict(int)
+        calendar_room: dict[str, int] = defaultdict(int)
         directions = {c.direction_id for c in self.records.all(Campaign, tenant.id)}
+        policy = self.limiter.policy_for(tenant.id)
         for identity in self.records.all(SenderIdentity, tenant.id):
             if identity.status is IdentityStatus.ACTIVE:
+                # What its rolling day still allows under today's warm-up cap (the sender's own
+                # window), and no more than its minute and hour windows let out within the horizon.
+                room = self.limiter.room(tenant.id, identity, now, policy)
+                cap = int(self.limiter.ramp_state(tenant.id, identity, now)["cap"])
+                tick = min(room, self.limiter.horizon_room(tenant.id, identity, now, self.config.horizon))
                 for direction in directions:
                     if identity.serves(direction):
-                        capacity[direction] += identity.daily_cap
+                        capacity[direction] += tick
+                        day_room[direction] += room
+                        calendar_room[direction] += cap
         for direction in directions:
-            capacity[direction] -= int(quota.get(f"dir:{direction}", 0))
+            # Jobs admitted today but not sent yet are not in the identities' windows: today's
+            # admissions bound the room too, so a tick never books what an earlier one already did.
+            calendar_room[direction] -= int(quota.get(f"dir:{direction}", 0))
+            day_room[direction] = min(day_room[direction], calendar_room[direction])
+            capacity[direction] = min(capacity[direction], day_room[direction])
+        slot_us = interval_us(Limit(count=max(1, tenant.quotas.hourly), period_s=HOUR))
+        next_slot = max(int(bucket_doc.get("next_slot", 0)), micros(now))
+        horizon_end = micros(now + self.config.horizon)
+        slots = max(0, -(-(horizon_end - next_slot) // slot_us))
         return _Admission(
-            bucket, bucket_version, quota, quota_version, quota_sort, tenant.quotas.daily, capacity
+            bucket,
+            bucket_version,
+            quota,
+            quota_version,
+            quota_sort,
+            tenant.quotas.daily,
+            capacity,
+            day_room,
+            {},
+            next_slot,
+            slot_us,
+            slots,
+        )
+
+    def _no_slot(self, tenant: Tenant, now: datetime) -> bool:
+        """Cheap early exit: this tick's slots or tokens are already spent (one read, not dozens)."""
+        doc, _ = self.records.state(tenant.id, "ADMIT")
+        if int(doc.get("next_slot", 0)) >= micros(now + self.config.horizon):
+            return True
+        burst = max(1.0, tenant.quotas.hourly * self.config.horizon.total_seconds() / 3600)
+        bucket = TokenBucket.restore(doc, rate_per_s=tenant.quotas.hourly / 3600.0, burst=burst, now=now)
+        return bucket.tokens < 1 - 1e-9
+
+    def _provider_bucket(self, tenant: Tenant, admission: _Admission, provider: str, now: datetime) -> None:
+        """What the tenant may book toward one receiving provider: what its identities' rolling windows
+        there still allow under their AIMD factors, 0 where paused (the sender's own limits)."""
+        if provider in admission.provider_room:
+            return
+        active = [i for i in self.records.all(SenderIdentity, tenant.id) if i.status is IdentityStatus.ACTIVE]
+        admission.provider_room[provider] = sum(
+            self.limiter.provider_room(tenant.id, i, Provider(provider), now, self.config.horizon)
+            for i in active
         )
 
     def _claim(
@@ -307,3 +505,22 @@ class PlannerService:
             job_id=job.job_id,
             lease_until=stamp(job.lease_until or now),
         )
+
+
+def interleave(shares: dict[str, int], after: str = "") -> list[str]:
+    """One tenant per slot, each tenant's slots spread evenly: smooth weighted round-robin with the
+    shares as weights (equal shares go strictly round; unequal ones stay near their proportional part
+    at every point, not one tenant's whole share first). Ties go round starting after `after`."""
+    names = sorted(t for t, n in shares.items() if n > 0)
+    pivot = next((i for i, t in enumerate(names) if t > after), 0)
+    names = names[pivot:] + names[:pivot]
+    total = sum(shares[t] for t in names)
+    current = dict.fromkeys(names, 0)
+    order: list[str] = []
+    for _ in range(total):
+        for t in names:
+            current[t] += shares[t]
+        chosen = max(names, key=lambda t: current[t])  # the first of equals wins: the rotated order
+        current[chosen] -= total
+        order.append(chosen)
+    return order

@@ -1,9 +1,10 @@
 """The sender: one queue message in, at most one email out.
 
 Order of checks for each job: state (a job that may have gone out is never sent again), campaign
-running, lead active, suppression (tenant + global, at send time), sending window, identity (sticky
-for follow-ups, else smooth weighted round-robin over active identities under their daily caps),
-rendering. Then `queued -> sending` by compare-and-set, together with the daily-cap reservation and a
+running, lead active, suppression (tenant + global, at send time), sending window, the limiter (tenant,
+account with fair share, identity with warm-up, identity x receiving provider) which also picks the
+identity (sticky for follow-ups, else smooth weighted round-robin by reputation and warm-up headroom),
+rendering. Then `queued -> sending` by compare-and-set, together with every limiter document and a
 lease timer; the provider call; `sending -> sent` with the provider's message id.
 
 Waiting never burns the queue's receive count: a deferred job goes back as a new delayed message
@@ -12,9 +13,11 @@ Waiting never burns the queue's receive count: a deferred job goes back as a new
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import structlog
@@ -34,7 +37,6 @@ from outreach_core.domain.mail import (
 from outreach_core.domain.models import (
     Campaign,
     CampaignStatus,
-    IdentityStatus,
     Lead,
     LeadStatus,
     SenderIdentity,
@@ -45,7 +47,6 @@ from outreach_core.domain.suppression import SuppressionReason
 from outreach_core.policies.autostop import BOUNCED
 from outreach_core.policies.backoff import retry_delay
 from outreach_core.policies.responses import ResponseClass, classify
-from outreach_core.policies.rotation import pick_weighted
 from outreach_core.ports import (
     Clock,
     ConditionFailed,
@@ -64,14 +65,15 @@ from outreach_core.rendering.templating import TemplateError
 from outreach_core.rendering.unsubscribe import sign
 from outreach_core.services.admin import PAUSED_BY_CAMPAIGN
 from outreach_core.services.guard import ReputationGuard
-from outreach_core.services.jobs import JobMessage, day_key
+from outreach_core.services.jobs import JobMessage
+from outreach_core.services.limiter import Grant, NotYet, SendLimiter
 from outreach_core.services.sequence import next_step_timer
 from outreach_core.services.suppression import SuppressionService
 from outreach_core.telemetry import SEND_OUTCOME, NullMetrics
 
 log = structlog.get_logger(__name__)
 
-_CAS_ATTEMPTS = 3
+_CAS_ATTEMPTS = 6
 
 
 class SenderConfig(BaseModel):
@@ -123,7 +125,7 @@ class _Choice:
     identity: SenderIdentity
     thread: Thread | None
     reservation: list[Put] = field(default_factory=list)
-    cap_sort: str = ""
+    grant: Grant | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class SenderService:
         guard: ReputationGuard,
         suppression: SuppressionService,
         config: SenderConfig | None = None,
+        limiter: SendLimiter | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.records = records
@@ -151,6 +154,7 @@ class SenderService:
         self.guard = guard
         self.suppression = suppression
         self.config = config or SenderConfig()
+        self.limiter = limiter or guard.limiter
         self.metrics = metrics or NullMetrics()
 
     def handle(self, message: ReceivedMessage) -> SendResult:
@@ -278,36 +282,31 @@ class SenderService:
         identities = [
             i for i in self.records.all(SenderIdentity, job.tenant_id) if i.serves(ctx.campaign.direction_id)
         ]
-        active = {i.id: i for i in identities if i.status is IdentityStatus.ACTIVE}
-        if not active:
-            return None
-        day = day_key(now)
-        usage = {i: self.records.state(job.tenant_id, f"CAP#{i}#{day}") for i in active}
-        room = {i: ident for i, ident in active.items() if usage[i][0].get("count", 0) < ident.daily_cap}
-        tomorrow = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
-        wait = _Wait(
-            tomorrow + timedelta(minutes=30) * stable_fraction(job.job_id, day),
-            "identities at their daily cap",
-        )
         first = self._thread(job, ctx.campaign)
-        fresh: Thread | None = None
+        result = self.limiter.acquire(
+            ctx.tenant,
+            identities,
+            f"ROT#{ctx.campaign.direction_id}",
+            ctx.lead.domain,
+            now,
+            sticky=first[0] if first else None,
+        )
+        if result is None:
+            return None
+        if isinstance(result, NotYet):
+            for mark in result.marks:  # best effort: say this tenant competes for the account's rate
+                with contextlib.suppress(ConditionFailed):
+                    self.records.store.write(mark)
+            # Spread the retries of a backlog a little, so they do not all wake in the same instant.
+            wait = (result.until - now).total_seconds()
+            spread = min(30.0, 0.25 * wait) * stable_fraction(job.job_id, result.until.isoformat())
+            return _Wait(result.until + timedelta(seconds=spread), result.reason)
+        thread: Thread | None = None
         if first is not None:
-            first_sender, thread = first
-            if first_sender in room:
-                return self._reserve(room[first_sender], thread, usage[first_sender], job, day, [])
-            if first_sender in active:
-                return wait  # keep the thread with its sender: wait for its cap to free up
-            fresh = Thread(
-                message_id=None, subject=thread.subject
-            )  # its sender is gone: same subject, new thread
-        if not room:
-            return wait
-        rotation_sort = f"ROT#{ctx.campaign.direction_id}"
-        rotation, rotation_version = self.records.state(job.tenant_id, rotation_sort)
-        chosen, scores = pick_weighted(rotation.get("scores", {}), {i: room[i].weight for i in sorted(room)})
-        assert chosen is not None  # room is non-empty
-        rotate = self.records.state_put(job.tenant_id, rotation_sort, {"scores": scores}, rotation_version)
-        return self._reserve(room[chosen], fresh, usage[chosen], job, day, [rotate])
+            # The follow-up stays in its thread with its first sender; if that sender is gone, it
+            # starts a new thread with the same subject.
+            thread = first[1] if result.sticky else Thread(message_id=None, subject=first[1].subject)
+        return _Choice(identity=result.identity, thread=thread, reservation=result.puts, grant=result)
 
     def _thread(self, job: MessageJob, campaign: Campaign) -> tuple[str, Thread] | None:
         if job.step == 1 or not campaign.step(job.step).thread:
@@ -317,23 +316,6 @@ class SenderService:
             return None
         # Without the Message-ID (a send recorded by a person) the follow-up keeps the subject, fresh.
         return first.sender_id, Thread(message_id=first.rfc_message_id, subject=first.subject)
-
-    def _reserve(
-        self,
-        identity: SenderIdentity,
-        thread: Thread | None,
-        usage: tuple[dict[str, int], int],
-        job: MessageJob,
-        day: str,
-        extra: list[Put],
-    ) -> _Choice:
-        doc, version = usage
-        sort = f"CAP#{identity.id}#{day}"
-        expires = int((datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(days=3)).timestamp())
-        cap = self.records.state_put(
-            job.tenant_id, sort, {"count": doc.get("count", 0) + 1}, version, ttl=expires
-        )
-        return _Choice(identity=identity, thread=thread, reservation=[cap, *extra], cap_sort=sort)
 
     # --- sending ------------------------------------------------------------------------------------
 
@@ -408,7 +390,10 @@ class SenderService:
         detail = f"{type(exc).__name__}: {exc.text}"[:500]
         if isinstance(exc, MailOutcomeUnknown):
             return self._uncertain(job, detail)
-        self._release(job.tenant_id, choice.cap_sort)
+        if choice.grant is not None:
+            self.limiter.release(job.tenant_id, choice.grant)
+        if isinstance(exc, MailThrottled | MailTransientError) and _provider_throttle(exc):
+            self.guard.on_deferral(job, choice.grant.provider if choice.grant else None, detail)
         if isinstance(exc, MailThrottled):
             delay = exc.retry_after or retry_delay(
                 job.attempts, job.job_id, base_s=self.config.retry_base.total_seconds()
@@ -441,13 +426,22 @@ class SenderService:
             self.guard.on_sent(job)
             self.guard.on_outcome(job, BOUNCED)
             return result
-        if verdict is ResponseClass.SENDER_BLOCK:
-            self.guard.set_identity(
-                job.tenant_id, choice.identity.id, IdentityStatus.PAUSED, f"provider block: {detail}"
-            )
+        if verdict is ResponseClass.SENDER_BLOCK and choice.grant is not None:
+            # Pause this identity at this provider; the job waits for another identity or the pause.
+            self.guard.sender_block(job.tenant_id, choice.identity.id, choice.grant.provider, detail)
             return self._requeue(job, now, detail, now, count_attempt=False)
-        if verdict is ResponseClass.SOFT_PERSISTENT and job.attempts < self.config.max_attempts:
-            return self._requeue(job, now + timedelta(hours=6), detail, now)
+        if verdict is ResponseClass.THROTTLE:
+            self.guard.on_deferral(job, choice.grant.provider if choice.grant else None, detail)
+            return self._requeue(job, now + self.config.retry_base, detail, now, count_attempt=False)
+        if verdict is ResponseClass.SOFT_PERSISTENT:
+            if job.attempts < self.suppression.policy.soft_bounces_before_suppress:
+                return self._requeue(job, now + timedelta(hours=6), detail, now)
+            lead = self.records.get(Lead, job.tenant_id, job.lead_id)
+            result = self._finish(job, JobStatus.FAILED, detail, now, Outcome.FAILED)
+            self.suppression.suppress(
+                job.tenant_id, lead.email, SuppressionReason.SOFT_BOUNCE_REPEATED, source=job.job_id, at=now
+            )
+            return result
         return self._finish(job, JobStatus.FAILED, detail, now, Outcome.FAILED)
 
     def _uncertain(self, job: MessageJob, detail: str) -> SendResult:
@@ -457,20 +451,6 @@ class SenderService:
         )
         log.warning("job.uncertain", reason=detail)
         return SendResult(Outcome.UNCERTAIN, job.job_id, detail)
-
-    def _release(self, tenant_id: str, cap_sort: str) -> None:
-        """Give back a daily-cap reservation for a message the provider did not accept."""
-        for _ in range(_CAS_ATTEMPTS * 3):
-            doc, version = self.records.state(tenant_id, cap_sort)
-            if not doc or doc.get("count", 0) <= 0:
-                return
-            try:
-                self.records.store.write(
-                    self.records.state_put(tenant_id, cap_sort, {"count": doc["count"] - 1}, version)
-                )
-                return
-            except ConditionFailed:
-                continue
 
     # --- moving jobs on -----------------------------------------------------------------------------
 
@@ -509,7 +489,7 @@ class SenderService:
         outcome: Outcome,
         extra: Sequence[Put | Delete],
     ) -> SendResult:
-        seconds = max(0, int((until - now).total_seconds()))
+        seconds = max(0, math.ceil((until - now).total_seconds()))  # never before `until`
         if seconds > self.queue.max_delay_seconds:
             parked = job.moved(JobStatus.PLANNED, now, job.status_reason, scheduled_at=until)
             wake = Timer(
@@ -534,3 +514,9 @@ class SenderService:
             )
         log.info("job.deferred", outcome=outcome.value, until=until.isoformat(), reason=job.status_reason)
         return SendResult(outcome, job.job_id, job.status_reason)
+
+
+def _provider_throttle(exc: MailError) -> bool:
+    """A receiving provider's rate signal (a 4xx with a code), as opposed to the SES account's own
+    throttle, which the account limiter exists to prevent and which no identity's rate would fix."""
+    return exc.smtp_code is not None and 400 <= exc.smtp_code < 500

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 
 from outreach_core.domain.jobs import JobStatus, MessageJob
 from outreach_core.domain.models import Campaign, Lead, SenderIdentity
+from outreach_core.policies import aimd, warmup
+from outreach_core.policies.limits import Limit, from_micros, micros, window_used
 from outreach_core.ports import Clock, JobQueue, QueueStats
 from outreach_core.records import Records
 from outreach_core.services.guard import ReputationGuard
-from outreach_core.services.jobs import day_key
 from outreach_core.services.reporting import Outcomes, mailbox_provider
 
 # Jobs the provider accepted, whatever came back later.
@@ -40,6 +41,11 @@ class IdentityStatusRow:
     daily_cap: int
     complaint_rate: float
     sent_total: int
+    warmup_cap_today: int = 0  # the ramp's cap for today (the daily cap once warmed up)
+    warmup_schedule: tuple[int, ...] = ()  # today and the next six days, if every day is clean
+    warmup_held_days: int = 0
+    rate_factor: float = 1.0  # AIMD: 1.0 = full rate
+    provider_pauses: tuple[str, ...] = ()  # "provider until HH:MM" while a sender block lasts
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,16 @@ class ProviderStatusRow:
     outcomes: Outcomes
 
 
+@dataclass(frozen=True)
+class _Warm:
+    cap: int
+    schedule: tuple[int, ...]
+    held: int
+    factor: float
+    pauses: tuple[str, ...]
+    sent_24h: int
+
+
 @dataclass
 class StatusReport:
     tenants: list[TenantStatusRow] = field(default_factory=list)
@@ -94,7 +110,6 @@ class StatusService:
         report = StatusReport(dead_letters=len(self.queue.dead_letters(limit=10_000)))
         report.queue = self.queue.stats()
         providers: dict[str, Outcomes] = {}
-        today = day_key(self.clock.now())
         for tenant in self.records.tenants():
             if tenant_id and tenant.id != tenant_id:
                 continue
@@ -123,7 +138,7 @@ class StatusService:
                 )
             for identity in self.records.all(SenderIdentity, tenant.id):
                 window = self.guard.window(tenant.id, "identity", identity.id, self.guard.rules.identity)
-                used, _ = self.records.state(tenant.id, f"CAP#{identity.id}#{today}")
+                warm = self._warmup(tenant.id, identity)
                 report.identities.append(
                     IdentityStatusRow(
                         tenant.id,
@@ -131,10 +146,15 @@ class StatusService:
                         identity.domain,
                         identity.status.value,
                         identity.status_reason,
-                        int(used.get("count", 0)),
+                        warm.sent_24h,
                         identity.daily_cap,
                         window.rate("c"),
                         sum(1 for j in jobs if j.sender_id == identity.id and j.status in EVER_SENT),
+                        warm.cap,
+                        warm.schedule,
+                        warm.held,
+                        warm.factor,
+                        warm.pauses,
                     )
                 )
         report.providers = [
@@ -142,6 +162,27 @@ class StatusService:
             for name, outcomes in sorted(providers.items(), key=lambda kv: -kv[1].sent)
         ]
         return report
+
+    def _warmup(self, tenant_id: str, identity: SenderIdentity) -> _Warm:
+        limiter = self.guard.limiter
+        policy = limiter.policy_for(tenant_id)
+        state = limiter.identity_state(tenant_id, identity.id)
+        now = self.clock.now()
+        ramp = warmup.ramp(state.get("ramp", {}), now.date(), policy.warmup, identity.daily_cap)
+        pauses = tuple(
+            f"{provider} until {from_micros(int(doc['paused_until'])):%Y-%m-%d %H:%M}"
+            for provider, doc in limiter.provider_state(tenant_id, identity.id)
+            if int(doc.get("paused_until", 0)) > micros(now)
+        )
+        day = Limit(count=1, period_s=86400)
+        return _Warm(
+            int(ramp["cap"]),
+            tuple(warmup.schedule(state.get("ramp", {}), now.date(), policy.warmup, identity.daily_cap)),
+            int(ramp.get("held", 0)),
+            aimd.factor_of(state.get("aimd"), policy.aimd, micros(now) / 1e6),
+            pauses,
+            window_used(state.get("day"), micros(now), day, policy.window_buckets),
+        )
 
     def jobs_in(self, status: JobStatus, tenant_id: str | None = None) -> list[MessageJob]:
         tenants = [tenant_id] if tenant_id else [t.id for t in self.records.tenants()]

@@ -110,6 +110,9 @@ module "planner" {
     OUTREACH_AWS_REGION        = var.primary_region
     OUTREACH_TABLE_NAME        = module.state.table_name
     OUTREACH_LOG_LEVEL         = var.log_level
+    OUTREACH_SES_MAX_SEND_RATE = tostring(var.ses_max_send_rate)
+    OUTREACH_SES_MAX_24H_SEND = tostring(var.ses_max_24h_send)
+    OUTREACH_MX_RESOLVER = "dns"
     OUTREACH_JOB_QUEUE_URL     = module.queue.queue_url
     OUTREACH_JOB_DLQ_URL       = module.queue.dlq_url
     OUTREACH_PLANNER_HORIZON_S = tostring(var.planner_horizon_seconds)
@@ -159,6 +162,9 @@ module "sender" {
     OUTREACH_AWS_REGION             = var.primary_region
     OUTREACH_TABLE_NAME             = module.state.table_name
     OUTREACH_LOG_LEVEL              = var.log_level
+    OUTREACH_SES_MAX_SEND_RATE = tostring(var.ses_max_send_rate)
+    OUTREACH_SES_MAX_24H_SEND = tostring(var.ses_max_24h_send)
+    OUTREACH_MX_RESOLVER = "dns"
     OUTREACH_JOB_QUEUE_URL          = module.queue.queue_url
     OUTREACH_JOB_DLQ_URL            = module.queue.dlq_url
     OUTREACH_AWS_FAILOVER_REGION    = var.failover_region
@@ -217,6 +223,9 @@ module "feedback" {
     OUTREACH_AWS_REGION              = var.primary_region
     OUTREACH_TABLE_NAME              = module.state.table_name
     OUTREACH_LOG_LEVEL               = var.log_level
+    OUTREACH_SES_MAX_SEND_RATE = tostring(var.ses_max_send_rate)
+    OUTREACH_SES_MAX_24H_SEND = tostring(var.ses_max_24h_send)
+    OUTREACH_MX_RESOLVER = "dns"
     OUTREACH_ARCHIVE_BUCKET          = module.archive.bucket_name
     OUTREACH_ARCHIVE_KMS_KEY_ID      = ""
     OUTREACH_UNSUBSCRIBE_SECRET      = var.unsubscribe_secret

@@ -233,3 +233,25 @@ variable "monthly_budget_usd" {
   type        = number
   default     = 20
 }
+
+variable "ses_max_send_rate" {
+  description = "The SES account's MaxSendRate (sends per second) in the primary region, as GetAccount reports it: the account-wide limit the planner books slots against."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.ses_max_send_rate > 0
+    error_message = "ses_max_send_rate must be positive."
+  }
+}
+
+variable "ses_max_24h_send" {
+  description = "The SES account's Max24HourSend in the primary region, as GetAccount reports it."
+  type        = number
+  default     = 50000
+
+  validation {
+    condition     = var.ses_max_24h_send > 0
+    error_message = "ses_max_24h_send must be positive."
+  }
+}

@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -53,18 +53,26 @@ class MotoTime:
     """An offset on moto's SQS clock. `advance(s)` makes delayed and in-flight messages due as if s
     seconds had passed; `close()` restores moto's own clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, frozen: bool = False) -> None:
         self.offset_s = 0.0
         self._millis = moto_sqs.unix_time_millis
         self._seconds = moto_sqs.unix_time
-        moto_sqs.unix_time_millis = lambda dt=None: self._millis(dt) + self.offset_s * 1000  # type: ignore[assignment]
-        moto_sqs.unix_time = lambda dt=None: self._seconds(dt) + self.offset_s  # type: ignore[assignment]
+        # frozen: stopped at the start and moved only by `advance`, so a delay expires in virtual time,
+        # never while a slow test runs (the e2e stack, whose functions run on a virtual clock too).
+        base_ms = self._millis() if frozen else None
+        base_s = self._seconds() if frozen else None
+        moto_sqs.unix_time_millis = lambda dt=None: (  # type: ignore[assignment]
+            (self._millis(dt) if dt is not None or base_ms is None else base_ms) + self.offset_s * 1000
+        )
+        moto_sqs.unix_time = lambda dt=None: (  # type: ignore[assignment]
+            (self._seconds(dt) if dt is not None or base_s is None else base_s) + self.offset_s
+        )
 
     def advance(self, seconds: float) -> None:
         self.offset_s += seconds
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.offset_s)
+        return datetime.fromtimestamp(moto_sqs.unix_time(), UTC)
 
     def close(self) -> None:
         moto_sqs.unix_time_millis = self._millis  # type: ignore[assignment]
