@@ -7,8 +7,11 @@ tenant's items, `GLOBAL` the tenant registry and the global suppression list. So
   JOB#<campaign>_<lead>_<step>                             jobs (index key MSG#<provider id> once sent)
   TIMER#<kind>#<yyyymmddThhmmss>#<job_id>                  work due at a time: step / wake / lease
   SUPP#<email hash>                                        suppression
-  CAP#<identity>#<day>  QUOTA#<day>                        daily counters
-  WIN#<scope>#<id>  ROT#<direction>  SOFT#<email hash>     policy state
+  QUOTA#<day>  ADMIT                                      the planner's daily and hourly admission
+  LIM#tenant  LIM#ident#<id>  LIM#prov#<id>#<provider>     limiter windows, warm-up, AIMD (limiter.py)
+  POLICY                                                   the tenant's overrides of the sending policy
+  WIN#<scope>#<id>  ROT#<direction>  SOFT#<email hash>     auto-stop windows, rotation, soft bounces
+  (GLOBAL) LIM#account  ADMIT#account                      SES quotas; the account's slot chain
   EVENT#<event id>  AUDIT#<time>#<n>                       dedupe, audit log
 
 Every method takes the tenant id and builds the partition itself: no call can reach another tenant.
