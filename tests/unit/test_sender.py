@@ -20,6 +20,7 @@ from outreach_core.domain.mail import (
 from outreach_core.domain.models import IdentityStatus, Lead, LeadStatus, SenderIdentity, Template
 from outreach_core.domain.suppression import SuppressionReason
 from outreach_core.domain.window import SendWindow
+from outreach_core.policies.providers import Provider
 from outreach_core.ports import QueueMessage, ReceivedMessage
 from outreach_core.records import TimerKind
 from outreach_core.services.jobs import JobMessage
@@ -308,3 +309,18 @@ class TestDuplicatesAndBadInput:
         h.queue.send(QueueMessage(body="{not json", group="acme"))
         assert h.drain() == ["dead_lettered"]
         assert "malformed" in h.queue.dead_letters()[0].reason
+
+
+def test_an_operator_ends_a_provider_pause_before_its_cool_down(h: Harness) -> None:
+    [email] = seed_tenant(h, identities=1, leads=["ann@corp-x.com"])
+    h.mailer.fail_next(email, MailRejected("550 5.7.1 likely unsolicited", smtp_code=550))
+    assert send_one(h) is Outcome.RETRYING
+    limiter, guard = h.app.services.limiter(), h.app.services.guard()
+    [(provider, doc)] = limiter.provider_state("acme", "id0")
+    assert "paused_until" in doc
+    h.clock.advance(timedelta(minutes=1))
+    assert h.drain() == ["deferred"]  # the only identity is paused there: the job waits
+    assert guard.resume_at_provider("acme", "id0", Provider(provider), "operator") is True
+    assert "paused_until" not in dict(limiter.provider_state("acme", "id0"))[provider]
+    assert guard.resume_at_provider("acme", "id0", Provider(provider), "operator") is False
+    assert [e.action for e in h.records.audit("acme")][-1] == "identity.provider_resumed"

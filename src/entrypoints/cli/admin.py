@@ -191,6 +191,23 @@ def identity_unblock(ctx: Ctx, tenant_id: Tenant, identity_id: str) -> None:
     _set_identity(ctx, tenant_id, identity_id, IdentityStatus.ACTIVE, "")
 
 
+@identity_app.command("resume-at")
+def identity_resume_at(
+    ctx: Ctx,
+    tenant_id: Tenant,
+    identity_id: str,
+    provider: Annotated[str, typer.Argument(help="receiving provider, as `outreach status` shows it")],
+) -> None:
+    """End an identity's pause at one receiving provider (a sender block) before its cool-down."""
+    from outreach_core.policies.providers import Provider
+
+    with _guarded("identity resume-at"):
+        guard = app_for(ctx.obj).services.guard()
+        if not guard.resume_at_provider(tenant_id, identity_id, Provider(provider), "operator"):
+            raise NotFoundError(f"identity {tenant_id}/{identity_id} is not paused at {provider}")
+    console.print(f"identity {tenant_id}/{identity_id} sends to {provider} again")
+
+
 # --- templates -----------------------------------------------------------------------------------
 
 

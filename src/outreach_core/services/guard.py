@@ -179,6 +179,14 @@ class ReputationGuard:
             )
         return cuts
 
+    def resume_at_provider(self, tenant_id: str, identity_id: str, provider: Provider, actor: str) -> bool:
+        """An operator ends an identity's pause at one provider before its cool-down; audited."""
+        if not self.limiter.lift_provider_pause(tenant_id, identity_id, provider):
+            return False
+        target = f"{identity_id}@{provider.value}"
+        self.audit.record(tenant_id, self.clock.now(), actor, "identity.provider_resumed", target, "")
+        return True
+
     def sender_block(self, tenant_id: str, identity_id: str, provider: Provider, detail: str) -> bool:
         """A provider refused us for who we are (5.7.x reputation, blocklists): pause the identity at
         that provider and alert. The recipient is not suppressed: it did nothing wrong."""

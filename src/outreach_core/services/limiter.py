@@ -448,6 +448,19 @@ class SendLimiter:
         self._update(f"T#{tenant_id}", prov_sort(identity_id, provider.value), change)
         return from_micros(until) if changed else None
 
+    def lift_provider_pause(self, tenant_id: str, identity_id: str, provider: Provider) -> bool:
+        """End a sender-block pause at one provider now (an operator's decision). False if none."""
+        lifted: list[bool] = []
+
+        def change(data: dict[str, Any]) -> dict[str, Any]:
+            if "paused_until" not in data:
+                return data
+            lifted.append(True)
+            return {k: v for k, v in data.items() if k not in ("paused_until", "reason")}
+
+        self._update(f"T#{tenant_id}", prov_sort(identity_id, provider.value), change)
+        return bool(lifted)
+
     def provider_state(self, tenant_id: str, identity_id: str) -> list[tuple[str, dict[str, Any]]]:
         prefix = f"LIM#prov#{identity_id}#"
         return [
