@@ -46,3 +46,21 @@ def render_svg(title: str, tenants: dict[str, list[int]], providers: dict[str, l
         "</svg>",
     ]
     return "\n".join(body) + "\n"
+
+
+def render_html(
+    title: str, figures: dict[str, object], tenants: dict[str, list[int]], providers: dict[str, list[int]]
+) -> str:
+    """One HTML page: the chart inline and the scenario's headline figures beside it."""
+    rows = "".join(
+        f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>"
+        for k, v in figures.items()
+        if not isinstance(v, (dict, list)) or k in ("shares", "paused_campaigns", "blocked_identities")
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title>"
+        "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em}</style>"
+        f"</head><body><h1>{escape(title)}</h1>{render_svg(title, tenants, providers)}"
+        f"<table>{rows}</table></body></html>\n"
+    )

@@ -99,3 +99,18 @@ def test_dead_letters_list_and_redrive(run) -> None:  # type: ignore[no-untyped-
     run("init")
     assert "redriven: 0" in run("dlq", "redrive", "--all")
     assert "--id" in run("dlq", "redrive", ok=False)
+
+
+def test_simulate_prints_figures_and_writes_a_chart(tmp_path: Path) -> None:
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "dirty-list.toml"
+    chart = tmp_path / "dirty.html"
+    result = CliRunner().invoke(app, ["simulate", str(scenario), "--json", "--chart", str(chart)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)  # the figures on stdout, the logs on stderr
+    assert figures["violations"] == 0 and figures["sends_after_block"] == 0
+    assert figures["paused_campaigns"] == ["dirty/main"] and figures["chart"] == str(chart)
+    page = chart.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and "<svg" in page
+    # One line per tenant (dirty, clean) and per receiving provider the leads are at.
+    assert page.count("<polyline") == 2 + len({"google", "microsoft", "other"})
+    assert "<th>violations</th><td>0</td>" in page

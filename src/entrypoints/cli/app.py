@@ -168,18 +168,25 @@ def demo(
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="a scenario file, e.g. scenarios/noisy-neighbour.toml")],
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
-    chart: Annotated[Path | None, typer.Option(help="the SVG chart (default: ./<scenario>.svg)")] = None,
+    chart: Annotated[
+        Path | None,
+        typer.Option(help="the chart: .html (with the figures; default ./<scenario>.html) or .svg"),
+    ] = None,
 ) -> None:
     """Run a scenario through the local stack in virtual time; report limits, fairness and safety."""
-    from entrypoints.chart import render_svg
+    from entrypoints.chart import render_html, render_svg
     from entrypoints.cli.render import simulate_table
     from entrypoints.simulate import Scenario, run_scenario
 
     spec = Scenario.load(scenario)
     report = run_scenario(spec)
     series = report.pop("series")
-    chart = chart or Path(f"{scenario.stem}.svg")
-    chart.write_text(render_svg(spec.name, series["tenants"], series["providers"]), encoding="utf-8")
+    chart = chart or Path(f"{scenario.stem}.html")
+    if chart.suffix == ".svg":
+        page = render_svg(spec.name, series["tenants"], series["providers"])
+    else:
+        page = render_html(spec.name, report, series["tenants"], series["providers"])
+    chart.write_text(page, encoding="utf-8")
     report["chart"] = str(chart)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
