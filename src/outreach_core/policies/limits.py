@@ -113,22 +113,27 @@ def window(counts: Any, now_us: int, limit: Limit, buckets: int = 48, cap: int |
         return sliding_log(counts, now_us, limit, cap)
     if isinstance(counts, list):  # kept as send times before (the limit grew): count them in buckets
         counts = {str(k): v for k, v in Counter(int(t) // width for t in counts).items()}
-    hi = now_us // width
     lo = (now_us - limit.period_us) // width
     counts = counts if isinstance(counts, Mapping) else None
-    live = {int(k): int(v) for k, v in (counts or {}).items() if int(k) >= lo and int(v) > 0}
+    # Keys stay strings (as stored); only the buckets still inside the window are kept.
+    live: dict[str, int] = {}
+    used = 0
+    for key, value in (counts or {}).items():
+        if int(key) >= lo and int(value) > 0:
+            live[key] = int(value)
+            used += int(value)
     allowance = int(limit.count) if cap is None else cap
-    used = sum(live.values())
     if used + 1 <= allowance:
-        live[hi] = live.get(hi, 0) + 1
-        return Decision(True, {str(k): v for k, v in sorted(live.items())})
+        key = str(now_us // width)
+        live[key] = live.get(key, 0) + 1
+        return Decision(True, live)
     excess = used + 1 - allowance
     if allowance <= 0:
         # Nothing may go out in this window; look again when the oldest day has passed.
         return Decision(False, counts, now_us + limit.period_us)
     dropped = 0
-    for index in sorted(live):
-        dropped += live[index]
+    for index in sorted(int(k) for k in live):
+        dropped += live[str(index)]
         if dropped >= excess:
             # Bucket `index` leaves the window once (now - T) // width > index.
             return Decision(False, counts, (index + 1) * width + limit.period_us)

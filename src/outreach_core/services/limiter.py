@@ -75,7 +75,15 @@ class _Doc:
     version: int
 
     def put(self, data: dict[str, Any]) -> Put:
-        return Put(partition=self.partition, sort=self.sort, data=data, expected_version=self.version)
+        # Built from values this module made (no outside input): skip validation on the hot path.
+        return Put.model_construct(
+            partition=self.partition,
+            sort=self.sort,
+            data=data,
+            expected_version=self.version,
+            index_key=None,
+            expires_at=None,
+        )
 
 
 @dataclass
