@@ -3,7 +3,7 @@
 Defaults come from the seed and the reference notes (docs/policies.md gives each one's source). A
 tenant's overrides live in its partition as a `POLICY` document (`TenantPolicy`); `effective` merges
 them over the defaults. The account's SES quotas (MaxSendRate, Max24HourSend) are data too: read from
-settings locally, from GetAccount on AWS.
+settings (on AWS, Terraform sets them from the account's SendQuota; nothing calls GetAccount).
 """
 
 from __future__ import annotations
