@@ -71,14 +71,7 @@ def _drive(
     last_tick: datetime | None = None
     deadline = DEMO_START + timedelta(days=MAX_DAYS)
     while clock.now() < deadline:
-        if last_tick is None or clock.now() - last_tick >= TICK:
-            total.add(worker.run_once())  # the planner, then the queues
-            last_tick = clock.now()
-        else:
-            worker.drain(total)
-        step_end = clock.now() + STEP
-        total.add(worker.step_through(clock, step_end))
-        wake = worker.next_wake()
+        last_tick, wake, step_end = worker.virtual_step(clock, total, last_tick, tick=TICK, step=STEP)
         if wake is None:
             break
         clock.advance_to(max(wake, step_end))

@@ -260,14 +260,7 @@ def _drive(worker: LocalWorker, clock: VirtualClock, scenario: Scenario) -> Work
     while clock.now() < deadline:
         while late and clock.now() >= scenario.start + timedelta(hours=late[0].start_after_h):
             _late_start(worker, late.pop(0).id, clock)
-        if last_tick is None or clock.now() - last_tick >= TICK:
-            total.add(worker.run_once())  # the planner, then the queues
-            last_tick = clock.now()
-        else:
-            worker.drain(total)
-        step_end = clock.now() + STEP
-        total.add(worker.step_through(clock, step_end))
-        wake = worker.next_wake()
+        last_tick, wake, step_end = worker.virtual_step(clock, total, last_tick, tick=TICK, step=STEP)
         if wake is None and not late:
             break
         targets = [t for t in (wake, step_end) if t is not None]

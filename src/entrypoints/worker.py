@@ -115,6 +115,27 @@ class LocalWorker:
             clock.advance_to(datetime.fromtimestamp(due, UTC))
             self.drain(stats)
 
+    def virtual_step(
+        self,
+        clock: VirtualClock,
+        total: WorkerStats,
+        last_tick: datetime | None,
+        *,
+        tick: timedelta,
+        step: timedelta,
+    ) -> tuple[datetime, datetime | None, datetime]:
+        """One pass in virtual time (the demo and the simulator): the planner when a tick is due, else
+        the queues, then every message that becomes visible within `step`, each at its own moment.
+        Returns (the last tick, the next moment work appears, the end of this step)."""
+        if last_tick is None or clock.now() - last_tick >= tick:
+            total.add(self.run_once())  # the planner, then the queues
+            last_tick = clock.now()
+        else:
+            self.drain(total)
+        step_end = clock.now() + step
+        total.add(self.step_through(clock, step_end))
+        return last_tick, self.next_wake(), step_end
+
     def next_wake(self) -> datetime | None:
         """The earliest moment new work can appear: a timer, or a delayed message becoming visible."""
         candidates = [
