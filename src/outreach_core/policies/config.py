@@ -28,9 +28,6 @@ class AccountLimits(BaseModel):
 
     max_send_rate: float = Field(default=14.0, gt=0, description="SES MaxSendRate, sends per second")
     max_24h_send: int = Field(default=50_000, gt=0, description="SES Max24HourSend (rolling 24 h)")
-    fair_active_s: float = Field(
-        default=120.0, gt=0, description="a tenant that asked within this long competes for the rate"
-    )
 
     @property
     def rate(self) -> Limit:

@@ -83,7 +83,7 @@ class _Admission:
     capacity: dict[str, int]  # this tick: warm-up room, at most the identities' hourly rate per horizon
     day_room: dict[str, int]  # today: warm-up room left
     provider_room: dict[str, int]  # per receiving provider: what the identities' windows still allow
-    next_slot_us: int  # slots are spaced by the tenant's hourly interval, as the sender's limiter wants
+    next_slot_us: int  # the tenant's last booked slot: with `slot_us`, how many it may offer per tick
     slot_us: int
     slots: int  # slots left within this horizon
 
