@@ -14,26 +14,20 @@ from datetime import date, datetime, timedelta
 
 from outreach_core.domain.jobs import JobStatus, MessageJob
 from outreach_core.domain.models import Lead, SenderIdentity
+from outreach_core.policies.providers import Provider, provider_for_domain
 from outreach_core.ports import Clock
 from outreach_core.records import Records
 
-# Where a recipient's mailbox lives, by address domain. Business domains (Google Workspace,
-# Microsoft 365 behind a company's own domain) need an MX lookup, which the core does not do:
-# they count as "other".
-_PROVIDERS: dict[str, tuple[str, ...]] = {
-    "gmail": ("gmail.com", "googlemail.com"),
-    "microsoft": ("outlook.com", "hotmail.com", "live.com", "msn.com", "hotmail.co.uk", "outlook.de"),
-    "yahoo": ("yahoo.com", "ymail.com", "aol.com", "yahoo.co.uk", "yahoo.fr", "rocketmail.com"),
-    "apple": ("icloud.com", "me.com", "mac.com"),
-    "mail.ru": ("mail.ru", "bk.ru", "inbox.ru", "list.ru", "internet.ru"),
-    "yandex": ("yandex.ru", "ya.ru", "yandex.com", "yandex.by", "yandex.kz"),
-}
-_BY_DOMAIN = {domain: provider for provider, domains in _PROVIDERS.items() for domain in domains}
+# The report's names for the providers of the policy's table of consumer domains (its labels predate
+# the table). Business domains need an MX lookup, which reports do not do: they count as "other".
+_LABELS = {Provider.GOOGLE: "gmail", Provider.ICLOUD: "apple", Provider.MAILRU: "mail.ru"}
 
 
 def mailbox_provider(email_or_domain: str) -> str:
-    domain = email_or_domain.rsplit("@", 1)[-1].strip().lower()
-    return _BY_DOMAIN.get(domain, "other")
+    provider = provider_for_domain(email_or_domain.rsplit("@", 1)[-1].strip())
+    if provider is None:
+        return "other"
+    return _LABELS.get(provider, provider.value)
 
 
 ACCEPTED = frozenset({JobStatus.SENT, JobStatus.DELIVERED, JobStatus.BOUNCED, JobStatus.COMPLAINED})
