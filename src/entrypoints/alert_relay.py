@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.clock import SystemClock
-from adapters.sns_alert_relay import alerts_from_sns
-from adapters.ssm_parameter import SsmParameter
+from adapters.aws.sns_alert_relay import alerts_from_sns
+from adapters.aws.ssm_parameter import SsmParameter
 from adapters.telegram_notifier import TelegramNotifier
 from entrypoints.settings import Settings
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from adapters.emf_metrics import EmfMetrics
 from adapters.log_notifier import LogNotifier
 from adapters.memory_metrics import InMemoryMetrics
-from adapters.sns_notifier import SnsNotifier
-from adapters.ssm_parameter import SsmParameter
+from adapters.aws.sns_notifier import SnsNotifier
+from adapters.aws.ssm_parameter import SsmParameter
 from adapters.telegram_notifier import TelegramNotifier
 from entrypoints.settings import Settings
 from outreach_core.ports import Clock, Metrics, Notifier, StateStore

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from adapters.sns_notifier import SnsNotifier, sns_subject
-from adapters.ssm_parameter import SsmParameter
+from adapters.aws.sns_notifier import SnsNotifier, sns_subject
+from adapters.aws.ssm_parameter import SsmParameter
 from adapters.telegram_notifier import TelegramError, TelegramNotifier, telegram_text
 from entrypoints.observability import aws_notifier, local_notifier
 from entrypoints.settings import Settings
@@ -270,7 +270,7 @@ ALARM = json.dumps(
 
 
 def test_relay_turns_alarms_and_budgets_into_alerts_and_skips_our_own(clock: ManualClock) -> None:
-    from adapters.sns_alert_relay import alerts_from_sns
+    from adapters.aws.sns_alert_relay import alerts_from_sns
 
     (alarm,) = alerts_from_sns(_sns_event(ALARM, "ALARM: outreach-jobs-dlq-not-empty"), clock.now())
     assert (alarm.kind, alarm.severity, alarm.subject) == ("alarm", "critical", "outreach-jobs-dlq-not-empty")

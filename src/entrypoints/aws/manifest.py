@@ -93,7 +93,7 @@ FUNCTIONS = (
         name="unsubscribe",
         handler="entrypoints.aws.unsubscribe.handler",
         trigger="Lambda function URL (RFC 8058 one-click POST and the confirmation page GET)",
-        adapter_modules=("adapters.aws.dynamodb_store",),
+        adapter_modules=("adapters.aws.dynamodb_store", "adapters.aws.function_url"),
         settings=(*_COMMON, "unsubscribe_secret", "unsubscribe_old_secrets"),
     ),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.function_url import request_from_event, response_to_result
+from adapters.aws.function_url import request_from_event, response_to_result
 from adapters.web import WebApp
 from entrypoints.container import build
 from entrypoints.log_setup import configure_logging

@@ -20,7 +20,7 @@ from entrypoints.container import AwsApplication
 from entrypoints.settings import Settings
 from tests.integration.aws import moto_env
 
-SERVICES = ("dynamodb", "sqs", "sesv2", "s3", "cloudwatch")
+SERVICES = ("dynamodb", "sqs", "sesv2", "s3", "cloudwatch", "sns", "ssm")
 IAM_PREFIX = {"monitoring": "cloudwatch"}  # botocore's signing name differs from the IAM prefix
 # Operations IAM authorises through other actions (the batch and transaction APIs).
 AUTHORISED_AS = {

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from adapters.sns_notifier import ORIGIN
+from adapters.aws.sns_notifier import ORIGIN
 from outreach_core.ports import Alert
 
+IAM_ACTIONS: frozenset[str] = frozenset()  # parsing only: no AWS calls
 MESSAGE_LIMIT = 1500
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef
 
+IAM_ACTIONS = frozenset({"sns:Publish"})
 ORIGIN = "outreach"
 SUBJECT_MAX = 99  # SNS: ASCII, no line breaks, fewer than 100 characters
 
