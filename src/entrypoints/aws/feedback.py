@@ -11,12 +11,13 @@ from typing import Any
 import structlog
 
 from adapters.aws.lambda_events import ses_event_json
-from entrypoints.aws.runtime import application
+from entrypoints.aws.runtime import application, invocation
 
 ingestor = application.services.ingestor()
 log = structlog.get_logger(__name__)
 
 
+@invocation
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     report = ingestor.ingest([ses_event_json(record) for record in event.get("Records", [])])
     for index, reason in report.rejected:
