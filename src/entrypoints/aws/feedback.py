@@ -1,4 +1,6 @@
-"""Lambda: SNS records carrying SES event JSON -> the event ingestor (archive, normalise, apply).
+"""Lambda: SNS records carrying SES event JSON or SES receipt notifications -> the event ingestor
+(archive, normalise, apply). Replies the receipt rule stored in S3 are read from the inbound bucket and
+get the same reply / auto-reply rules as on the local worker.
 
 Malformed payloads are reported and logged, not retried (a retry cannot fix them); an error while
 applying propagates, so Lambda retries the invocation; events already applied are deduplicated.
@@ -26,5 +28,6 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         "applied": report.applied,
         "duplicates": report.duplicates,
         "unmatched": report.unmatched,
+        "replies": report.replies,
         "rejected": len(report.rejected),
     }
