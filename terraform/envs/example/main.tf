@@ -20,10 +20,10 @@ locals {
   )
   table_resources = [module.state.table_arn, "${module.state.table_arn}/index/*"]
   queue_resources = [module.queue.queue_arn, module.queue.dlq_arn]
-  alert_resources = [module.alerts.topic_arn]
 
   # Received replies: the feedback function reads the objects SES stored under the prefix, nothing
   # else of the bucket (empty without inbound: lambda_function then leaves the statement out).
+  inbound_prefix           = "inbound/"
   inbound_object_resources = var.inbound == null ? [] : ["${module.inbound[0].bucket_arn}/${module.inbound[0].object_key_prefix}*"]
   inbound_kms_key_arns     = try(var.inbound.kms_key_arn, null) == null ? [] : [var.inbound.kms_key_arn]
 }
@@ -119,6 +119,8 @@ module "planner" {
     OUTREACH_JOB_DLQ_URL       = module.queue.dlq_url
     OUTREACH_PLANNER_HORIZON_S = tostring(var.planner_horizon_seconds)
     OUTREACH_ALERT_TOPIC_ARN   = module.alerts.topic_arn
+    OUTREACH_ALERT_WINDOW_S    = tostring(var.alert_window_seconds)
+    OUTREACH_METRICS_NAMESPACE = var.metrics_namespace
   }
 
   policy_statements = [
@@ -138,9 +140,9 @@ module "planner" {
       resources = ["*"]
     },
     {
-      sid       = "EngineAlerts"
+      sid       = "AlertTopic"
       actions   = ["sns:Publish"]
-      resources = local.alert_resources
+      resources = [module.alerts.topic_arn]
     },
   ]
 }
@@ -184,6 +186,7 @@ module "sender" {
     OUTREACH_MAX_ATTEMPTS          = tostring(var.max_attempts)
     OUTREACH_METRICS_NAMESPACE     = var.metrics_namespace
     OUTREACH_ALERT_TOPIC_ARN       = module.alerts.topic_arn
+    OUTREACH_ALERT_WINDOW_S        = tostring(var.alert_window_seconds)
   }
 
   policy_statements = [
@@ -203,14 +206,14 @@ module "sender" {
       resources = ["*"]
     },
     {
-      sid       = "EngineAlerts"
-      actions   = ["sns:Publish"]
-      resources = local.alert_resources
-    },
-    {
       sid       = "SendFromOurIdentitiesInBothRegions"
       actions   = ["ses:SendEmail"]
       resources = local.ses_resources
+    },
+    {
+      sid       = "AlertTopic"
+      actions   = ["sns:Publish"]
+      resources = [module.alerts.topic_arn]
     },
   ]
 }
@@ -219,7 +222,7 @@ module "feedback" {
   source = "../../modules/lambda_function"
 
   name                           = "${local.name}-feedback"
-  description                    = "Archives and applies SES events from both regions' configuration sets (SNS)."
+  description                    = "Archives and applies SES events of both regions and, with inbound, replies stored by SES (SNS)."
   handler                        = "entrypoints.aws.feedback.handler"
   package_path                   = var.lambda_package_path
   runtime                        = var.lambda_runtime
@@ -243,6 +246,10 @@ module "feedback" {
     OUTREACH_UNSUBSCRIBE_OLD_SECRETS = join(",", var.unsubscribe_old_secrets)
     OUTREACH_METRICS_NAMESPACE       = var.metrics_namespace
     OUTREACH_ALERT_TOPIC_ARN         = module.alerts.topic_arn
+    OUTREACH_ALERT_WINDOW_S          = tostring(var.alert_window_seconds)
+    # Replies stored by the SES receipt rule (module.inbound); "" = no inbound reader.
+    OUTREACH_INBOUND_BUCKET = var.inbound == null ? "" : module.inbound[0].bucket_name
+    OUTREACH_INBOUND_PREFIX = local.inbound_prefix
   }
 
   policy_statements = [
@@ -262,9 +269,9 @@ module "feedback" {
       resources = local.inbound_object_resources
     },
     {
-      sid       = "EngineAlerts"
+      sid       = "AlertTopic"
       actions   = ["sns:Publish"]
-      resources = local.alert_resources
+      resources = [module.alerts.topic_arn]
     },
   ]
 
@@ -303,6 +310,7 @@ module "unsubscribe" {
     OUTREACH_LOG_LEVEL               = var.log_level
     OUTREACH_UNSUBSCRIBE_SECRET      = var.unsubscribe_secret
     OUTREACH_UNSUBSCRIBE_OLD_SECRETS = join(",", var.unsubscribe_old_secrets)
+    OUTREACH_METRICS_NAMESPACE       = var.metrics_namespace
   }
 
   policy_statements = [
@@ -314,14 +322,15 @@ module "unsubscribe" {
   ]
 }
 
-# The public one-click endpoint: an HTTP API whose routes (src/adapters/web.py) alone may invoke the
-# unsubscribe function; optionally on a name of the sending domain.
+# The public one-click endpoint: an HTTP API whose routes alone may invoke the unsubscribe function
+# (the methods src/adapters/web.py answers: POST one-click, GET the page, HEAD for link checkers);
+# optionally on a name of the sending domain.
 module "unsubscribe_endpoint" {
   source = "../../modules/http_endpoint"
 
   name                = "${local.name}-unsubscribe"
   description         = "RFC 8058 one-click unsubscribe (POST) and its confirmation page (GET)."
-  routes              = ["POST /unsubscribe/{token}", "GET /unsubscribe/{token}"]
+  routes              = ["POST /unsubscribe/{token}", "GET /unsubscribe/{token}", "HEAD /unsubscribe/{token}"]
   function_name       = module.unsubscribe.function_name
   function_invoke_arn = module.unsubscribe.invoke_arn
   log_retention_days  = var.log_retention_days
@@ -362,6 +371,7 @@ module "inbound" {
   kms_key_arn            = var.inbound.kms_key_arn
   route53_zone_id        = var.inbound.route53_zone_id
   mx_domains             = var.inbound.mx_domains
+  object_key_prefix      = local.inbound_prefix
   force_destroy          = !var.deletion_protection
 
   subscriber_lambda_arns = { feedback = module.feedback.function_arn }
