@@ -7,10 +7,11 @@ module alone turns that into a class, and each class into one effect (docs/polic
 Precedence: the text decides where it is specific, because codes are used loosely ("no such user"
 under 5.7.1 is a hard bounce, "receive limit exceeded" under 452 a rate limit, "temporary system
 problem" under 421 transient). The rules are a table, most specific cause first: authentication,
-rate, mailbox full, recipient, sender reputation, message content, transient. Without a matching text
-the enhanced status decides, then the basic code. Then the reply's permanence bounds the class: a 4xx
-(or a 4.x.x status without a code) is never a bounce and never a block, whatever the text says; it
-can only slow us down or wait. tests/corpus/replies holds the real replies each rule exists for.
+rate, mailbox full, sender address, recipient, message content, sender reputation, transient.
+Without a matching text the enhanced status decides, then the basic code. Then the reply's
+permanence bounds the class: a 4xx (or a 4.x.x status without a code) is never a bounce and never a
+block, whatever the text says; it can only slow us down or wait. tests/corpus/replies holds the
+real replies each rule exists for.
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ _RULES: tuple[_Rule, ...] = (
             r"cannot find your (?:reverse )?hostname",
             r"not authenticated to send",
             r"\bnot verified\b",
+            r"unresolvable rfc.?5321 from",
+            r"sender address rejected: domain not found",
+            r"helo command rejected",
         ),
     ),
     _Rule(
@@ -109,7 +113,8 @@ _RULES: tuple[_Rule, ...] = (
             r"receive limit",
             r"\b5\.2\.12[12]\b",
             r"\b4\.7\.28\b",
-            r"too many (?:recipients|messages|connections|concurrent)",
+            r"too many (?:recipients|connections|concurrent)",
+            r"too many messages(?! on the server)",
             r"receiving (?:e-?mail|mail) (?:too quickly|at a rate)",
             r"mail too quickly",
             r"(?:sending )?rate exceeded",
@@ -148,7 +153,12 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(
         "sender address",
         ResponseClass.SENDER_BLOCK,
-        _rx(r"sender (?:e-?mail )?(?:address|domain)", r"envelope[- ]from", r"mail from (?:address|domain)"),
+        _rx(
+            r"sender (?:e-?mail )?(?:address|domain)",
+            r"envelope[- ]from",
+            r"mail from (?:address|domain)",
+            r"sender verif(?:y|ication) failed",
+        ),
     ),
     _Rule(
         "recipient",
@@ -188,6 +198,31 @@ _RULES: tuple[_Rule, ...] = (
             r"user or domain that you are sending to .{0,20}has a policy",
             r"relay (?:access denied|not permitted)",
             r"unable to relay",
+            r"resolver\.rst\.(?:authrequired|notauthorized)",
+            r"non-?existent domain",
+        ),
+    ),
+    _Rule(
+        "message content",
+        ResponseClass.CONTENT,
+        _rx(
+            r"message (?:size|length) exceeds",
+            r"message (?:is )?too (?:big|large|long)",
+            r"maximum (?:email|message) size",
+            r"\bvirus\b",
+            r"malware",
+            r"banned content",
+            r"content examination",
+            r"message content rejected",
+            r"rfc ?5322",
+            r"encoded-word syntax",
+            r"invalid (?:mime|characters|message content)",
+            r"mail loop",
+            r"not rfc ?5322 compliant",
+            r"missing a valid",
+            r"headers? (?:field )?(?:are|is) not accepted",
+            r"nature of the content",
+            r"potential security issue",
         ),
     ),
     _Rule(
@@ -223,24 +258,10 @@ _RULES: tuple[_Rule, ...] = (
             r"anti-spoofing",
             r"rejected by recipient",
             r"not accepting connections",
-        ),
-    ),
-    _Rule(
-        "message content",
-        ResponseClass.CONTENT,
-        _rx(
-            r"message (?:size|length) exceeds",
-            r"message (?:is )?too (?:big|large|long)",
-            r"maximum (?:email|message) size",
-            r"\bvirus\b",
-            r"malware",
-            r"banned content",
-            r"content examination",
-            r"message content rejected",
-            r"rfc ?5322",
-            r"encoded-word syntax",
-            r"invalid (?:mime|characters|message content)",
-            r"mail loop",
+            r"client blocked",
+            r"policy restrictions",
+            r"rejected by destination domain",
+            r"envelope (?:blocked|rejected)",
         ),
     ),
     _Rule(
