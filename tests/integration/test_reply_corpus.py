@@ -11,6 +11,7 @@ One test per source file; a failure lists every line of that file that was decid
 
 from __future__ import annotations
 
+import itertools
 import json
 import tomllib
 from collections.abc import Iterator
@@ -277,3 +278,38 @@ def _hash(email: str) -> str:
     from outreach_core.domain.ids import email_hash
 
     return email_hash(email)
+
+
+@pytest.mark.parametrize(
+    ("reply", "suppressed"),
+    [
+        ("452 4.2.2 The email account that you tried to reach is over quota. - gsmtp", False),
+        ("552 5.2.2 The email account that you tried to reach is over quota and inactive. - gsmtp", True),
+    ],
+    ids=["4xx", "5xx"],
+)
+def test_mailbox_full_follows_the_soft_bounce_rule(
+    reply: str, suppressed: bool, sink: tuple[ScriptedSink, int], tmp_path: Path
+) -> None:
+    """Retried hours apart without a rate cut, `soft_bounces_before_suppress` times; then the job ends.
+    Only a permanent (5xx) mailbox-full suppresses the address: a 4xx never does."""
+    handler, port = sink
+    h, email = world(tmp_path, "soft", "gmail.com")
+    h.app.adapters.mailer.override(providers.Object(SmtpMailer("127.0.0.1", port, h.clock)))
+    handler.answer = ("RCPT TO", reply)
+    limit = h.app.services.suppression().policy.soft_bounces_before_suppress
+    job = send_once(h)
+    times = [h.clock.now()]
+    while job.status is JobStatus.PLANNED:
+        h.clock.set(job.scheduled_at)
+        h.planner.tick()  # the wake-up timer puts it back in the queue
+        h.clock.advance(timedelta(seconds=1))
+        for message in h.queue.receive(10):
+            h.sender.handle(message)
+            h.queue.ack(message.receipt)
+            times.append(h.clock.now())
+        [job] = h.records.jobs("acme")
+    assert job.status is JobStatus.FAILED and job.attempts == limit == len(times)
+    assert all(later - earlier >= timedelta(hours=6) for earlier, later in itertools.pairwise(times))
+    assert (h.records.suppression_for("acme", email) is not None) is suppressed
+    assert observed(h, job, email).cuts == 0
