@@ -12,6 +12,7 @@ from datetime import timedelta
 import boto3
 from dependency_injector import containers, providers
 
+from adapters import disposable_domains
 from adapters.aws.clients import make_client
 from adapters.aws.dynamodb_store import DynamoDbStateStore
 from adapters.aws.failover import FailoverMailer
@@ -19,7 +20,7 @@ from adapters.aws.s3_archive import S3Archive
 from adapters.aws.ses_mailer import SesMailer
 from adapters.aws.sqs_queue import SqsJobQueue
 from adapters.clock import SystemClock
-from adapters.dns_mx import DnsMxResolver, StaticMxResolver
+from adapters.dns_mx import DnsMxResolver, StaticMxResolver, make_resolver
 from adapters.feedback_ingest import EventIngestor
 from adapters.filesystem_archive import FilesystemArchive
 from adapters.log_notifier import LogNotifier
@@ -36,6 +37,7 @@ from outreach_core.services.audit_log import AuditLog
 from outreach_core.services.deadletters import DeadLetterService
 from outreach_core.services.feedback import FeedbackService, ReplyService
 from outreach_core.services.guard import ReputationGuard
+from outreach_core.services.hygiene import ListHygiene
 from outreach_core.services.leads import LeadImportService
 from outreach_core.services.limiter import SendLimiter
 from outreach_core.services.monitoring import QueueMonitor
@@ -95,9 +97,12 @@ class LocalAdapters(containers.DeclarativeContainer):
     metrics = providers.Singleton(local_metrics)
     mx_resolver = providers.Selector(
         settings.provided.mx_resolver,
-        dns=providers.Singleton(DnsMxResolver),
+        dns=providers.Singleton(
+            DnsMxResolver, resolver=providers.Callable(make_resolver, settings.provided.dns_nameservers)
+        ),
         offline=providers.Singleton(StaticMxResolver),
     )
+    disposable_domains = providers.Singleton(disposable_domains.load)
 
 
 def _seconds(value: int) -> timedelta:
@@ -177,9 +182,12 @@ class AwsAdapters(containers.DeclarativeContainer):
     )
     mx_resolver = providers.Selector(
         settings.provided.mx_resolver,
-        dns=providers.Singleton(DnsMxResolver),
+        dns=providers.Singleton(
+            DnsMxResolver, resolver=providers.Callable(make_resolver, settings.provided.dns_nameservers)
+        ),
         offline=providers.Singleton(StaticMxResolver),
     )
+    disposable_domains = providers.Singleton(disposable_domains.load)
     archive = providers.Singleton(
         S3Archive,
         client=s3_client,
@@ -206,8 +214,11 @@ class Services(containers.DeclarativeContainer):
         ReputationGuard, records=records, clock=adapters.clock, notifier=adapters.notifier, limiter=limiter
     )
     suppression = providers.Singleton(SuppressionService, records=records)
+    hygiene = providers.Singleton(
+        ListHygiene, records=records, resolver=adapters.mx_resolver, disposable=adapters.disposable_domains
+    )
     admin = providers.Factory(AdminService, records=records, clock=adapters.clock)
-    leads = providers.Factory(LeadImportService, records=records, clock=adapters.clock)
+    leads = providers.Factory(LeadImportService, records=records, clock=adapters.clock, hygiene=hygiene)
     planner = providers.Singleton(
         PlannerService,
         records=records,
@@ -218,6 +229,7 @@ class Services(containers.DeclarativeContainer):
         ),
         limiter=limiter,
         guard=guard,
+        hygiene=hygiene,
     )
     metered_mailer = providers.Singleton(MeteredMailProvider, inner=adapters.mailer, metrics=adapters.metrics)
     sender = providers.Singleton(

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     # offline: the static table of well-known domains only (the default: no DNS from tests or the demo);
     # dns: resolve other domains' MX with dnspython (cached), for Workspace/365/gateway detection.
     mx_resolver: Literal["dns", "offline"] = "offline"
+    dns_nameservers: str = ""  # "host[:port],..." for the dns resolver; empty = the system's resolvers
     sender_lease_s: int = 300
     max_attempts: int = 5
 

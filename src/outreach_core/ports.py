@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -229,11 +230,42 @@ class Notifier(Protocol):
 # --- DNS -------------------------------------------------------------------------------------------
 
 
+class RouteStatus(StrEnum):
+    MX = "mx"  # MX records name the hosts that receive its mail
+    ADDRESS = "address"  # no MX, but an A / AAAA record: mail goes there (RFC 5321 §5.1)
+    NULL_MX = "null_mx"  # "0 ." (RFC 7505): the domain says it accepts no mail
+    NO_MAIL = "no_mail"  # neither MX nor address records
+    NO_DOMAIN = "no_domain"  # the name does not exist (NXDOMAIN)
+    UNKNOWN = "unknown"  # the lookup failed, or an offline table does not know the domain
+
+    @property
+    def accepts_mail(self) -> bool | None:
+        """True / False when DNS says so; None when it could not tell (never a reason to skip)."""
+        if self is RouteStatus.UNKNOWN:
+            return None
+        return self in (RouteStatus.MX, RouteStatus.ADDRESS)
+
+
+class MailRoute(BaseModel):
+    """Where a domain's mail goes, as DNS tells it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    domain: str
+    status: RouteStatus
+    mx: tuple[tuple[int, str], ...] = ()  # (preference, host), host without the trailing dot
+
+
 class MxResolver(Protocol):
     def mx(self, domain: str) -> list[tuple[int, str]]:
         """The domain's MX records as (preference, host), host without the trailing dot. An empty list
         when the domain has none or the lookup failed: the caller falls back to the "other" provider,
         so a DNS outage slows nothing down and breaks no send. Implementations cache."""
+        ...
+
+    def route(self, domain: str) -> MailRoute:
+        """Whether and where the domain receives mail (MX, A fallback, null MX, no such name), from the
+        same cached lookup as `mx`. A failed lookup is UNKNOWN, cached briefly, and never raises."""
         ...
 
 

@@ -1,7 +1,8 @@
 """The sender: one queue message in, at most one email out.
 
 Order of checks for each job: state (a job that may have gone out is never sent again), campaign
-running, lead active, suppression (tenant + global, at send time), sending window, the limiter (tenant,
+running, suppression (tenant + global, at send time), the tenant's do-not-contact domains, lead
+active, sending window, the limiter (tenant,
 account with fair share, identity with warm-up, identity x receiving provider) which also picks the
 identity (sticky for follow-ups, else smooth weighted round-robin by reputation and warm-up headroom),
 rendering. Then `queued -> sending` by compare-and-set, together with every limiter document and a
@@ -278,6 +279,15 @@ class SenderService:
                 job,
                 JobStatus.SUPPRESSED,
                 f"{entry.scope.value} suppression: {entry.reason.value}",
+                now,
+                Outcome.SUPPRESSED,
+            )
+        block = self.records.domain_block_for(job.tenant_id, ctx.lead.domain)
+        if block is not None:
+            return self._finish(
+                job,
+                JobStatus.SUPPRESSED,
+                f"do-not-contact domain: {block.domain} ({block.reason})",
                 now,
                 Outcome.SUPPRESSED,
             )
