@@ -17,7 +17,7 @@ import dns.nameserver
 import dns.resolver
 import structlog
 
-from outreach_core.ports import MailRoute, RouteStatus
+from outreach_core.ports import DomainFacts, MailRoute, RouteStatus
 
 log = structlog.get_logger(__name__)
 
@@ -147,3 +147,11 @@ class StaticMxResolver:
         if mark is not None:
             return MailRoute(domain=domain, status=mark)
         return MailRoute(domain=domain, status=RouteStatus.MX, mx=((10, value),))
+
+
+class OfflineDomainInspector:
+    """With the offline resolver (the demo, tests, a local sink) nothing is looked up: every check
+    says so, and a campaign start is not blocked by what was not checked."""
+
+    def inspect(self, domain: str, *, mail_from: str, selectors: Sequence[str]) -> DomainFacts:
+        return DomainFacts(domain=domain, checked=False, not_checked="offline resolver", mail_from=mail_from)

@@ -269,6 +269,63 @@ class MxResolver(Protocol):
         ...
 
 
+# --- Sending-domain authentication -----------------------------------------------------------------
+
+
+class SpfFacts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    domain: str  # where it was read: the MAIL FROM (Return-Path) domain
+    record: str | None = None
+    error: str = ""  # missing, unparsable, too many lookups: the library's words
+    authorised: tuple[str, ...] = ()  # every include / redirect target, recursively
+    all: str = ""  # the final "all": fail | softfail | neutral | pass
+
+
+class DkimFacts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    selector: str
+    record: str | None = None  # the TXT record at <selector>._domainkey.<domain>, CNAMEs followed
+    error: str = ""
+    key_type: str = ""
+    key_bits: int = 0  # 0: no usable key (revoked, missing or unparsable)
+
+
+class DmarcFacts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    record: str | None = None
+    location: str = ""  # the domain whose _dmarc record applies (the organisational domain's, maybe)
+    error: str = ""
+    policy: str = ""  # p=
+    adkim: str = "r"
+    aspf: str = "r"
+
+
+class DomainFacts(BaseModel):
+    """What DNS says about a sending domain's authentication (the adapter gathers, the core judges)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    domain: str
+    checked: bool = True
+    not_checked: str = ""  # why not (the offline resolver)
+    spf: SpfFacts | None = None
+    dkim: tuple[DkimFacts, ...] = ()
+    dmarc: DmarcFacts | None = None
+    mail_from: str = ""
+    mail_from_mx: tuple[str, ...] = ()
+
+
+class DomainInspector(Protocol):
+    def inspect(self, domain: str, *, mail_from: str, selectors: Sequence[str]) -> DomainFacts:
+        """SPF of `mail_from`, DKIM keys of `domain` at `selectors`, DMARC of `domain`, MX of
+        `mail_from`. Never raises for what DNS answers (a missing record is a fact); an offline
+        implementation answers checked=False with its reason."""
+        ...
+
+
 # --- Metrics ---------------------------------------------------------------------------------------
 
 

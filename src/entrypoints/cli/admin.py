@@ -314,8 +314,34 @@ def campaign_list(ctx: Ctx, tenant_id: Tenant) -> None:
 
 
 @campaign_app.command("start")
-def campaign_start(ctx: Ctx, tenant_id: Tenant, campaign_id: str) -> None:
+def campaign_start(
+    ctx: Ctx,
+    tenant_id: Tenant,
+    campaign_id: str,
+    override_domain_check: Annotated[
+        str, typer.Option(help="start although SPF / DKIM / DMARC fail: the reason, kept in the audit log")
+    ] = "",
+) -> None:
+    """Start a draft campaign, after checking every domain it may send from (`outreach domain check`)."""
+    from entrypoints.cli.domains import print_report
+    from outreach_core.services.domain_health import DomainCheckFailed
+
+    application = app_for(ctx.obj)
     with _guarded("campaign start"):
+        try:
+            reports = application.services.domain_health().gate(
+                tenant_id, campaign_id, override=override_domain_check
+            )
+        except DomainCheckFailed as exc:
+            for report in exc.reports:
+                print_report(report)
+            fail(
+                f"campaign start: {exc}. Fix the DNS and run it again, or start it with "
+                "--override-domain-check REASON (audited)"
+            )
+        for report in reports:
+            if report.failing or override_domain_check:
+                print_report(report)
         enrolled = _admin(ctx).start_campaign(tenant_id, campaign_id)
     console.print(f"campaign {tenant_id}/{campaign_id} running; {enrolled} leads enrolled")
 
