@@ -170,6 +170,8 @@ def demo_tables(console: Console, summary: dict[str, Any]) -> None:
         "wall_seconds",
     ):
         checks.add_row(key, str(summary[key]))
+    skipped = summary.get("skipped_by_hygiene") or {}
+    checks.add_row("skipped by list hygiene", ", ".join(f"{k} {v}" for k, v in skipped.items()) or "-")
     checks.add_row("paused campaigns", ", ".join(summary["paused_campaigns"]) or "-")
     checks.add_row("blocked identities", ", ".join(summary["blocked_identities"]) or "-")
     console.print(checks)
