@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from adapters.dns_mx import DnsMxResolver, make_resolver
+from adapters.html_report import render_report
 from outreach_core.domain.models import Lead, LeadStatus
 from outreach_core.ports import RouteStatus
+from outreach_core.services.reporting import ReportService
 from tests.dns_server import Zone, dns_server
 from tests.harness import Harness, harness, seed_tenant
 
@@ -85,6 +87,9 @@ def test_a_list_with_ten_percent_dead_or_disposable_domains_sends_none_of_them(
     status = h.app.services.status().report("acme")
     assert {(r.code, r.count) for r in status.skipped} == {(code, 1) for code in bad.values()}
     assert status.campaigns[0].skipped == 3
+    html = render_report(ReportService(h.records, h.clock).build())  # `outreach report`
+    assert "3 leads skipped by list hygiene" in html
+    assert all(email in html for email in bad) and "gone-corp.example does not exist" in html
 
 
 def test_the_import_report_says_what_was_skipped_and_why(zone: tuple[Zone, str], tmp_path: Path) -> None:
