@@ -28,11 +28,17 @@ m365-corp.example.    300 IN MX 0 m365-corp-example.mail.protection.outlook.com.
 """
 
 
-@pytest.fixture
-def zone() -> Iterator[tuple[Zone, str]]:
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[Zone, str]]:
     zone = Zone(ZONE)
     with dns_server(zone) as address:
         yield zone, address
+
+
+@pytest.fixture
+def zone(server: tuple[Zone, str]) -> Iterator[tuple[Zone, str]]:
+    yield server
+    server[0].load(ZONE)  # a test may change the zone: the next one starts from the original
 
 
 def test_the_dns_adapter_tells_each_kind_of_domain_and_caches(zone: tuple[Zone, str]) -> None:
