@@ -129,6 +129,7 @@ DEPLOYED_VALUES = {
     "alert_window_s": "3600",
     "telegram_chat_id": "-1001234567890",
     "telegram_token_parameter": "/outreach/telegram-token",
+    "telegram_api_base": "https://api.telegram.org",
 }
 LAMBDA_ENV = {  # what the Lambda runtime itself puts in every function's environment (credentials aside)
     "AWS_ACCESS_KEY_ID": "package-smoke-test",

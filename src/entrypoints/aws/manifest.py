@@ -114,8 +114,8 @@ ALERT_RELAY = LambdaFunction(
     handler="entrypoints.alert_relay.handler",
     trigger="SNS alert topic (the engine's alerts, CloudWatch alarms, AWS Budgets)",
     adapter_modules=("adapters.aws.ssm_parameter", "adapters.aws.sns_alert_relay"),
-    settings=("aws_region", "telegram_chat_id", "telegram_token_parameter", "log_level"),
-)  # telegram_api_base keeps its default on AWS (tests point it at a local server)
+    settings=("aws_region", "telegram_chat_id", "telegram_token_parameter", "telegram_api_base", "log_level"),
+)
 
 
 def function(name: str) -> LambdaFunction:

@@ -16,6 +16,7 @@ from rich.table import Table
 from entrypoints.cli.context import CliState, app_for, fail
 from outreach_core.domain.models import CampaignStep, IdentityStatus, LawfulBasis, Quotas
 from outreach_core.domain.window import WindowSpec
+from outreach_core.policies.config import TenantPolicy
 from outreach_core.records import AlreadyExistsError, NotFoundError
 from outreach_core.services.admin import AdminService
 
@@ -109,6 +110,36 @@ def tenant_hygiene(
         f"{tenant_id}: role accounts {policy.role_accounts.value}, typo domains {policy.typo_domains.value}; "
         "dead, disposable and do-not-contact domains and unattended mailboxes are always skipped"
     )
+
+
+@tenant_app.command("policy")
+def tenant_policy(
+    ctx: Ctx,
+    tenant_id: Tenant,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="JSON of the overrides (identity, providers, warmup, aimd, autostop); omit to show "
+            "the effective policy",
+        ),
+    ] = None,
+) -> None:
+    """Show the tenant's effective sending policy, or replace its overrides from a JSON file."""
+    services = app_for(ctx.obj).services
+    with _guarded("tenant policy"):
+        if file is not None:
+            try:
+                text = file.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(f"{file}: {exc.strerror}") from exc
+            policy = TenantPolicy.model_validate_json(text)
+            _admin(ctx).set_tenant_policy(tenant_id, policy, services.limiter())
+            overrides = ", ".join(sorted(policy.model_fields_set)) or "none"
+            console.print(f"tenant {tenant_id}: sending policy overrides set ({overrides})")
+            return
+        services.records().tenant(tenant_id)
+        typer.echo(services.limiter().policy_for(tenant_id).model_dump_json(indent=2))
 
 
 @tenant_app.command("list")

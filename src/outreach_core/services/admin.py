@@ -19,10 +19,12 @@ from outreach_core.domain.models import (
     Template,
     Tenant,
 )
+from outreach_core.policies.config import TenantPolicy
 from outreach_core.ports import Clock, Put
 from outreach_core.records import Records, Timer, TimerKind
 from outreach_core.rendering.templating import parse
 from outreach_core.services.audit import AuditTrail
+from outreach_core.services.limiter import SendLimiter
 from outreach_core.services.sequence import pending_timers
 
 log = structlog.get_logger(__name__)
@@ -41,6 +43,12 @@ class AdminService:
         self.audit.record(tenant_id, self.clock.now(), self.actor, action, target, reason, **details)
 
     # --- tenants and what they own ---------------------------------------------------------------
+
+    def set_tenant_policy(self, tenant_id: str, policy: TenantPolicy, limiter: SendLimiter) -> None:
+        """Replace the tenant's sending-policy overrides (a warmed-up domain, a provider's own limits)."""
+        self.records.tenant(tenant_id)
+        limiter.set_tenant_policy(tenant_id, policy)
+        self._audit(tenant_id, "tenant.policy", tenant_id, overrides=sorted(policy.model_fields_set))
 
     def add_tenant(self, tenant_id: str, name: str, postal_address: str, **options: Any) -> Tenant:
         tenant = Tenant(

@@ -261,10 +261,11 @@ variable "alert_emails" {
 }
 
 variable "telegram" {
-  description = "Telegram forwarder: chat id and the SSM SecureString parameter name holding the bot token. null: e-mail alerts only."
+  description = "Telegram forwarder: chat id, the SSM SecureString parameter name holding the bot token, and optionally the Bot API base URL (a self-hosted Bot API server or a proxy). null: e-mail alerts only."
   type = object({
     chat_id              = string
     token_parameter_name = string
+    api_base             = optional(string, "https://api.telegram.org")
   })
   default = null
 }

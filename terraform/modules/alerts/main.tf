@@ -97,6 +97,7 @@ module "telegram_forwarder" {
     OUTREACH_AWS_REGION               = local.region
     OUTREACH_TELEGRAM_CHAT_ID         = var.telegram.chat_id
     OUTREACH_TELEGRAM_TOKEN_PARAMETER = var.telegram.token_parameter_name
+    OUTREACH_TELEGRAM_API_BASE        = var.telegram.api_base
     OUTREACH_LOG_LEVEL                = "WARNING"
   }
 

@@ -34,11 +34,12 @@ variable "kms_key_arn" {
 ################################################################################
 
 variable "telegram" {
-  description = "Create the Telegram forwarder: the chat id, the SSM SecureString parameter holding the bot token (created by hand, never in Terraform state), and the handler. null: no forwarder in this region."
+  description = "Create the Telegram forwarder: the chat id, the SSM SecureString parameter holding the bot token (created by hand, never in Terraform state), the handler, and the Bot API base URL (a self-hosted Bot API server or a proxy). null: no forwarder in this region."
   type = object({
     chat_id              = string
     token_parameter_name = string
     handler              = optional(string, "entrypoints.alert_relay.handler")
+    api_base             = optional(string, "https://api.telegram.org")
   })
   default = null
 }

@@ -1,0 +1,363 @@
+"""The deployed stack runs: terraform init / validate / plan / apply of the real envs/example on a local
+AWS endpoint (moto on 127.0.0.1, IAM enforced), then a campaign through the built Lambda zip, run the way
+Lambda runs it, with the triggers Terraform deployed; then plan again and destroy.
+
+GIVEN envs/example applied with dummy tfvars (an override file only points the providers at the
+      endpoint), and an operator who sets up two tenants with the CLI, as on a real account:
+      northwind (130 leads, 20 of them hard bounces) and globex (110 leads, one complains);
+WHEN  the deployed schedule ticks the planner, the deployed event source mapping feeds the queue to the
+      sender, SES's events reach the feedback function through the configuration set's topic, the
+      primary SES region fails for a while, a lead replies (SES receiving -> S3 -> SNS -> feedback),
+      another clicks one-click unsubscribe (API Gateway -> unsubscribe), and environments are recycled;
+THEN  nothing is sent twice, no job is lost, northwind's campaign paused and the complained-about
+      identity was blocked, failover engaged and returned, the alerts reached the alert topic and the
+      Telegram relay, metric lines are in the functions' logs, the reply stopped its lead's sequence and
+      the unsubscribe suppressed its lead; `terraform plan` shows no drift and `destroy` leaves nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from email import message_from_string, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.stack import moto_shim
+from tests.stack.fake_telegram import FakeTelegram
+from tests.stack.leftovers import leftovers
+from tests.stack.stack import ACCOUNT, FAILOVER, PRIMARY, Stack, deployed
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+NORTHWIND_LEADS, NORTHWIND_BOUNCES, GLOBEX_LEADS = 130, 20, 110
+CAMPAIGN_BUDGET_S = 240  # the campaign normally settles in well under half of this
+UNPACED = {  # warmed-up identities, no per-minute or provider pacing: this run is about the AWS path
+    "identity": {"per_minute": None, "per_hour": None},
+    "providers": {"other": {"per_hour": None}},
+    "warmup": {"enabled": False},
+}
+
+
+@pytest.fixture(scope="module")
+def telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, lambda_zip: Path, telegram: FakeTelegram
+) -> Iterator[Stack]:
+    with deployed(tmp_path_factory.mktemp("stack"), lambda_zip, telegram.url) as stack:
+        yield stack
+
+
+def _leads(prefix: str, count: int, outcome_of: dict[int, str]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["email", "first_name", "company", "timezone"])
+    for n in range(count):
+        outcome = outcome_of.get(n, "success")
+        writer.writerow([f"{outcome}+{prefix}{n}@simulator.amazonses.com", f"Lead{n}", f"Company {n}", "UTC"])
+    return out.getvalue()
+
+
+def _operator_sets_up(stack: Stack) -> None:
+    """What the README's AWS quick start has an operator do, with the CLI against the deployment."""
+    work = stack.workdir
+    (work / "policy.json").write_text(json.dumps(UNPACED))
+    (work / "first.txt").write_text("Hi {{first_name}},\n\nOne question about {{company}}.\n")
+    (work / "bump.txt").write_text("Just bumping this up, {{first_name}}.\n")
+    bounces = dict.fromkeys(range(3, 3 + 6 * NORTHWIND_BOUNCES, 6), "bounce")
+    (work / "northwind.csv").write_text(_leads("nw", NORTHWIND_LEADS, bounces))
+    (work / "globex.csv").write_text(_leads("gx", GLOBEX_LEADS, {7: "complaint", 11: "ooto"}))
+    for tenant, domain in (("northwind", "mail.northwind.example"), ("globex", "mail.globex.example")):
+        stack.cli(
+            "tenant", "add", tenant, "--name", tenant.title(), "--address", "1 Canal Street, Manchester M1 3HE, UK",
+            "--days", "mon,tue,wed,thu,fri,sat,sun", "--start", "00:00", "--end", "00:00",
+            "--daily", "5000", "--hourly", "5000",
+        )  # fmt: skip
+        stack.cli("tenant", "policy", tenant, "--file", str(work / "policy.json"))
+        stack.cli("direction", "add", tenant, "outreach", "--name", "Outreach")
+        for person in ("ann", "bob"):
+            stack.cli(
+                "identity", "add", tenant, person, "--email", f"{person}@{domain}", "--name", person.title(),
+                "--daily-cap", "1000", "--reply-to", "reply+{reply_token}@replies.agency.example",
+            )  # fmt: skip
+        stack.cli("template", "add", tenant, "first", "--subject", "A question for {{company}}",
+                  "--text-file", str(work / "first.txt"))  # fmt: skip
+        stack.cli("template", "add", tenant, "bump", "--subject", "", "--text-file", str(work / "bump.txt"))
+        stack.cli("campaign", "add", tenant, "q1", "--direction", "outreach", "--step", "first",
+                  "--step", "bump:3", "--list", "l1")  # fmt: skip
+        stack.cli(
+            "leads", "import", tenant, str(work / f"{tenant}.csv"), "--list", "l1", "--source", "stack test"
+        )
+        stack.cli("campaign", "start", tenant, "q1")
+
+
+def test_terraform_init_validate_plan_apply(stack: Stack) -> None:
+    stack.terraform.init()
+    validated = stack.terraform.validate()
+    assert validated["valid"], validated["diagnostics"]
+    code, plan = stack.terraform.plan()
+    assert code == 2 and "0 to change, 0 to destroy" in plan
+    stack.terraform.apply()
+    stack.wire()
+    # The zip Terraform uploaded is the zip this test runs (not the source tree).
+    assert {f.code_sha256 for f in stack.lambdas.functions.values()} == {stack.lambdas.zip_sha256()}
+    assert set(stack.outputs["function_names"]) >= {"planner", "sender", "feedback", "unsubscribe"}
+
+
+def test_a_campaign_through_the_deployed_zip(
+    stack: Stack, telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert stack.sender_queue is not None and stack.scheduler is not None and stack.ses_events is not None
+    stack.client("ssm").put_parameter(
+        Name="/outreach/stack/telegram-token", Type="SecureString", Value=telegram.token, Overwrite=True
+    )
+    _operator_sets_up(stack)
+    monkeypatch.setattr("os.environ", dict(__import__("os").environ))
+    app = stack.application()
+    records = app.services.records()
+    run = CampaignRun(stack, records)
+    run.until_settled()
+
+    # --- 0 lost jobs: every job terminal; nothing left in the queue or its dead-letter queue ----------
+    jobs = run.jobs()
+    assert [j.job_id for j in jobs if not j.terminal] == []
+    sqs = stack.client("sqs")
+    for url in (stack.outputs["job_queue_url"], stack.outputs["job_dlq_url"]):
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"],
+                attributes["ApproximateNumberOfMessagesDelayed"]) == ("0", "0", "0"), url  # fmt: skip
+
+    # --- 0 duplicate sends: SES (both regions) accepted each job at most once, as its job records -----
+    sends = moto_shim.STATE.sends()
+    per_job = Counter(s.tags["job"] for s in sends)
+    assert per_job and max(per_job.values()) == 1
+    by_job = {j.job_id: j for j in jobs}
+    assert all(by_job[s.tags["job"]].provider_message_id == s.message_id for s in sends)
+    assert len(sends) >= 200
+    for s in sends:  # recipients see no internal ids
+        headers = message_from_string(s.raw, policy=policy.default)
+        assert not [
+            h
+            for h in headers.keys()
+            if h.lower() in ("x-outreach-tenant", "x-outreach-campaign", "x-outreach-job")
+        ]
+
+    # --- the outage: failover engaged, traffic went to the failover region, and came back -----------
+    regions = Counter(s.region for s in sends)
+    assert regions[FAILOVER] > 0 and regions[PRIMARY] > 0
+    assert run.sent_in_primary_after_outage > 0
+    kinds = [a["attributes"].get("kind", {}).get("Value") for a in stack.alerts()]
+    assert kinds.count("failover.engaged") >= 1 and kinds.count("failover.returned") >= 1
+    assert kinds.index("failover.engaged") < kinds.index("failover.returned")
+
+    # --- automatic stops, decided from SES's events, alerted to the topic and relayed to Telegram ---
+    from outreach_core.domain.models import Campaign, CampaignStatus, IdentityStatus, SenderIdentity
+
+    assert records.get(Campaign, "northwind", "q1").status is CampaignStatus.PAUSED
+    assert records.get(Campaign, "globex", "q1").status is CampaignStatus.RUNNING
+    identities = {i.id: i.status for i in records.all(SenderIdentity, "globex")}
+    assert sorted(identities.values(), key=str) == sorted(
+        [IdentityStatus.ACTIVE, IdentityStatus.BLOCKED], key=str
+    )
+    assert {"campaign.paused", "identity.blocked", "failover.engaged", "failover.returned"} <= set(kinds)
+    relayed = " ".join(telegram.texts())
+    assert "paused" in relayed and "blocked" in relayed, relayed[:500]
+
+    # --- metrics: EMF lines in the sender's and the feedback function's logs -------------------------
+    for role in ("sender", "feedback"):
+        emf = [line for line in stack.function_logs(role) if '"CloudWatchMetrics"' in line]
+        assert emf, f"{role}: no EMF metric line in its log"
+
+    # --- the reply stopped its lead's sequence; the one-click unsubscribe suppressed its lead ---------
+    from outreach_core.domain.models import Lead, LeadStatus
+
+    replied = records.get(Lead, "globex", run.replied_lead)
+    assert replied.status is LeadStatus.REPLIED
+    assert records.suppression_for("globex", run.unsubscribed_email) is not None
+    waiting = records.get(Lead, "globex", run.untouched_lead)
+    assert waiting.status is LeadStatus.ACTIVE  # its step 2 is still due in three days
+
+    # --- cold starts in the middle of the campaign; nothing refused or dead-lettered on the way -------
+    assert all(
+        stack.lambdas.cold_starts[stack.outputs["function_names"][r]] >= 2 for r in ("sender", "feedback")
+    )
+    assert stack.lambdas.refusals == []
+    assert stack.scheduler.refused == []
+    failed = [o for o in stack.lambdas.async_outcomes if o.error]
+    assert failed == [], failed[:3]
+    assert stack.sender_queue.errors == []
+
+
+def test_a_removed_grant_is_an_access_denied_naming_it(stack: Stack) -> None:
+    """Least privilege, proven by running: take s3:GetObject away from the feedback role, and the next
+    reply is refused by IAM, named in the function's error."""
+    iam = stack.client("iam")
+    role = stack.lambdas.functions[stack.outputs["function_names"]["feedback"]].role_arn.rsplit("/", 1)[-1]
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    original = {n: iam.get_role_policy(RoleName=role, PolicyName=n)["PolicyDocument"] for n in names}
+    try:
+        for name, document in original.items():
+            statements = [
+                s for s in document["Statement"] if "s3:GetObject" not in json.dumps(s.get("Action"))
+            ]
+            iam.put_role_policy(
+                RoleName=role,
+                PolicyName=name,
+                PolicyDocument=json.dumps({**document, "Statement": statements}),
+            )
+        stack.lambdas.recycle(stack.outputs["function_names"]["feedback"])
+        before = len(stack.lambdas.async_outcomes)
+        assert stack.receiving is not None
+        stack.receiving.receive(
+            _reply_mime("someone@example.com", "<0000@eu-west-1.amazonses.com>"),
+            "reply@replies.agency.example",
+        )
+        stack.lambdas.settle()
+        outcome = stack.lambdas.async_outcomes[before]
+        assert outcome.error is not None, outcome
+        assert "AccessDenied" in json.dumps(outcome.error) and "GetObject" in json.dumps(outcome.error)
+    finally:
+        for name, document in original.items():
+            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+        stack.lambdas.recycle(stack.outputs["function_names"]["feedback"])
+
+
+def test_plan_shows_no_drift_and_destroy_leaves_nothing(stack: Stack) -> None:
+    code, plan = stack.terraform.plan()
+    assert code == 0, f"drift after the run:\n{plan[-3000:]}"
+    stack.terraform.destroy()
+    assert stack.terraform.state_resources() == []
+    assert leftovers(stack) == {}
+
+
+def _reply_mime(
+    sender: str, in_reply_to: str, body: str = "Sounds interesting, let's talk on Tuesday."
+) -> bytes:
+    return (
+        f"From: {sender}\r\nTo: reply@replies.agency.example\r\nSubject: Re: A question\r\n"
+        f"Message-ID: <reply-{abs(hash(sender))}@example.com>\r\nIn-Reply-To: {in_reply_to}\r\n"
+        f"References: {in_reply_to}\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+class CampaignRun:
+    """Drives the deployed triggers until the campaign settles, with the outage, the reply, the
+    unsubscribe and the recycled environments at points of its progress."""
+
+    TICK_S = 4.0
+
+    def __init__(self, stack: Stack, records: Any) -> None:
+        self.stack, self.records = stack, records
+        self.replied_lead = self.untouched_lead = self.unsubscribed_email = ""
+        self.sent_in_primary_after_outage = 0
+        self._outage: str = "before"  # before -> on -> over
+
+    def jobs(self) -> list[Any]:
+        return self.records.jobs("northwind") + self.records.jobs("globex")
+
+    def until_settled(self) -> None:
+        stack = self.stack
+        assert stack.scheduler and stack.sender_queue and stack.ses_events
+        started = last_tick = time.monotonic()
+        stack.scheduler.fire()
+        idle_polls = 0
+        while time.monotonic() - started < CAMPAIGN_BUDGET_S:
+            if time.monotonic() - last_tick >= self.TICK_S:
+                stack.scheduler.fire()
+                last_tick = time.monotonic()
+            handled = stack.sender_queue.poll()
+            stack.ses_events.publish_new()
+            self._milestones()
+            idle_polls = 0 if handled else idle_polls + 1
+            if idle_polls >= 3 and self._settled():
+                return
+            if not handled:
+                time.sleep(0.5)
+        raise AssertionError(
+            f"the campaign did not settle in {CAMPAIGN_BUDGET_S} s: {Counter(j.status for j in self.jobs())}"
+        )
+
+    def _settled(self) -> bool:
+        self.stack.lambdas.settle()
+        if self._outage != "over" or not self.replied_lead or not self.unsubscribed_email:
+            return False
+        jobs = self.jobs()
+        if not jobs or any(not j.terminal for j in jobs):
+            return False
+        sqs = self.stack.client("sqs")
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=self.stack.outputs["job_queue_url"], AttributeNames=["All"]
+        )["Attributes"]
+        busy = sum(
+            int(attributes[k])
+            for k in (
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            )
+        )
+        return busy == 0 and len([j for j in jobs if j.tenant_id == "globex"]) == GLOBEX_LEADS
+
+    def _milestones(self) -> None:
+        stack = self.stack
+        sends = moto_shim.STATE.sends()
+        if self._outage == "before" and len(sends) >= 40:
+            stack.local.ses_outage.add(PRIMARY)
+            self._outage, self._outage_at = "on", len(sends)
+        elif (
+            self._outage == "on" and len([s for s in sends[self._outage_at :] if s.region == FAILOVER]) >= 20
+        ):
+            stack.local.ses_outage.discard(PRIMARY)
+            self._outage, self._primary_back_at = "over", len(sends)
+            stack.lambdas.recycle(stack.outputs["function_names"]["sender"])  # a cold start mid-campaign
+        if self._outage == "over":
+            self.sent_in_primary_after_outage = len(
+                [s for s in sends[self._primary_back_at :] if s.region == PRIMARY]
+            )
+        globex = [s for s in sends if s.tags.get("tenant") == "globex" and "+gx" in s.destinations[0]]
+        if not self.replied_lead and len(globex) >= 30:
+            self._reply(globex[20])
+            self.stack.lambdas.recycle(stack.outputs["function_names"]["feedback"])
+        if not self.unsubscribed_email and len(globex) >= 40:
+            self._unsubscribe(globex[30])
+        if not self.untouched_lead and len(globex) >= 50:
+            self.untouched_lead = self._lead_of(globex[45])
+
+    def _lead_of(self, sent: Any) -> str:
+        job = self.records.job("globex", sent.tags["job"])
+        assert job is not None
+        return str(job.lead_id)
+
+    def _reply(self, sent: Any) -> None:
+        assert self.stack.receiving is not None
+        parsed = message_from_string(sent.raw, policy=policy.default)
+        reply_to = parsed["Reply-To"].addresses[0].addr_spec
+        in_reply_to = f"<{sent.message_id}@{sent.region}.amazonses.com>"
+        self.stack.receiving.receive(_reply_mime(sent.destinations[0], in_reply_to), reply_to)
+        self.replied_lead = self._lead_of(sent)
+
+    def _unsubscribe(self, sent: Any) -> None:
+        assert self.stack.http is not None
+        parsed = message_from_string(sent.raw, policy=policy.default)
+        url = str(parsed["List-Unsubscribe"]).strip("<>").split(">,")[0].strip("<>")
+        assert str(parsed["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+        answer = self.stack.http.request(
+            "POST", url, b"List-Unsubscribe=One-Click", {"content-type": "application/x-www-form-urlencoded"}
+        )
+        assert answer["statusCode"] == 200, answer
+        self.unsubscribed_email = sent.destinations[0]
+
+
+_ = (ACCOUNT,)
