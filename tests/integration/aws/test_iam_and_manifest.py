@@ -133,6 +133,7 @@ def test_the_manifest_names_the_modules_and_settings_each_function_uses(function
             aws_failover_region="eu-central-1",
             job_queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/jobs",
             archive_bucket="archive",
+            unsubscribe_secret="manifest-test-secret",
         )
         READ.clear()
         app = AwsApplication(settings=settings)
