@@ -35,14 +35,17 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "outreach"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # a garbled request line still gets a status line with its 400
 
     def setup(self) -> None:
-        self.connection.settimeout(self.read_timeout)  # every read and write on this socket, headers included
+        self.request.settimeout(self.read_timeout)  # every read and write on this socket, headers included
         super().setup()
 
     def parse_request(self) -> bool:
         raw: bytes = getattr(self, "raw_requestline", b"")
-        if len(raw.split()) == 2:  # "GET /": HTTP/0.9, no headers, no status line
+        words = raw.split()
+        # HTTP/0.9 ("GET /", or a request line naming it) has no headers and no status line: refuse.
+        if len(words) == 2 or (len(words) >= 3 and words[-1].upper().startswith(b"HTTP/0.")):
             self.close_connection = True
             return False
         return super().parse_request()
@@ -121,9 +124,9 @@ class _Server(ThreadingHTTPServer):
 
 class LocalHttpServer:
     def __init__(
-        self, app: WebApp, host: str = "127.0.0.1", port: int = 8025, *, timeout: float = READ_TIMEOUT_S
+        self, app: WebApp, host: str = "127.0.0.1", port: int = 8025, *, timeout: float | None = None
     ) -> None:
-        self._server = _Server((host, port), _handler(app, timeout))
+        self._server = _Server((host, port), _handler(app, READ_TIMEOUT_S if timeout is None else timeout))
         self._thread: threading.Thread | None = None
 
     @property
@@ -132,7 +135,12 @@ class LocalHttpServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> LocalHttpServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="outreach-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="outreach-http",
+            daemon=True,
+        )
         self._thread.start()
         log.info("http.started", url=self.url)
         return self

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Union
 
+from outreach_core.domain.addresses import single_line
+
 _DEFAULT = re.compile(r"^default\s*:\s*(.*)$", re.DOTALL)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 # C0 controls but TAB, LF and CR; DEL; C1 controls. NUL and friends have no place in an email body.
@@ -85,7 +87,8 @@ def _parse_placeholder(field: str, raw: str, position: int) -> Placeholder:
             raise TemplateError(field, f"{{{{RANDOM}}}} at {position} needs options: {{{{RANDOM|a|b}}}}")
         return Placeholder(name="RANDOM", fallback=None, options=options)
     if not _NAME.match(name):
-        shown = raw if len(raw) <= 40 else raw[:37] + "..."
+        shown = single_line(raw)  # the error is one line, whatever the placeholder held
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
         raise TemplateError(field, f"bad placeholder {{{{{shown}}}}} at {position}: expected a field name")
     if len(parts) == 1:
         return Placeholder(name=name, fallback=None)

@@ -109,17 +109,14 @@ class _NumberedLines:
         self._mark = 0
 
     def __iter__(self) -> Iterator[str]:
-        while True:
-            if self._again:
-                number, text = self._again.pop()
-            else:
-                try:
-                    number, text = next(self._lines)
-                except StopIteration:
-                    return
-            self._numbers.append(number)
-            self._record.append((number, text))
-            yield text
+        return self
+
+    def __next__(self) -> str:
+        # Not a generator: after the end of the file, lines pushed back are still served.
+        number, text = self._again.pop() if self._again else next(self._lines)
+        self._numbers.append(number)
+        self._record.append((number, text))
+        return text
 
     @property
     def last(self) -> int:
