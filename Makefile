@@ -27,7 +27,7 @@ $(TOOLS_STAMP): constraints-tools.txt
 demo: $(STAMP)
 	$(BIN)/outreach demo --summary-json demo-summary.json
 
-test: $(STAMP) lint types imports browser unit infra
+test: $(STAMP) lint types imports browser package unit infra
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
@@ -60,7 +60,9 @@ workflows: $(TOOLS_STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
-# The Lambda zip (our code + what the runtime lacks; boto3 not bundled) in dist/, with a size report.
+# The Lambda zip (our code + what the runtime lacks; boto3 not bundled) in dist/, with a size report and
+# a smoke test that starts every function from the zip alone. Part of `make test` (before the unit
+# tests): the stack test runs this zip, and a function that cannot start from it fails the build here.
 package: $(STAMP)
 	$(BIN)/python scripts/package_lambda.py
 

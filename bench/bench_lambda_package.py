@@ -19,15 +19,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 9
 RUNTIME_PROVIDED = ["boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six.py"]
-ENV = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-    "OUTREACH_JOB_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/outreach-jobs",
-    "OUTREACH_JOB_DLQ_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/outreach-jobs-dlq",
-    "OUTREACH_AWS_FAILOVER_REGION": "eu-central-1",
-    "OUTREACH_ARCHIVE_BUCKET": "outreach-archive",
-}
+
+
+def _sender_environment() -> dict[str, str]:
+    """The sender's environment as Terraform sets it (the package smoke test's, scripts/package_lambda.py)."""
+    import importlib.util
+
+    from entrypoints.aws.manifest import function
+
+    spec = importlib.util.spec_from_file_location("package_lambda", ROOT / "scripts" / "package_lambda.py")
+    assert spec is not None and spec.loader is not None
+    packaging = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(packaging)
+    return {**packaging.LAMBDA_ENV, **packaging.function_environment(function("sender"))}
+
+
+ENV = _sender_environment()
 
 
 def _build(out: Path) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -56,3 +57,11 @@ def clock() -> ManualClock:
 @pytest.fixture
 def memory_store() -> InMemoryStateStore:
     return InMemoryStateStore()
+
+
+@pytest.fixture(scope="session")
+def lambda_zip() -> Path:
+    """dist/outreach-lambda-py3.11-x86_64.zip, built (and smoke-tested) when missing or stale."""
+    from tests.lambda_zip import built_zip
+
+    return built_zip()

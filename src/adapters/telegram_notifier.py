@@ -1,7 +1,7 @@
 """Alerts to a Telegram chat through the Bot API (`sendMessage` over HTTPS), stdlib only.
 
 The bot token comes from a callable: a fixed value from the settings locally, an SSM Parameter Store
-SecureString on AWS (adapters.ssm_parameter). The token is part of the URL path, so it never appears
+SecureString on AWS (adapters.aws.ssm_parameter). The token is part of the URL path, so it never appears
 in a log line or an exception this module raises. The API base URL is configurable, which is how the
 tests point it at a local HTTP server standing in for api.telegram.org.
 API: https://core.telegram.org/bots/api#sendmessage

@@ -16,12 +16,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 import structlog
 
-from adapters.sns import SnsEndpoint
 from outreach_core.services.unsubscribe import UnsubscribeService
+
+if TYPE_CHECKING:  # the Lambda zip has no cryptography: only the worker's POST /sns needs it
+    from adapters.sns import SnsEndpoint
 
 log = structlog.get_logger(__name__)
 

@@ -1,17 +1,19 @@
-"""Lambda: SNS alert topic -> Telegram, for what reaches the topic without passing through the engine
-(CloudWatch alarms, AWS Budgets). Subscribe it to the alert topic; e-mail subscribers get the same
-messages from SNS directly. Environment: OUTREACH_TELEGRAM_CHAT_ID, OUTREACH_TELEGRAM_TOKEN_PARAMETER
+"""Lambda: SNS alert topic -> Telegram, for everything on the topic: the engine's own alerts (campaign
+paused, identity blocked, failover, rate lowered, ...), CloudWatch alarms and AWS Budgets. Subscribe it
+to the alert topic; e-mail subscribers get the same messages from SNS directly. Environment (see
+entrypoints/aws/manifest.py, ALERT_RELAY): OUTREACH_TELEGRAM_CHAT_ID, OUTREACH_TELEGRAM_TOKEN_PARAMETER
 (an SSM SecureString name), OUTREACH_AWS_REGION, optionally OUTREACH_TELEGRAM_API_BASE. No rate
-limiting here: CloudWatch notifies on state changes only and Budgets once per threshold.
+limiting here: the engine rate-limits before it publishes, CloudWatch notifies on state changes only
+and Budgets once per threshold.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from adapters.aws.sns_alert_relay import alerts_from_sns
+from adapters.aws.ssm_parameter import SsmParameter
 from adapters.clock import SystemClock
-from adapters.sns_alert_relay import alerts_from_sns
-from adapters.ssm_parameter import SsmParameter
 from adapters.telegram_notifier import TelegramNotifier
 from entrypoints.settings import Settings
 

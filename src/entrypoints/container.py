@@ -16,6 +16,7 @@ from adapters.aws.clients import make_client
 from adapters.aws.dynamodb_store import DynamoDbStateStore
 from adapters.aws.failover import FailoverMailer
 from adapters.aws.s3_archive import S3Archive
+from adapters.aws.s3_objects import S3ObjectReader
 from adapters.aws.ses_mailer import SesMailer
 from adapters.aws.sqs_queue import SqsJobQueue
 from adapters.clock import SystemClock
@@ -27,7 +28,7 @@ from adapters.simulated_ses import SimulatedSesMailer, SimulatorProfile
 from adapters.smtp_mailer import SmtpMailer
 from adapters.sqlite_queue import SqliteJobQueue
 from adapters.sqlite_store import SqliteStateStore
-from entrypoints.observability import aws_metrics, local_metrics, local_notifier
+from entrypoints.observability import aws_metrics, aws_notifier, local_metrics, local_notifier
 from entrypoints.settings import Settings
 from outreach_core.policies.config import AccountLimits, SendingPolicy
 from outreach_core.records import Records
@@ -99,6 +100,8 @@ class LocalAdapters(containers.DeclarativeContainer):
         dns=providers.Singleton(DnsMxResolver),
         offline=providers.Singleton(StaticMxResolver),
     )
+    # Local replies arrive with their content (an SNS action, POST /sns): nothing to read from S3.
+    inbound_reader: providers.Provider[None] = providers.Object(None)
 
 
 def _seconds(value: int) -> timedelta:
@@ -111,6 +114,13 @@ def _sending_policy(max_send_rate: float, max_24h_send: int) -> SendingPolicy:
 
 def _mail_route(settings: Settings) -> str:
     return "failover" if settings.aws_failover_region else "single"
+
+
+def _inbound_reader(client: object, settings: Settings) -> S3ObjectReader | None:
+    """Replies the SES receipt rule stored in S3; only that bucket and prefix are ever read."""
+    if not settings.inbound_bucket:
+        return None
+    return S3ObjectReader(client, buckets={settings.inbound_bucket}, prefix=settings.inbound_prefix)
 
 
 class AwsAdapters(containers.DeclarativeContainer):
@@ -127,6 +137,7 @@ class AwsAdapters(containers.DeclarativeContainer):
     sqs_client = providers.Singleton(make_client, session, "sqs", _region, _endpoint)
     s3_client = providers.Singleton(make_client, session, "s3", _region, _endpoint)
     cloudwatch_client = providers.Singleton(make_client, session, "cloudwatch", _region, _endpoint)
+    sns_client = providers.Singleton(make_client, session, "sns", _region, _endpoint)
     ses_client = providers.Singleton(make_client, session, "sesv2", _region, _endpoint)
     ses_failover_client = providers.Singleton(
         make_client, session, "sesv2", settings.provided.aws_failover_region, _endpoint
@@ -144,15 +155,18 @@ class AwsAdapters(containers.DeclarativeContainer):
         metrics_client=cloudwatch_client.provider,
     )
     log_notifier = providers.Singleton(LogNotifier)
-    notifier = providers.Singleton(LogNotifier)
-    metrics = providers.Singleton(aws_metrics, settings=settings, clock=clock)  # EMF log lines
+    # The one notifier of the process: the guard, the queue monitor and the failover breaker all alert
+    # through it (the log, and the SNS alert topic when set), rate-limited through the store.
+    notifier = providers.Singleton(
+        aws_notifier, settings=settings, store=store, clock=clock, sns=sns_client, log=log_notifier
+    )
+    metrics = providers.Singleton(aws_metrics, settings=settings, clock=clock)  # EMF lines on stdout
     ses_primary = providers.Singleton(
         SesMailer,
         client=ses_client,
         region=_region,
         clock=clock,
         configuration_set=settings.provided.ses_configuration_set,
-        use_tenant_name=settings.provided.ses_use_tenants,
     )
     ses_secondary = providers.Singleton(
         SesMailer,
@@ -160,7 +174,6 @@ class AwsAdapters(containers.DeclarativeContainer):
         region=settings.provided.aws_failover_region,
         clock=clock,
         configuration_set=settings.provided.ses_configuration_set,
-        use_tenant_name=settings.provided.ses_use_tenants,
     )
     mailer = providers.Selector(
         providers.Callable(_mail_route, settings),
@@ -187,6 +200,7 @@ class AwsAdapters(containers.DeclarativeContainer):
         bucket=settings.provided.archive_bucket,
         kms_key_id=settings.provided.archive_kms_key_id,
     )
+    inbound_reader = providers.Singleton(_inbound_reader, s3_client, settings)
 
 
 class Services(containers.DeclarativeContainer):
@@ -271,6 +285,7 @@ class Services(containers.DeclarativeContainer):
         feedback=feedback,
         replies=replies,
         clock=adapters.clock,
+        inbound_reader=adapters.inbound_reader,
         metrics=adapters.metrics,
         notifier=adapters.notifier,
     )

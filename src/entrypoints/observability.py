@@ -1,23 +1,25 @@
 """Builders for the observability adapters, one per backend: the containers call these.
 
 Local: metrics in memory (logged on flush), alerts to the log plus Telegram when a chat and token are
-set. AWS: metrics as EMF log lines, alerts to the log, the SNS alert topic (e-mail) and Telegram with
-its token from SSM Parameter Store. Both rate-limit alerts through the StateStore, so a storm of the
-same alert becomes one message per window, across processes and Lambda invocations.
+set. AWS: metrics as EMF lines on stdout (CloudWatch Logs), flushed by every handler at the end of every
+invocation; alerts to the log and the SNS alert topic, whose subscribers are the operators' e-mail and
+the Telegram relay function (entrypoints/alert_relay.py), so the engine's functions need sns:Publish and
+nothing else. Both rate-limit alerts through the StateStore, so a storm of the same alert becomes one
+message per window, across processes and Lambda invocations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from adapters.aws.sns_notifier import SnsNotifier
 from adapters.emf_metrics import EmfMetrics
 from adapters.log_notifier import LogNotifier
 from adapters.memory_metrics import InMemoryMetrics
-from adapters.sns_notifier import SnsNotifier
-from adapters.ssm_parameter import SsmParameter
 from adapters.telegram_notifier import TelegramNotifier
 from entrypoints.settings import Settings
 from outreach_core.ports import Clock, Metrics, Notifier, StateStore
@@ -25,7 +27,6 @@ from outreach_core.services.alerting import FanOutNotifier, RateLimitedNotifier
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
-    from mypy_boto3_ssm import SSMClient
 
 
 def _limited(channels: list[Notifier], settings: Settings, store: StateStore, clock: Clock) -> Notifier:
@@ -51,22 +52,15 @@ def aws_notifier(
     store: StateStore,
     clock: Clock,
     sns: SNSClient | None = None,
-    ssm: SSMClient | None = None,
     log: LogNotifier | None = None,
 ) -> Notifier:
-    """For the AWS container: pass the boto3 clients it already builds (endpoint, region, retries)."""
+    """For the AWS container: pass the SNS client it already builds (endpoint, region, retries). Without
+    an alert topic the alerts reach the log only."""
     channels: list[Notifier] = [log or LogNotifier()]
     if settings.alert_topic_arn:
         if sns is None:
             raise ValueError("alert_topic_arn is set but no SNS client was given")
         channels.append(SnsNotifier(sns, settings.alert_topic_arn))
-    if settings.telegram_chat_id and settings.telegram_token_parameter:
-        if ssm is None:
-            raise ValueError("telegram_token_parameter is set but no SSM client was given")
-        token = SsmParameter(ssm, settings.telegram_token_parameter, clock)
-        channels.append(
-            TelegramNotifier(token, settings.telegram_chat_id, api_base=settings.telegram_api_base)
-        )
     return _limited(channels, settings, store, clock)
 
 
@@ -87,4 +81,28 @@ def flushing(metrics: Metrics) -> Iterator[Metrics]:
         metrics.flush()
 
 
-__all__: list[Any] = ["aws_metrics", "aws_notifier", "flushing", "local_metrics", "local_notifier"]
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def flushed(metrics: Metrics) -> Callable[[Handler], Handler]:
+    """A Lambda handler decorator: every invocation, returned or raised, ends with `metrics.flush()`."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with flushing(metrics):
+                return handler(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
+__all__: list[Any] = [
+    "aws_metrics",
+    "aws_notifier",
+    "flushed",
+    "flushing",
+    "local_metrics",
+    "local_notifier",
+]

@@ -81,9 +81,12 @@ class Settings(BaseSettings):
     job_queue_url: str = ""
     job_dlq_url: str = ""
     archive_bucket: str = ""
-    alert_topic_arn: str = ""
+    alert_topic_arn: str = ""  # the engine's alerts go here (e-mail subscribers, the Telegram relay)
+    # SES receiving: the receipt rule stores each reply here and notifies the feedback function; empty =
+    # no inbound reader (receipt notifications that point at S3 are rejected, named in the log).
+    inbound_bucket: str = ""
+    inbound_prefix: str = "inbound/"
     ses_configuration_set: str = "outreach"
-    ses_use_tenants: bool = False  # send with SES TenantName = our tenant id (SES tenants must exist)
     archive_kms_key_id: str = ""  # SSE-KMS key for the archive; empty = SSE-S3
     failover_threshold: int = 3  # consecutive regional failures that open the SES breaker
     failover_cool_down_s: int = 300  # open breaker: seconds before a probe of the primary

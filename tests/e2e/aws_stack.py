@@ -31,6 +31,8 @@ from tests.integration.aws.moto_env import FAILOVER_REGION, REGION
 
 ACCOUNT = "123456789012"
 TABLE, BUCKET, CONFIG_SET = "outreach", "outreach-archive", "outreach"
+INBOUND_BUCKET, INBOUND_PREFIX = "outreach-inbound", "inbound/"
+SECRET = "e2e-secret"
 TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:outreach-ses-events"
 
 
@@ -50,17 +52,42 @@ def _iso(at: datetime) -> str:
 
 @dataclass
 class SentMail:
-    """One message as moto's SES accepted it, read back like a recipient would."""
+    """One message as moto's SES accepted it, read back like a recipient would, with the EmailTags of
+    its SendEmail request (what SES echoes in every event's `mail.tags`; moto does not keep them)."""
 
     region: str
     message_id: str
     sender: str
     recipient: str
     headers: dict[str, str]
+    tags: dict[str, str]
 
     @property
     def job_id(self) -> str:
-        return self.headers["X-Outreach-Job"]
+        return self.tags["job"]
+
+    @property
+    def tenant_id(self) -> str:
+        return self.tags["tenant"]
+
+
+class SendRecorder:
+    """The EmailTags of each accepted SendEmail, by SES message id (botocore events on the client)."""
+
+    def __init__(self) -> None:
+        self.tags: dict[str, dict[str, str]] = {}
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("provide-client-params.sesv2.SendEmail", self._request)
+        client.meta.events.register("after-call.sesv2.SendEmail", self._accepted)
+
+    @staticmethod
+    def _request(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["outreach_tags"] = {t["Name"]: t["Value"] for t in params.get("EmailTags", [])}
+
+    def _accepted(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "MessageId" in parsed:
+            self.tags[parsed["MessageId"]] = context.get("outreach_tags", {})
 
 
 @dataclass
@@ -74,6 +101,8 @@ class Stack:
     sender: ModuleType
     feedback: ModuleType
     sqs: Any
+    alert_queue_url: str
+    recorder: SendRecorder
     _parsed: dict[str, SentMail] = field(default_factory=dict)
 
     # --- what AWS does around the functions ----------------------------------------------------
@@ -169,8 +198,7 @@ class Stack:
                 mails.append(self._parsed[message.id])
         return mails
 
-    @staticmethod
-    def _read(region: str, message: Any) -> SentMail:
+    def _read(self, region: str, message: Any) -> SentMail:
         parsed = email.message_from_string(message.raw_data, policy=policy.default)
         return SentMail(
             region=region,
@@ -178,7 +206,41 @@ class Stack:
             sender=str(parsed["From"].addresses[0].addr_spec),
             recipient=str(parsed["To"].addresses[0].addr_spec),
             headers={k: str(v) for k, v in parsed.items()},
+            tags=self.recorder.tags[message.id],
         )
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """What reached the SNS alert topic (through an SQS subscription): the SNS envelopes."""
+        envelopes = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.alert_queue_url, MaxNumberOfMessages=10)
+            if not messages.get("Messages"):
+                return envelopes
+            for message in messages["Messages"]:
+                envelopes.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.alert_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def store_reply(self, key: str, raw: bytes) -> dict[str, Any]:
+        """What SES receiving does with a reply: the receipt rule's S3 action stores it and notifies."""
+        moto_env.client("s3").put_object(Bucket=INBOUND_BUCKET, Key=key, Body=raw)
+        message_id = key.rsplit("/", 1)[-1]
+        now = _iso(self.clock.now())
+        return {
+            "notificationType": "Received",
+            "receipt": {
+                "timestamp": now,
+                "recipients": ["alex@northwind-mail.com"],
+                "spamVerdict": {"status": "PASS"},
+                "virusVerdict": {"status": "PASS"},
+                "action": {
+                    "type": "S3",
+                    "topicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:outreach-inbound",
+                    "bucketName": INBOUND_BUCKET,
+                    "objectKey": key,
+                },
+            },
+            "mail": {"timestamp": now, "source": "reply@customer.test", "messageId": message_id},
+        }
 
     def ses_event(self, mail: SentMail, event_type: str, *, legacy: bool = False) -> dict[str, Any]:
         """An SES event for `mail`, after the documentation's examples. Configuration-set events carry
@@ -188,11 +250,7 @@ class Stack:
         domain = mail.sender.rsplit("@", 1)[1]
         tags: dict[str, list[str]] = {"ses:configuration-set": [CONFIG_SET], "ses:from-domain": [domain]}
         if not legacy:
-            tags |= {
-                "tenant": [mail.headers["X-Outreach-Tenant"]],
-                "campaign": [mail.headers["X-Outreach-Campaign"]],
-                "job": [mail.job_id],
-            }
+            tags |= {name: [value] for name, value in mail.tags.items()}
         body: dict[str, Any] = {
             "notificationType" if legacy else "eventType": event_type,
             "mail": {
@@ -280,6 +338,12 @@ def start(monkeypatch: Any, start_at: datetime) -> tuple[Stack, Any]:
     moto_env.create_table(dynamodb, TABLE)
     queue_url, dlq_url = moto_env.create_queues(sqs, visibility_timeout=60, max_receives=5)
     moto_env.create_bucket(moto_env.client("s3"), BUCKET)
+    moto_env.create_bucket(moto_env.client("s3"), INBOUND_BUCKET)
+    sns = moto_env.client("sns")
+    alert_topic = sns.create_topic(Name="outreach-alerts")["TopicArn"]
+    alert_queue_url = sqs.create_queue(QueueName="alert-probe")["QueueUrl"]
+    alert_queue_arn = sqs.get_queue_attributes(QueueUrl=alert_queue_url, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=alert_topic, Protocol="sqs", Endpoint=alert_queue_arn["Attributes"]["QueueArn"])
     env = {
         "OUTREACH_BACKEND": "aws",
         "OUTREACH_AWS_REGION": REGION,
@@ -290,7 +354,10 @@ def start(monkeypatch: Any, start_at: datetime) -> tuple[Stack, Any]:
         "OUTREACH_ARCHIVE_BUCKET": BUCKET,
         "OUTREACH_SES_CONFIGURATION_SET": CONFIG_SET,
         "OUTREACH_UNSUBSCRIBE_BASE_URL": "https://u.outreach.test/unsubscribe",
-        "OUTREACH_UNSUBSCRIBE_SECRET": "e2e-secret",
+        "OUTREACH_UNSUBSCRIBE_SECRET": SECRET,
+        "OUTREACH_ALERT_TOPIC_ARN": alert_topic,
+        "OUTREACH_INBOUND_BUCKET": INBOUND_BUCKET,
+        "OUTREACH_INBOUND_PREFIX": INBOUND_PREFIX,
         "OUTREACH_FAILOVER_THRESHOLD": "3",
         "OUTREACH_FAILOVER_COOL_DOWN_S": "300",
         "OUTREACH_LOG_LEVEL": "CRITICAL",
@@ -313,7 +380,11 @@ def start(monkeypatch: Any, start_at: datetime) -> tuple[Stack, Any]:
         sender=importlib.import_module("entrypoints.aws.sender"),
         feedback=importlib.import_module("entrypoints.aws.feedback"),
         sqs=sqs,
+        alert_queue_url=alert_queue_url,
+        recorder=SendRecorder(),
     )
+    for mailer in (runtime.application.adapters.ses_primary(), runtime.application.adapters.ses_secondary()):
+        stack.recorder.attach(mailer.client)
     for region in (REGION, FAILOVER_REGION):  # identities are per region: verified in both
         ses = moto_env.client("sesv2", region=region)
         for domain in ("northwind-mail.com", "globex-mail.com"):

@@ -6,13 +6,16 @@ GIVEN two tenants with 100 leads each (northwind's list has 8 dead addresses; on
 WHEN  the scheduler ticks every 5 minutes, the queue is drained into the sender, SES events flow back
       through SNS into the feedback handler, and the primary region refuses connections for a while;
 THEN  nothing is sent twice, no job is lost, the failover engaged and returned, northwind's campaign
-      paused on its bounce rate and the complained-about globex identity was blocked.
+      paused on its bounce rate and the complained-about globex identity was blocked; those alerts
+      reached the SNS alert topic; every invocation wrote its metrics as EMF lines on stdout; and no
+      message named its tenant, campaign or step in a header (only the sealed X-Outreach-Ref).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import Counter
 from collections.abc import Iterator
 
@@ -32,6 +35,7 @@ from outreach_core.domain.models import (
 )
 from outreach_core.domain.window import SendWindow
 from outreach_core.policies.config import TenantPolicy
+from outreach_core.rendering.message_ref import MessageRef, open_ref
 from tests.e2e import aws_stack
 from tests.fakes import T0
 from tests.harness import UNPACED
@@ -99,10 +103,28 @@ def _world(stack: aws_stack.Stack) -> None:
         assert admin.start_campaign(tenant, "q1") == 100
 
 
-def test_two_tenants_200_leads_with_a_regional_outage(stack: aws_stack.Stack) -> None:
+def _emf_totals(stdout: str) -> Counter[tuple[str, str]]:
+    """(metric, dimension value) -> summed value, over the EMF lines the functions printed."""
+    totals: Counter[tuple[str, str]] = Counter()
+    for line in stdout.splitlines():
+        if not line.startswith('{"_aws"'):
+            continue
+        document = json.loads(line)
+        (directive,) = document["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "Outreach"
+        dimension = "/".join(str(document[d]) for d in directive["Dimensions"][0])
+        for metric in directive["Metrics"]:
+            value = document[metric["Name"]]
+            totals[metric["Name"], dimension] += sum(value) if isinstance(value, list) else value
+    return totals
+
+
+def test_two_tenants_200_leads_with_a_regional_outage(
+    stack: aws_stack.Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
     _world(stack)
     records = stack.runtime.application.services.records()
-    notifier = stack.runtime.application.adapters.notifier()
+    notifier = stack.runtime.application.adapters.log_notifier()  # the log channel keeps what it sent
     failover = stack.runtime.application.adapters.mailer()
     published: set[str] = set()
     complained_identity: str | None = None
@@ -120,7 +142,7 @@ def test_two_tenants_200_leads_with_a_regional_outage(stack: aws_stack.Stack) ->
             if mail.message_id in published:
                 continue
             published.add(mail.message_id)
-            tenant = mail.headers["X-Outreach-Tenant"]
+            tenant = mail.tenant_id
             if mail.recipient.endswith(DEAD_DOMAIN):
                 stack.publish(stack.ses_event(mail, "Bounce"))
             elif len(published) % 10 == 0:  # a sample: every event costs a dozen moto calls
@@ -157,6 +179,13 @@ def test_two_tenants_200_leads_with_a_regional_outage(stack: aws_stack.Stack) ->
     assert went_out == {m.job_id for m in sent}
     assert len(sent) == 200
 
+    # Headers: no internal id in sight; the one reference opens, with our secret only, to the job.
+    for mail in sent:
+        assert not {"X-Outreach-Tenant", "X-Outreach-Campaign", "X-Outreach-Job"} & set(mail.headers)
+        ref = mail.headers["X-Outreach-Ref"]
+        assert open_ref([aws_stack.SECRET], ref) == MessageRef(mail.tenant_id, mail.job_id)
+        assert open_ref(["not-our-secret"], ref) is None and mail.job_id not in ref
+
     # The outage: failover engaged, traffic went to the secondary, and came back to the primary.
     kinds = [a.kind for a in notifier.sent]
     assert kinds.count("failover.engaged") == 1 and kinds.count("failover.returned") == 1
@@ -176,6 +205,18 @@ def test_two_tenants_200_leads_with_a_regional_outage(stack: aws_stack.Stack) ->
     assert identities[complained_identity] is IdentityStatus.BLOCKED
     assert list(identities.values()).count(IdentityStatus.ACTIVE) == 1
     assert {"campaign.paused", "identity.blocked"} <= set(kinds)
+
+    # The same alerts went to the SNS alert topic (e-mail subscribers, the Telegram relay), once each.
+    published = [e["MessageAttributes"]["kind"]["Value"] for e in stack.alerts()]
+    assert Counter(published) == Counter(kinds)
+    assert {"failover.engaged", "failover.returned", "campaign.paused", "identity.blocked"} <= set(published)
+
+    # Metrics: every invocation flushed; the EMF lines on stdout count what happened.
+    totals = _emf_totals(capsys.readouterr().out)
+    went = Counter(j.status for j in jobs if j.provider_message_id)
+    assert totals["SendOutcome", "sent"] == sum(went.values())
+    assert totals["FeedbackEvent", "bounce"] == 8
+    assert totals["FeedbackEvent", "complaint"] == 1
     bounced = [j for j in jobs if j.status is JobStatus.BOUNCED]
     assert len(bounced) == 8
     for job in bounced:

@@ -51,7 +51,7 @@ from tests.harness import Harness, harness, seed_tenant
 from tests.sns_signing import CERT_URL, TOPIC, FakeFetcher, make_certificate, new_key, notification
 from tests.sns_signing import sign as sns_sign
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Characters that matter to each parser, plus arbitrary text around them.
 _TEMPLATE_BITS = st.sampled_from(["{", "}", "|", "{{", "}}", "{{first_name}}", "{{RANDOM|a|b}}",

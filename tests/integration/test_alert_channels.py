@@ -14,8 +14,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from adapters.sns_notifier import SnsNotifier, sns_subject
-from adapters.ssm_parameter import SsmParameter
+from adapters.aws.sns_notifier import SnsNotifier, sns_subject
+from adapters.aws.ssm_parameter import SsmParameter
+from adapters.log_notifier import LogNotifier
 from adapters.telegram_notifier import TelegramError, TelegramNotifier, telegram_text
 from entrypoints.observability import aws_notifier, local_notifier
 from entrypoints.settings import Settings
@@ -214,27 +215,37 @@ def test_ssm_secure_string_is_read_decrypted_and_cached(aws: None, clock: Manual
     assert token() == "rotated"
 
 
-def test_aws_notifier_fans_out_to_sns_and_telegram_with_the_token_from_ssm(
+def test_aws_notifier_publishes_to_the_topic_once_per_window_and_never_to_telegram(
     aws: None, bot_api: BotApi, clock: ManualClock
 ) -> None:
+    """On AWS the engine needs SNS only: Telegram is the relay's job (subscribed to the topic), even when
+    the Telegram settings happen to be in the function's environment."""
     sns, topic_arn, sqs, queue_url = _topic_with_queue()
-    ssm = boto3.client("ssm", region_name=REGION)
-    ssm.put_parameter(Name="/outreach/telegram-token", Value=TOKEN, Type="SecureString")
     settings = Settings(
         alert_topic_arn=topic_arn,
         telegram_chat_id="42",
         telegram_token_parameter="/outreach/telegram-token",
         telegram_api_base=bot_api.url,
     )
-    notifier = aws_notifier(settings, InMemoryStateStore(), clock, sns=sns, ssm=ssm)
+    log = LogNotifier()
+    notifier = aws_notifier(settings, InMemoryStateStore(), clock, sns=sns, log=log)
     notifier.notify(_alert(clock))
     notifier.notify(_alert(clock))  # a repeat: held back on every channel
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
     assert len(messages) == 1
-    assert [path for path, _ in bot_api.calls] == [f"/bot{TOKEN}/sendMessage"]
+    assert [a.kind for a in log.sent] == ["identity.blocked"]
+    assert bot_api.calls == []
 
 
-# --- the SNS -> Telegram relay for CloudWatch alarms and AWS Budgets ---------------------------------
+def test_without_a_topic_the_aws_notifier_keeps_to_the_log(clock: ManualClock) -> None:
+    log = LogNotifier()
+    aws_notifier(Settings(alert_topic_arn=""), InMemoryStateStore(), clock, log=log).notify(_alert(clock))
+    assert [a.kind for a in log.sent] == ["identity.blocked"]
+    with pytest.raises(ValueError, match="no SNS client"):
+        aws_notifier(Settings(alert_topic_arn="arn:aws:sns:eu-west-1:1:t"), InMemoryStateStore(), clock)
+
+
+# --- the SNS -> Telegram relay: the engine's alerts, CloudWatch alarms and AWS Budgets -----------------
 
 
 def _sns_event(message: str, subject: str | None = None, origin: str | None = None) -> dict[str, Any]:
@@ -269,8 +280,8 @@ ALARM = json.dumps(
 )
 
 
-def test_relay_turns_alarms_and_budgets_into_alerts_and_skips_our_own(clock: ManualClock) -> None:
-    from adapters.sns_alert_relay import alerts_from_sns
+def test_relay_turns_alarms_and_budgets_into_alerts(clock: ManualClock) -> None:
+    from adapters.aws.sns_alert_relay import alerts_from_sns
 
     (alarm,) = alerts_from_sns(_sns_event(ALARM, "ALARM: outreach-jobs-dlq-not-empty"), clock.now())
     assert (alarm.kind, alarm.severity, alarm.subject) == ("alarm", "critical", "outreach-jobs-dlq-not-empty")
@@ -284,7 +295,35 @@ def test_relay_turns_alarms_and_budgets_into_alerts_and_skips_our_own(clock: Man
         clock.now(),
     )
     assert budget.kind == "budget.threshold"
-    assert alerts_from_sns(_sns_event("already sent", "[warning] x", origin="outreach"), clock.now()) == []
+
+
+def test_relay_rebuilds_the_engines_own_alert_from_the_topic(aws: None, clock: ManualClock) -> None:
+    """notifier -> topic -> (the envelope SNS delivers) -> the relay's parser: the same Alert comes out."""
+    from adapters.aws.sns_alert_relay import alerts_from_sns
+
+    sns, topic_arn, sqs, queue_url = _topic_with_queue()
+    sent = _alert(clock, subject="Ольга / offers")
+    SnsNotifier(sns, topic_arn).notify(sent)
+    (message,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    envelope = json.loads(message["Body"])
+    assert alerts_from_sns({"Records": [{"EventSource": "aws:sns", "Sns": envelope}]}, clock.now()) == [sent]
+
+
+def test_relay_reads_an_engine_message_without_the_alert_attribute_from_the_others(
+    clock: ManualClock,
+) -> None:
+    from adapters.aws.sns_alert_relay import alerts_from_sns
+
+    event = _sns_event(
+        "Campaign q1 paused: bounce rate 6%\n\nkind: campaign.paused", "[warning] x", "outreach"
+    )
+    event["Records"][0]["Sns"]["MessageAttributes"] |= {
+        "kind": {"Type": "String", "Value": "campaign.paused"},
+        "tenant": {"Type": "String", "Value": "northwind"},
+    }
+    (alert,) = alerts_from_sns(event, clock.now())
+    assert (alert.kind, alert.severity, alert.tenant_id) == ("campaign.paused", "warning", "northwind")
+    assert alert.message == "Campaign q1 paused: bounce rate 6%"
 
 
 def test_relay_handler_posts_to_telegram_with_the_token_from_ssm(
@@ -303,4 +342,4 @@ def test_relay_handler_posts_to_telegram_with_the_token_from_ssm(
     ((path, payload),) = bot_api.calls
     assert path == f"/bot{TOKEN}/sendMessage"
     assert "outreach-jobs-dlq-not-empty" in payload["text"]
-    assert alert_relay.handler(_sns_event("x", origin="outreach")) == {"relayed": 0, "received": 1}
+    assert alert_relay.handler(_sns_event("x", origin="outreach")) == {"relayed": 1, "received": 1}

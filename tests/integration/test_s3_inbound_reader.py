@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from adapters.s3_objects import S3ObjectReader
+from adapters.aws.s3_objects import S3ObjectReader
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tests.terraform import tfconfig
 from tests.terraform.tfconfig import REPO
 
 FIXTURES = Path(__file__).parent / "fixtures"
-RELAY_ADAPTERS = ("ssm_parameter", "sns_alert_relay", "telegram_notifier")
+RELAY_ADAPTERS = ("aws/ssm_parameter", "aws/sns_alert_relay", "telegram_notifier")
 CODE_ACTIONS = {f.name: f.iam_actions for f in FUNCTIONS}
 # Actions IAM cannot scope to a resource: the only ones allowed on "*".
 UNSCOPED_ACTIONS = {"cloudwatch:GetMetricData"}

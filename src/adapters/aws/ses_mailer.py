@@ -1,9 +1,9 @@
 """MailProvider on SES v2 SendEmail with raw MIME content, so our own headers go out unchanged.
 
 The message is built by adapters/mime.py (List-Unsubscribe, List-Unsubscribe-Post, In-Reply-To,
-References, X-Outreach-*); SES replaces only Message-ID and Date. Sends carry the configuration set
-(its event destinations publish to SNS) and EmailTags tenant / campaign / job / ikey, which come back
-in every event's `mail.tags`. With `use_tenant_name`, the SES tenant named like our tenant is used.
+References, the opaque X-Outreach-Ref); SES replaces only Message-ID and Date. Sends carry the
+configuration set (its event destinations publish to SNS) and EmailTags tenant / campaign / job / ikey,
+which come back in every event's `mail.tags`: the internal ids travel there, never in the headers.
 
 SES answers are normalised to the MailError classes (reference: aws.md §1.4); the sender decides:
 
@@ -118,13 +118,11 @@ class SesMailer:
         clock: Clock,
         *,
         configuration_set: str = "",
-        use_tenant_name: bool = False,
     ) -> None:
         self.client = client
         self.region = region
         self.clock = clock
         self.configuration_set = configuration_set
-        self.use_tenant_name = use_tenant_name
         self.name = f"ses:{region}"
 
     def send(self, email: OutboundEmail) -> SendReceipt:
@@ -136,8 +134,6 @@ class SesMailer:
         }
         if self.configuration_set:
             request["ConfigurationSetName"] = self.configuration_set
-        if self.use_tenant_name and email.tags.get("tenant"):
-            request["TenantName"] = email.tags["tenant"]
         try:
             response = self.client.send_email(**request)
         except ClientError as exc:

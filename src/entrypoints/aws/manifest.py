@@ -14,6 +14,9 @@ TEST_ONLY_SETTINGS = ("aws_endpoint_url",)
 _QUEUE = ("job_queue_url", "job_dlq_url")
 # The sending policy's account quotas (SES MaxSendRate / Max24HourSend) and how providers are found.
 _POLICY = ("ses_max_send_rate", "ses_max_24h_send", "mx_resolver")
+# The functions that alert (guard, failover breaker): to the SNS alert topic, rate-limited per window.
+_ALERTS = ("alert_topic_arn", "alert_window_s")
+_ALERT_MODULES = ("adapters.aws.sns_notifier",)
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,8 @@ FUNCTIONS = (
         name="planner",
         handler="entrypoints.aws.planner.handler",
         trigger="EventBridge Scheduler (rate 5 minutes)",
-        adapter_modules=("adapters.aws.dynamodb_store", "adapters.aws.sqs_queue"),
-        settings=(*_COMMON, *_QUEUE, *_POLICY, "planner_horizon_s"),
+        adapter_modules=("adapters.aws.dynamodb_store", "adapters.aws.sqs_queue", *_ALERT_MODULES),
+        settings=(*_COMMON, *_QUEUE, *_POLICY, *_ALERTS, "planner_horizon_s", "metrics_namespace"),
     ),
     LambdaFunction(
         name="sender",
@@ -53,14 +56,15 @@ FUNCTIONS = (
             "adapters.aws.sqs_queue",
             "adapters.aws.ses_mailer",
             "adapters.aws.failover",
+            *_ALERT_MODULES,
         ),
         settings=(
             *_COMMON,
             *_QUEUE,
             *_POLICY,
+            *_ALERTS,
             "aws_failover_region",
             "ses_configuration_set",
-            "ses_use_tenants",
             "failover_threshold",
             "failover_cool_down_s",
             "unsubscribe_base_url",
@@ -74,17 +78,22 @@ FUNCTIONS = (
     LambdaFunction(
         name="feedback",
         handler="entrypoints.aws.feedback.handler",
-        trigger="SNS topic of the SES configuration set's event destination (both regions)",
+        trigger="SNS: the SES configuration sets' event topics (both regions) and the inbound mail topic",
         adapter_modules=(
             "adapters.aws.dynamodb_store",
             "adapters.aws.s3_archive",
+            "adapters.aws.s3_objects",
             "adapters.aws.lambda_events",
+            *_ALERT_MODULES,
         ),
         settings=(
             *_COMMON,
             *_POLICY,
+            *_ALERTS,
             "archive_bucket",
             "archive_kms_key_id",
+            "inbound_bucket",
+            "inbound_prefix",
             "metrics_namespace",
             "unsubscribe_secret",
             "unsubscribe_old_secrets",
@@ -93,12 +102,22 @@ FUNCTIONS = (
     LambdaFunction(
         name="unsubscribe",
         handler="entrypoints.aws.unsubscribe.handler",
-        trigger="Lambda function URL (RFC 8058 one-click POST and the confirmation page GET)",
-        adapter_modules=("adapters.aws.dynamodb_store",),
-        settings=(*_COMMON, "unsubscribe_secret", "unsubscribe_old_secrets"),
+        trigger="the public HTTPS route (RFC 8058 one-click POST and the confirmation page GET)",
+        adapter_modules=("adapters.aws.dynamodb_store", "adapters.aws.function_url"),
+        settings=(*_COMMON, "unsubscribe_secret", "unsubscribe_old_secrets", "metrics_namespace"),
     ),
 )
 
+# The Telegram relay is created by the alerts module (terraform/modules/alerts), not by the root, and
+# builds no container: it is listed apart so that the tests and the package smoke test know it too.
+ALERT_RELAY = LambdaFunction(
+    name="alert_relay",
+    handler="entrypoints.alert_relay.handler",
+    trigger="SNS alert topic (the engine's alerts, CloudWatch alarms, AWS Budgets)",
+    adapter_modules=("adapters.aws.ssm_parameter", "adapters.aws.sns_alert_relay"),
+    settings=("aws_region", "telegram_chat_id", "telegram_token_parameter", "log_level"),
+)  # telegram_api_base keeps its default on AWS (tests point it at a local server)
+
 
 def function(name: str) -> LambdaFunction:
-    return next(f for f in FUNCTIONS if f.name == name)
+    return next(f for f in (*FUNCTIONS, ALERT_RELAY) if f.name == name)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from entrypoints.aws.runtime import application
+from entrypoints.aws.runtime import application, invocation
 
 planner = application.services.planner()
 
 
+@invocation
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     report = planner.tick()
     return {

@@ -1,9 +1,12 @@
-"""The Lambda cold start: settings from the environment (set by Terraform), JSON logs, the container."""
+"""The Lambda cold start: settings from the environment (set by Terraform), JSON logs, the container;
+and `invocation`, which the handlers wear so that each invocation, returned or raised, ends with its
+buffered metrics written out as EMF lines on stdout (CloudWatch Logs turns them into metrics)."""
 
 from __future__ import annotations
 
 from entrypoints.container import Application, build
 from entrypoints.log_setup import configure_logging
+from entrypoints.observability import flushed
 from entrypoints.settings import Settings
 
 
@@ -14,3 +17,4 @@ def cold_start() -> Application:
 
 
 application = cold_start()
+invocation = flushed(application.adapters.metrics())

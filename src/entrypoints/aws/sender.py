@@ -10,13 +10,14 @@ from typing import Any
 
 import structlog
 
-from entrypoints.aws.runtime import application
+from entrypoints.aws.runtime import application, invocation
 
 queue = application.adapters.job_queue()
 sender = application.services.sender()
 log = structlog.get_logger(__name__)
 
 
+@invocation
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     failures = []
     for record in event.get("Records", []):

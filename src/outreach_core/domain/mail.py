@@ -45,7 +45,7 @@ class OutboundEmail(BaseModel):
     html: str | None = None
     message_id: str = Field(description="our RFC 5322 Message-ID, with angle brackets")
     headers: dict[str, str] = Field(
-        default_factory=dict, description="List-Unsubscribe, threading, X-Outreach-*"
+        default_factory=dict, description="List-Unsubscribe, threading, X-Outreach-Ref"
     )
     tags: dict[str, str] = Field(
         default_factory=dict, description="tenant, campaign, job, ikey; SES EmailTags"

@@ -1,4 +1,8 @@
-"""Compose the outbound message for one job: personalised, footed, threaded and tagged."""
+"""Compose the outbound message for one job: personalised, footed, threaded and tagged.
+
+Internal ids travel as provider tags, never as visible headers; the one header reference is opaque
+(rendering/message_ref.py).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from outreach_core.domain.ids import stable_seed
 from outreach_core.domain.jobs import MessageJob
 from outreach_core.domain.mail import Address, OutboundEmail
 from outreach_core.domain.models import Lead, SenderIdentity, Template, Tenant
+from outreach_core.rendering.message_ref import HEADER as REF_HEADER
 from outreach_core.rendering.reply_token import reply_address
 from outreach_core.rendering.templating import TemplateError, parse, render
 
@@ -68,6 +73,7 @@ def compose(
     thread: Thread | None,
     secret: str,
     reply_token: str = "",
+    message_ref: str = "",
 ) -> OutboundEmail:
     """Raises TemplateError when the template cannot be rendered for this lead (e.g. a missing field)."""
     values = lead.fields()
@@ -97,10 +103,9 @@ def compose(
     headers = {
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "X-Outreach-Tenant": tenant.id,
-        "X-Outreach-Campaign": job.campaign_id,
-        "X-Outreach-Job": job.job_id,
     }
+    if message_ref:
+        headers[REF_HEADER] = message_ref
     if thread is not None and thread.message_id:
         headers["In-Reply-To"] = thread.message_id
         headers["References"] = thread.message_id

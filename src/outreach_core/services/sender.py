@@ -62,6 +62,7 @@ from outreach_core.ports import (
 )
 from outreach_core.records import Records, Timer, TimerKind
 from outreach_core.rendering.compose import Thread, compose
+from outreach_core.rendering.message_ref import seal_ref
 from outreach_core.rendering.reply_token import sign_reply
 from outreach_core.rendering.templating import TemplateError
 from outreach_core.rendering.unsubscribe import sign
@@ -234,6 +235,7 @@ class SenderService:
                 thread=choice.thread,
                 secret=self.config.unsubscribe_secret,
                 reply_token=sign_reply(self.config.unsubscribe_secret, job.tenant_id, job.lead_id),
+                message_ref=seal_ref(self.config.unsubscribe_secret, job.tenant_id, job.job_id),
             )
         except TemplateError as exc:
             return self._not_rendered(job, choice, f"template: {exc}", now)

@@ -116,6 +116,9 @@ module "planner" {
     OUTREACH_JOB_QUEUE_URL     = module.queue.queue_url
     OUTREACH_JOB_DLQ_URL       = module.queue.dlq_url
     OUTREACH_PLANNER_HORIZON_S = tostring(var.planner_horizon_seconds)
+    OUTREACH_ALERT_TOPIC_ARN   = module.alerts.topic_arn
+    OUTREACH_ALERT_WINDOW_S    = tostring(var.alert_window_seconds)
+    OUTREACH_METRICS_NAMESPACE = var.metrics_namespace
   }
 
   policy_statements = [
@@ -133,6 +136,11 @@ module "planner" {
       sid       = "QueueAgeMetric" # GetMetricData has no resource-level permissions
       actions   = ["cloudwatch:GetMetricData"]
       resources = ["*"]
+    },
+    {
+      sid       = "AlertTopic"
+      actions   = ["sns:Publish"]
+      resources = [module.alerts.topic_arn]
     },
   ]
 }
@@ -169,7 +177,6 @@ module "sender" {
     OUTREACH_JOB_DLQ_URL            = module.queue.dlq_url
     OUTREACH_AWS_FAILOVER_REGION    = var.failover_region
     OUTREACH_SES_CONFIGURATION_SET  = local.configuration_set
-    OUTREACH_SES_USE_TENANTS        = "false"
     OUTREACH_FAILOVER_THRESHOLD     = tostring(var.failover_threshold)
     OUTREACH_FAILOVER_COOL_DOWN_S   = tostring(var.failover_cool_down_seconds)
     OUTREACH_UNSUBSCRIBE_BASE_URL   = "${module.unsubscribe.function_url}unsubscribe"
@@ -178,6 +185,8 @@ module "sender" {
     OUTREACH_MAX_ATTEMPTS           = tostring(var.max_attempts)
     OUTREACH_MAX_RECEIVES           = "3" # = module.queue's max_receive_count: the last receive dead-letters
     OUTREACH_METRICS_NAMESPACE      = var.metrics_namespace
+    OUTREACH_ALERT_TOPIC_ARN        = module.alerts.topic_arn
+    OUTREACH_ALERT_WINDOW_S         = tostring(var.alert_window_seconds)
   }
 
   policy_statements = [
@@ -200,6 +209,11 @@ module "sender" {
       sid       = "SendFromOurIdentitiesInBothRegions"
       actions   = ["ses:SendEmail"]
       resources = local.ses_resources
+    },
+    {
+      sid       = "AlertTopic"
+      actions   = ["sns:Publish"]
+      resources = [module.alerts.topic_arn]
     },
   ]
 }
@@ -232,6 +246,11 @@ module "feedback" {
     OUTREACH_UNSUBSCRIBE_SECRET      = var.unsubscribe_secret
     OUTREACH_UNSUBSCRIBE_OLD_SECRETS = join(",", var.unsubscribe_old_secrets)
     OUTREACH_METRICS_NAMESPACE       = var.metrics_namespace
+    OUTREACH_ALERT_TOPIC_ARN         = module.alerts.topic_arn
+    OUTREACH_ALERT_WINDOW_S          = tostring(var.alert_window_seconds)
+    # Replies stored by the SES receipt rule (modules/ses_inbound); "" = no inbound reader.
+    OUTREACH_INBOUND_BUCKET = ""
+    OUTREACH_INBOUND_PREFIX = "inbound/"
   }
 
   policy_statements = [
@@ -244,6 +263,11 @@ module "feedback" {
       sid       = "Archive"
       actions   = ["s3:PutObject", "s3:GetObject"]
       resources = ["${module.archive.bucket_arn}/*"]
+    },
+    {
+      sid       = "AlertTopic"
+      actions   = ["sns:Publish"]
+      resources = [module.alerts.topic_arn]
     },
   ]
 
@@ -281,6 +305,7 @@ module "unsubscribe" {
     OUTREACH_LOG_LEVEL               = var.log_level
     OUTREACH_UNSUBSCRIBE_SECRET      = var.unsubscribe_secret
     OUTREACH_UNSUBSCRIBE_OLD_SECRETS = join(",", var.unsubscribe_old_secrets)
+    OUTREACH_METRICS_NAMESPACE       = var.metrics_namespace
   }
 
   policy_statements = [

@@ -155,6 +155,12 @@ variable "metrics_namespace" {
   default     = "Outreach"
 }
 
+variable "alert_window_seconds" {
+  description = "OUTREACH_ALERT_WINDOW_S: repeats of one alert (same kind, tenant and subject) within this many seconds are held back and counted."
+  type        = number
+  default     = 3600
+}
+
 variable "log_retention_days" {
   description = "Days function logs are kept."
   type        = number

@@ -20,7 +20,7 @@ from entrypoints.container import AwsApplication
 from entrypoints.settings import Settings
 from tests.integration.aws import moto_env
 
-SERVICES = ("dynamodb", "sqs", "sesv2", "s3", "cloudwatch")
+SERVICES = ("dynamodb", "sqs", "sesv2", "s3", "cloudwatch", "sns", "ssm")
 IAM_PREFIX = {"monitoring": "cloudwatch"}  # botocore's signing name differs from the IAM prefix
 # Operations IAM authorises through other actions (the batch and transaction APIs).
 AUTHORISED_AS = {
@@ -97,11 +97,12 @@ RUNTIME_READS = {"backend", "log_level"}  # read by entrypoints.aws.runtime at c
 
 def _adapter_modules(obj: Any, depth: int = 0, seen: set[int] | None = None) -> set[str]:
     seen = set() if seen is None else seen
-    if id(obj) in seen or depth > 4:
+    if id(obj) in seen or depth > 7:
         return set()
     seen.add(id(obj))
     found = {type(obj).__module__} if type(obj).__module__.startswith("adapters.aws.") else set()
-    for value in getattr(obj, "__dict__", {}).values():
+    values = list(obj) if isinstance(obj, (list, tuple)) else list(getattr(obj, "__dict__", {}).values())
+    for value in values:  # lists too: the fan-out notifier keeps its channels in one
         found |= _adapter_modules(value, depth + 1, seen)
     return found
 
@@ -116,11 +117,11 @@ def _handler_imports(handler: str) -> set[str]:
     return {name for name in imports if name and name.startswith("adapters.aws.")}
 
 
-BUILDS = {
-    "planner": lambda app: [app.services.planner()],
-    "sender": lambda app: [app.services.sender(), app.adapters.job_queue()],
-    "feedback": lambda app: [app.services.ingestor()],
-    "unsubscribe": lambda app: [app.services.unsubscribe()],
+BUILDS = {  # what each handler module builds at import (its service, and the metrics it flushes)
+    "planner": lambda app: [app.services.planner(), app.adapters.metrics()],
+    "sender": lambda app: [app.services.sender(), app.adapters.job_queue(), app.adapters.metrics()],
+    "feedback": lambda app: [app.services.ingestor(), app.adapters.metrics()],
+    "unsubscribe": lambda app: [app.services.unsubscribe(), app.adapters.metrics()],
 }
 
 
@@ -133,6 +134,8 @@ def test_the_manifest_names_the_modules_and_settings_each_function_uses(function
             aws_failover_region="eu-central-1",
             job_queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/jobs",
             archive_bucket="archive",
+            alert_topic_arn="arn:aws:sns:eu-west-1:123456789012:alerts",
+            inbound_bucket="inbound",
             unsubscribe_secret="manifest-test-secret",
         )
         READ.clear()
@@ -150,4 +153,9 @@ def test_the_sender_may_send_mail_and_the_planner_may_not() -> None:
     assert "ses:SendEmail" in by_name["sender"].iam_actions
     assert "ses:SendEmail" not in by_name["planner"].iam_actions
     assert "s3:PutObject" in by_name["feedback"].iam_actions
+    assert {name for name, f in by_name.items() if "sns:Publish" in f.iam_actions} == {
+        "planner",
+        "sender",
+        "feedback",
+    }
     assert {"dynamodb:PutItem", "dynamodb:Query"} <= by_name["planner"].iam_actions

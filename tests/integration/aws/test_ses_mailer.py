@@ -43,8 +43,7 @@ def outbound(**changes: Any) -> OutboundEmail:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "In-Reply-To": "<0102019000000000-aaaa-000000@eu-west-1.amazonses.com>",
             "References": "<0102019000000000-aaaa-000000@eu-west-1.amazonses.com>",
-            "X-Outreach-Tenant": "northwind",
-            "X-Outreach-Job": "audit_lead-1_1",
+            "X-Outreach-Ref": "r1.opaque-reference",
         },
         tags={"tenant": "northwind", "campaign": "audit", "job": "audit_lead-1_1", "ikey": "9f86d081"},
     )
@@ -69,6 +68,7 @@ def test_a_send_goes_out_raw_with_our_headers_and_the_ses_message_id(moto_ses: A
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["In-Reply-To"] == "<0102019000000000-aaaa-000000@eu-west-1.amazonses.com>"
     assert message["Subject"] == "Вопрос о вашей команде"
+    assert message["X-Outreach-Ref"] == "r1.opaque-reference"
     assert "Здравствуйте" in message.get_body(("plain",)).get_content()
     assert receipt.provider_message_id == sent.id
     assert receipt.rfc_message_id == f"<{sent.id}@eu-west-1.amazonses.com>"
@@ -103,10 +103,10 @@ def stubbed() -> Iterator[tuple[SesMailer, Stubber]]:
             yield SesMailer(client, "us-east-1", ManualClock(), configuration_set="outreach"), stubber
 
 
-def test_the_request_carries_configuration_set_tags_tenant_and_raw_content() -> None:
+def test_the_request_carries_configuration_set_tags_and_raw_content() -> None:
     with moto_env.fake_aws_env():
         client = moto_env.client("sesv2")
-        mailer = SesMailer(client, "us-east-1", ManualClock(), configuration_set="cs", use_tenant_name=True)
+        mailer = SesMailer(client, "us-east-1", ManualClock(), configuration_set="cs")
         with Stubber(client) as stubber:
             stubber.add_response(
                 "send_email",
@@ -122,7 +122,6 @@ def test_the_request_carries_configuration_set_tags_tenant_and_raw_content() -> 
                         {"Name": "tenant", "Value": "northwind"},
                     ],
                     "ConfigurationSetName": "cs",
-                    "TenantName": "northwind",
                 },
             )
             receipt = mailer.send(outbound())

@@ -15,6 +15,8 @@ from outreach_core.ports import Clock
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
+IAM_ACTIONS = frozenset({"ssm:GetParameter"})
+
 
 class SsmParameter:
     def __init__(

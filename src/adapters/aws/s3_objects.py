@@ -1,8 +1,8 @@
 """Reads a received message that an SES receipt rule stored in S3 (the EventIngestor's inbound_reader).
 
 Only the configured inbound bucket(s) and key prefix are read, whatever a notification names, and at
-most SES's 40 MB message limit. Wire it on AWS as
-`EventIngestor(..., inbound_reader=S3ObjectReader(s3_client, buckets={settings.inbound_bucket}))`.
+most SES's 40 MB message limit. The AWS container gives it to the EventIngestor when
+OUTREACH_INBOUND_BUCKET is set (with OUTREACH_INBOUND_PREFIX, the receipt rule's object key prefix).
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ from typing import Any
 
 from adapters.web import WebRequest, WebResponse
 
+IAM_ACTIONS: frozenset[str] = frozenset()  # event parsing only: no AWS calls
+
 
 def request_from_event(event: Mapping[str, Any]) -> WebRequest:
     http = event.get("requestContext", {}).get("http", {})

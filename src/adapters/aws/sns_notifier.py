@@ -2,7 +2,8 @@
 
 The same topic receives CloudWatch alarms and AWS Budgets notifications, so everything that needs a
 person arrives in one inbox. Each message carries attributes (origin, kind, severity, tenant) that
-subscription filter policies can match, e.g. "only critical" for a pager address.
+subscription filter policies can match, e.g. "only critical" for a pager address, and the alert itself
+as JSON (attribute `alert`), from which the Telegram relay subscribed to the topic rebuilds it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef
 
+IAM_ACTIONS = frozenset({"sns:Publish"})
 ORIGIN = "outreach"
+ALERT_ATTRIBUTE = "alert"  # the Alert as JSON, for the relay
 SUBJECT_MAX = 99  # SNS: ASCII, no line breaks, fewer than 100 characters
 
 
@@ -60,6 +63,7 @@ class SnsNotifier:
         }
         if alert.tenant_id:
             attributes["tenant"] = {"DataType": "String", "StringValue": alert.tenant_id}
+        attributes[ALERT_ATTRIBUTE] = {"DataType": "String", "StringValue": alert.model_dump_json()}
         self.client.publish(
             TopicArn=self.topic_arn,
             Subject=sns_subject(alert),

@@ -1,7 +1,8 @@
-"""Alerts from the SNS alert topic, for the Telegram relay: CloudWatch alarm state changes and AWS
-Budgets notifications reach the topic directly (and so the operators' e-mail); the relay Lambda
-subscribed to the topic turns them into Alerts for Telegram. Messages the engine published itself
-(attribute origin=outreach) are skipped: they went to Telegram already.
+"""Alerts from the SNS alert topic, for the Telegram relay: the engine's own alerts, CloudWatch alarm
+state changes and AWS Budgets notifications all reach the topic (and so the operators' e-mail); the
+relay Lambda subscribed to the topic turns each into an Alert for Telegram. The engine's messages
+(attribute origin=outreach) carry the alert as JSON in the `alert` attribute and are rebuilt exactly;
+without it (a hand-published test, an older sender) the other attributes and the text stand in.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from adapters.sns_notifier import ORIGIN
+from pydantic import ValidationError
+
+from adapters.aws.sns_notifier import ALERT_ATTRIBUTE, ORIGIN
 from outreach_core.ports import Alert
 
+IAM_ACTIONS: frozenset[str] = frozenset()  # parsing only: no AWS calls
 MESSAGE_LIMIT = 1500
 
 
@@ -47,16 +51,35 @@ def _alarm(body: Mapping[str, Any], now: datetime) -> Alert:
     )
 
 
+def _attribute(attributes: object, name: str) -> str:
+    value = attributes.get(name) if isinstance(attributes, Mapping) else None
+    return str(value.get("Value") or "") if isinstance(value, Mapping) else ""
+
+
+def _engine_alert(attributes: object, subject: str, message: str, at: datetime) -> Alert:
+    try:
+        return Alert.model_validate_json(_attribute(attributes, ALERT_ATTRIBUTE))
+    except ValidationError:
+        return Alert(
+            kind=_attribute(attributes, "kind") or "alert",
+            severity=_attribute(attributes, "severity") or "warning",
+            tenant_id=_attribute(attributes, "tenant") or None,
+            subject=subject or "outreach alert",
+            message=message.split("\n\n", 1)[0][:MESSAGE_LIMIT],
+            at=at,
+        )
+
+
 def alerts_from_sns(event: Mapping[str, Any], now: datetime) -> list[Alert]:
     alerts = []
     for record in event.get("Records", []):
         sns = record.get("Sns", {}) if isinstance(record, Mapping) else {}
         attributes = sns.get("MessageAttributes") or {}
-        origin = attributes.get("origin", {}) if isinstance(attributes, Mapping) else {}
-        if isinstance(origin, Mapping) and origin.get("Value") == ORIGIN:
-            continue
         message = str(sns.get("Message") or "")
         subject = str(sns.get("Subject") or "")
+        if _attribute(attributes, "origin") == ORIGIN:
+            alerts.append(_engine_alert(attributes, subject, message, _when(sns.get("Timestamp"), now)))
+            continue
         try:
             body = json.loads(message)
         except ValueError:
