@@ -109,7 +109,10 @@ UNPACED = SendingPolicy(
 
 
 def harness(
-    tmp_path: Path, clock: ManualClock | None = None, policy: SendingPolicy | None = UNPACED
+    tmp_path: Path,
+    clock: ManualClock | None = None,
+    policy: SendingPolicy | None = UNPACED,
+    **settings: object,
 ) -> Harness:
     clock = clock or ManualClock()
     store, queue, mailer, archive = (
@@ -123,6 +126,7 @@ def harness(
             workspace=tmp_path,
             unsubscribe_base_url="https://u.example.net/u",
             unsubscribe_secret="test-secret",
+            **settings,  # type: ignore[arg-type]
         )
     )
     app.adapters.clock.override(providers.Object(clock))

@@ -296,6 +296,21 @@ def _table(rows: Sequence[GroupRow], first: str, extra: tuple[str, ...] = ()) ->
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _skipped_table(data: ReportData) -> str:
+    if not data.skipped:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(s.tenant_id)}</td><td>{escape(s.list_name)}</td><td>{escape(s.email)}</td>"
+        f"<td>{escape(s.code)}</td><td>{escape(s.reason)}</td></tr>"
+        for s in data.skipped
+    )
+    return (
+        f"<section><h2>Never sent: {len(data.skipped):,} leads skipped by list hygiene</h2>"
+        "<table><thead><tr><th>tenant</th><th>list</th><th>address</th><th>why</th><th>reason</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table></section>"
+    )
+
+
 def render_report(data: ReportData, title: str = "Outreach report") -> str:
     totals = data.totals
     scope = f"tenant {data.tenant_filter}" if data.tenant_filter else f"{len(data.tenants)} tenant(s)"
@@ -346,6 +361,7 @@ generated {data.generated_at:%Y-%m-%d %H:%M UTC}</p></header>
 {group_chart("per-provider", "Messages per mailbox provider by outcome", data.providers)}
 {_table(data.providers, "provider")}</section>
 <section><h2>Per tenant: success and failure</h2>{_table(data.tenants, "tenant", ("name",))}</section>
+{_skipped_table(data)}
 <footer>Outcomes are counted against the day a message was sent. Rates: delivered, bounced and
 complained over messages the provider accepted. Red: above the auto-stop thresholds
 (bounce {_pct(BOUNCE_THRESHOLD)}, complaint {_pct(COMPLAINT_THRESHOLD, 2)}). Jobs by status: {

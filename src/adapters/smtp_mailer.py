@@ -3,6 +3,9 @@
 The SMTP dialogue is driven step by step so the outcome is honest: a refusal at MAIL or RCPT, or a
 dropped connection before DATA, means the message was not handed over (retry is safe); a connection
 lost during DATA means it may have been (uncertain, never resent blindly).
+
+A refusal is reported as it came (MailRefused: code, enhanced status, text, stage); the core's
+response policy alone decides whether it means slow down, retry, bounce or block.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import threading
 from adapters.mime import to_bytes
 from outreach_core.domain.mail import (
     MailOutcomeUnknown,
-    MailRejected,
-    MailThrottled,
+    MailRefused,
+    MailSendingPaused,
     MailTransientError,
     OutboundEmail,
     SendReceipt,
@@ -24,18 +27,11 @@ from outreach_core.domain.mail import (
 from outreach_core.policies.responses import enhanced_status
 from outreach_core.ports import Clock
 
-_RATE_HINTS = ("rate", "too many", "throttl", "try again later", "temporarily deferred", "slow down")
 
-
-def _refusal(code: int, reply: bytes | str, stage: str) -> Exception:
+def _refusal(code: int, reply: bytes | str, stage: str) -> MailRefused:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
     detail = f"{stage}: {code} {text}".strip()
-    status = enhanced_status(text)
-    if 400 <= code < 500:
-        rate = status.startswith("4.7.") or any(h in text.lower() for h in _RATE_HINTS) or code == 421
-        kind = MailThrottled if rate else MailTransientError
-        return kind(detail, smtp_code=code, status=status, text=text)
-    return MailRejected(detail, smtp_code=code, status=status, text=text)
+    return MailRefused(detail, smtp_code=code, status=enhanced_status(text), text=text, stage=stage)
 
 
 class SmtpMailer:
@@ -79,7 +75,10 @@ class SmtpMailer:
             if self.username:
                 conn.login(self.username, self.password)
         except smtplib.SMTPAuthenticationError as exc:
-            raise MailRejected(f"authentication failed: {exc.smtp_code}", smtp_code=exc.smtp_code) from exc
+            # Our relay credentials are refused: nothing can be sent through it until a person fixes them.
+            raise MailSendingPaused(
+                f"SMTP authentication failed: {exc.smtp_code}", smtp_code=exc.smtp_code, stage="AUTH"
+            ) from exc
         except smtplib.SMTPResponseException as exc:
             raise _refusal(exc.smtp_code, exc.smtp_error, "connect") from exc
         except (OSError, smtplib.SMTPException) as exc:

@@ -12,6 +12,7 @@ from datetime import timedelta
 import boto3
 from dependency_injector import containers, providers
 
+from adapters import disposable_domains
 from adapters.aws.clients import make_client
 from adapters.aws.dynamodb_store import DynamoDbStateStore
 from adapters.aws.failover import FailoverMailer
@@ -20,7 +21,13 @@ from adapters.aws.s3_objects import S3ObjectReader
 from adapters.aws.ses_mailer import SesMailer
 from adapters.aws.sqs_queue import SqsJobQueue
 from adapters.clock import SystemClock
-from adapters.dns_mx import DnsMxResolver, StaticMxResolver
+from adapters.dns_mx import (
+    DnsMxResolver,
+    OfflineDomainInspector,
+    StaticMxResolver,
+    make_resolver,
+    nameservers,
+)
 from adapters.feedback_ingest import EventIngestor
 from adapters.filesystem_archive import FilesystemArchive
 from adapters.log_notifier import LogNotifier
@@ -31,12 +38,16 @@ from adapters.sqlite_store import SqliteStateStore
 from entrypoints.observability import aws_metrics, aws_notifier, local_metrics, local_notifier
 from entrypoints.settings import Settings
 from outreach_core.policies.config import AccountLimits, SendingPolicy
+from outreach_core.policies.domain_health import Expectations
+from outreach_core.ports import DomainInspector
 from outreach_core.records import Records
 from outreach_core.services.admin import AdminService
 from outreach_core.services.audit_log import AuditLog
 from outreach_core.services.deadletters import DeadLetterService
+from outreach_core.services.domain_health import DomainHealthService, MailFrom
 from outreach_core.services.feedback import FeedbackService, ReplyService
 from outreach_core.services.guard import ReputationGuard
+from outreach_core.services.hygiene import ListHygiene
 from outreach_core.services.leads import LeadImportService
 from outreach_core.services.limiter import SendLimiter
 from outreach_core.services.monitoring import QueueMonitor
@@ -50,6 +61,35 @@ from outreach_core.services.unsubscribe import UnsubscribeService
 from outreach_core.telemetry import MeteredMailProvider
 
 EVENT_QUEUE_MAX_DELAY_S = 7 * 24 * 3600  # the local event channel stands in for SNS: it may hold events long
+
+
+def _domain_inspector(settings: Settings) -> DomainInspector:
+    if settings.mx_resolver == "offline":
+        return OfflineDomainInspector()
+    from adapters.domain_auth import CheckdmarcInspector  # CLI only: checkdmarc stays out of the Lambdas
+
+    return CheckdmarcInspector(nameservers(settings.dns_nameservers))
+
+
+def _through_ses(settings: Settings) -> bool:
+    return settings.backend == "aws" or settings.mailer == "simulator"
+
+
+def _expectations(settings: Settings) -> Expectations:
+    """What a sending domain needs for the way this deployment sends (policies.domain_health)."""
+    if _through_ses(settings):
+        return Expectations(
+            route="ses",
+            spf_include=settings.spf_include or "amazonses.com",
+            mail_from_mx=f"feedback-smtp.{settings.aws_region}.amazonses.com",
+        )
+    return Expectations(route="smtp", spf_include=settings.spf_include, mail_from_mx="")
+
+
+def _mail_from(settings: Settings) -> MailFrom:
+    if _through_ses(settings):
+        return MailFrom(f"{settings.mail_from_subdomain or 'bounce-' + settings.aws_region}.{{domain}}")
+    return MailFrom("{domain}")
 
 
 class LocalAdapters(containers.DeclarativeContainer):
@@ -97,9 +137,13 @@ class LocalAdapters(containers.DeclarativeContainer):
     metrics = providers.Singleton(local_metrics)
     mx_resolver = providers.Selector(
         settings.provided.mx_resolver,
-        dns=providers.Singleton(DnsMxResolver),
+        dns=providers.Singleton(
+            DnsMxResolver, resolver=providers.Callable(make_resolver, settings.provided.dns_nameservers)
+        ),
         offline=providers.Singleton(StaticMxResolver),
     )
+    disposable_domains = providers.Singleton(disposable_domains.load)
+    domain_inspector = providers.Singleton(_domain_inspector, settings)
     # Local replies arrive with their content (an SNS action, POST /sns): nothing to read from S3.
     inbound_reader: providers.Provider[None] = providers.Object(None)
 
@@ -191,9 +235,13 @@ class AwsAdapters(containers.DeclarativeContainer):
     )
     mx_resolver = providers.Selector(
         settings.provided.mx_resolver,
-        dns=providers.Singleton(DnsMxResolver),
+        dns=providers.Singleton(
+            DnsMxResolver, resolver=providers.Callable(make_resolver, settings.provided.dns_nameservers)
+        ),
         offline=providers.Singleton(StaticMxResolver),
     )
+    disposable_domains = providers.Singleton(disposable_domains.load)
+    domain_inspector = providers.Singleton(_domain_inspector, settings)
     archive = providers.Singleton(
         S3Archive,
         client=s3_client,
@@ -221,8 +269,19 @@ class Services(containers.DeclarativeContainer):
         ReputationGuard, records=records, clock=adapters.clock, notifier=adapters.notifier, limiter=limiter
     )
     suppression = providers.Singleton(SuppressionService, records=records)
+    hygiene = providers.Singleton(
+        ListHygiene, records=records, resolver=adapters.mx_resolver, disposable=adapters.disposable_domains
+    )
     admin = providers.Factory(AdminService, records=records, clock=adapters.clock)
-    leads = providers.Factory(LeadImportService, records=records, clock=adapters.clock)
+    domain_health = providers.Factory(
+        DomainHealthService,
+        records=records,
+        clock=adapters.clock,
+        inspector=adapters.domain_inspector,
+        expectations=providers.Callable(_expectations, settings),
+        mail_from=providers.Callable(_mail_from, settings),
+    )
+    leads = providers.Factory(LeadImportService, records=records, clock=adapters.clock, hygiene=hygiene)
     planner = providers.Singleton(
         PlannerService,
         records=records,
@@ -233,6 +292,7 @@ class Services(containers.DeclarativeContainer):
         ),
         limiter=limiter,
         guard=guard,
+        hygiene=hygiene,
     )
     metered_mailer = providers.Singleton(MeteredMailProvider, inner=adapters.mailer, metrics=adapters.metrics)
     sender = providers.Singleton(

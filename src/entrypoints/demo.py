@@ -116,6 +116,16 @@ def summarise(records: Records, mailer: SimulatedSesMailer, leads: int, stats: W
             for i in records.all(SenderIdentity, t.id)
             if i.status is IdentityStatus.BLOCKED
         ),
+        "skipped_by_hygiene": dict(
+            sorted(
+                Counter(
+                    lead.skip_code
+                    for t in tenants
+                    for lead in records.all(Lead, t.id)
+                    if lead.status.value == "skipped"
+                ).items()
+            )
+        ),
         "tenants": [_tenant_row(records, t.id) for t in tenants],
         "campaigns": [_campaign_row(records, t.id, c) for t in tenants for c in records.all(Campaign, t.id)],
         "sender_outcomes": dict(sorted(stats.outcomes.items())),

@@ -62,6 +62,17 @@ ZONES = ["Europe/London", "Europe/Berlin", "America/New_York", "America/Chicago"
 RU_ZONES = ["Europe/Moscow", "Asia/Yekaterinburg", "Asia/Almaty", ""]
 # Addresses at these domains hard-bounce in the simulator: the dirty part of initech's list.
 STALE_DOMAINS = ["defunct-logistics.com", "oldmail-corp.net", "closed-retail.biz"]
+# The rest of that list's dirt, which list hygiene catches before anything is sent (no DNS needed):
+# throwaway addresses, typos of big domains, and an unattended mailbox.
+HYGIENE_ROWS = [
+    "recruit.me@mailinator.com",
+    "jobs.alerts@guerrillamail.com",
+    "temp.hire@yopmail.com",
+    "maria.lopez@gmai.com",
+    "tom.baker@yahooo.com",
+    "lee.wong@outlok.com",
+    "postmaster@initech-partners.com",
+]
 COMPLAINT_SENDER = "offers@globex-deals.ru"
 
 
@@ -196,7 +207,11 @@ def build_world(admin: AdminService, leads: LeadImportService, seed: int = 7) ->
         ("northwind", "nw-audit", _latin_leads(rng, 300, "trade-show-2025")),
         ("northwind", "nw-dash", _latin_leads(rng, 200, "webinar-signups")),
         ("globex", "gx-fleet", _cyrillic_leads(rng, 400, "partner-referrals")),
-        ("initech", "it-hiring", _latin_leads(rng, 300, "purchased-list-2019", stale=0.10)),
+        (
+            "initech",
+            "it-hiring",
+            _latin_leads(rng, 300, "purchased-list-2019", stale=0.10) + _hygiene_rows("purchased-list-2019"),
+        ),
     ]
     total = 0
     for tenant, lead_list, rows in lists:
@@ -204,6 +219,11 @@ def build_world(admin: AdminService, leads: LeadImportService, seed: int = 7) ->
     for tenant, campaign, *_ in campaigns:
         admin.start_campaign(tenant, campaign)
     return DemoWorld(leads=total, campaigns=[(t, c) for t, c, *_ in campaigns])
+
+
+def _hygiene_rows(tag: str) -> list[dict[str, str]]:
+    blank = {"first_name": "", "last_name": "", "company": "", "timezone": "", "industry": "", "source": tag}
+    return [{"email": email, **blank} for email in HYGIENE_ROWS]
 
 
 def _steps(prefix: str) -> list[CampaignStep]:

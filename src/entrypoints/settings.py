@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     # offline: the static table of well-known domains only (the default: no DNS from tests or the demo);
     # dns: resolve other domains' MX with dnspython (cached), for Workspace/365/gateway detection.
     mx_resolver: Literal["dns", "offline"] = "offline"
+    dns_nameservers: str = ""  # "host[:port],..." for the dns resolver; empty = the system's resolvers
+    # Sending-domain checks (`outreach domain check`, `campaign start`): what SPF must authorise (empty:
+    # amazonses.com when mail goes through SES, any valid record through an SMTP relay) and the label
+    # of SES's custom MAIL FROM domain (empty: bounce-<aws_region>, as the Terraform module sets it).
+    spf_include: str = ""
+    mail_from_subdomain: str = ""
     sender_lease_s: int = 300
     max_attempts: int = 5
     max_receives: int = 3  # the job queue's receive limit (SQS maxReceiveCount, Terraform max_receive_count)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -229,11 +230,99 @@ class Notifier(Protocol):
 # --- DNS -------------------------------------------------------------------------------------------
 
 
+class RouteStatus(StrEnum):
+    MX = "mx"  # MX records name the hosts that receive its mail
+    ADDRESS = "address"  # no MX, but an A / AAAA record: mail goes there (RFC 5321 §5.1)
+    NULL_MX = "null_mx"  # "0 ." (RFC 7505): the domain says it accepts no mail
+    NO_MAIL = "no_mail"  # neither MX nor address records
+    NO_DOMAIN = "no_domain"  # the name does not exist (NXDOMAIN)
+    UNKNOWN = "unknown"  # the lookup failed, or an offline table does not know the domain
+
+    @property
+    def accepts_mail(self) -> bool | None:
+        """True / False when DNS says so; None when it could not tell (never a reason to skip)."""
+        if self is RouteStatus.UNKNOWN:
+            return None
+        return self in (RouteStatus.MX, RouteStatus.ADDRESS)
+
+
+class MailRoute(BaseModel):
+    """Where a domain's mail goes, as DNS tells it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    domain: str
+    status: RouteStatus
+    mx: tuple[tuple[int, str], ...] = ()  # (preference, host), host without the trailing dot
+
+
 class MxResolver(Protocol):
     def mx(self, domain: str) -> list[tuple[int, str]]:
         """The domain's MX records as (preference, host), host without the trailing dot. An empty list
         when the domain has none or the lookup failed: the caller falls back to the "other" provider,
         so a DNS outage slows nothing down and breaks no send. Implementations cache."""
+        ...
+
+    def route(self, domain: str) -> MailRoute:
+        """Whether and where the domain receives mail (MX, A fallback, null MX, no such name), from the
+        same cached lookup as `mx`. A failed lookup is UNKNOWN, cached briefly, and never raises."""
+        ...
+
+
+# --- Sending-domain authentication -----------------------------------------------------------------
+
+
+class SpfFacts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    domain: str  # where it was read: the MAIL FROM (Return-Path) domain
+    record: str | None = None
+    error: str = ""  # missing, unparsable, too many lookups: the library's words
+    authorised: tuple[str, ...] = ()  # every include / redirect target, recursively
+    all: str = ""  # the final "all": fail | softfail | neutral | pass
+
+
+class DkimFacts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    selector: str
+    record: str | None = None  # the TXT record at <selector>._domainkey.<domain>, CNAMEs followed
+    error: str = ""
+    key_type: str = ""
+    key_bits: int = 0  # 0: no usable key (revoked, missing or unparsable)
+
+
+class DmarcFacts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    record: str | None = None
+    location: str = ""  # the domain whose _dmarc record applies (the organisational domain's, maybe)
+    error: str = ""
+    policy: str = ""  # p=
+    adkim: str = "r"
+    aspf: str = "r"
+
+
+class DomainFacts(BaseModel):
+    """What DNS says about a sending domain's authentication (the adapter gathers, the core judges)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    domain: str
+    checked: bool = True
+    not_checked: str = ""  # why not (the offline resolver)
+    spf: SpfFacts | None = None
+    dkim: tuple[DkimFacts, ...] = ()
+    dmarc: DmarcFacts | None = None
+    mail_from: str = ""
+    mail_from_mx: tuple[str, ...] = ()
+
+
+class DomainInspector(Protocol):
+    def inspect(self, domain: str, *, mail_from: str, selectors: Sequence[str]) -> DomainFacts:
+        """SPF of `mail_from`, DKIM keys of `domain` at `selectors`, DMARC of `domain`, MX of
+        `mail_from`. Never raises for what DNS answers (a missing record is a fact); an offline
+        implementation answers checked=False with its reason."""
         ...
 
 

@@ -7,6 +7,7 @@ tenant's items, `GLOBAL` the tenant registry and the global suppression list. So
   JOB#<campaign>_<lead>_<step>                             jobs (index key MSG#<provider id> once sent)
   TIMER#<kind>#<yyyymmddThhmmss>#<job_id>                  work due at a time: step / wake / lease
   SUPP#<email hash>                                        suppression
+  DNC#<domain>                                             the tenant's do-not-contact domains
   QUOTA#<day>  ADMIT                                      the planner's daily and hourly admission
   LIM#tenant  LIM#ident#<id>  LIM#prov#<id>#<provider>     limiter windows, warm-up, AIMD (limiter.py)
   POLICY                                                   the tenant's overrides of the sending policy
@@ -29,7 +30,7 @@ from outreach_core.domain.audit import AuditEntry
 from outreach_core.domain.ids import email_hash
 from outreach_core.domain.jobs import MessageJob
 from outreach_core.domain.models import Campaign, Direction, Entity, Lead, SenderIdentity, Template, Tenant
-from outreach_core.domain.suppression import SuppressionEntry, SuppressionScope
+from outreach_core.domain.suppression import DomainBlock, SuppressionEntry, SuppressionScope
 from outreach_core.ports import ConditionFailed, Delete, Put, StateStore, StoredItem
 
 GLOBAL = "GLOBAL"
@@ -287,6 +288,25 @@ class Records:
         self.store.write(
             Delete(partition=self.suppression_partition(scope, tenant_id), sort=f"SUPP#{email_hash(email)}")
         )
+
+    # --- do-not-contact domains ---------------------------------------------------------------------
+
+    def domain_block_put(self, block: DomainBlock) -> Put:
+        return Put(partition=tenant_partition(block.tenant_id), sort=f"DNC#{block.domain}", data=_data(block))
+
+    def domain_block_for(self, tenant_id: str, domain: str) -> DomainBlock | None:
+        """The tenant's entry for the domain or the nearest parent domain of it, else None."""
+        labels = domain.lower().rstrip(".").split(".")
+        for i in range(len(labels) - 1):
+            item = self.store.get(tenant_partition(tenant_id), f"DNC#{'.'.join(labels[i:])}")
+            if item is not None:
+                return DomainBlock.model_validate(item.data)
+        return None
+
+    def domain_blocks(self, tenant_id: str) -> list[DomainBlock]:
+        return [
+            DomainBlock.model_validate(i.data) for i in self.store.query(tenant_partition(tenant_id), "DNC#")
+        ]
 
     # --- small state documents (counters, windows, rotation) --------------------------------------
 

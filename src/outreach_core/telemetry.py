@@ -19,6 +19,7 @@ from outreach_core.domain.events import EventType
 from outreach_core.domain.mail import (
     MailError,
     MailOutcomeUnknown,
+    MailRefused,
     MailRejected,
     MailSendingPaused,
     MailThrottled,
@@ -77,7 +78,9 @@ SEND_OUTCOMES = frozenset(
         "contended",
     }
 )
-PROVIDER_ERROR_KINDS = frozenset({"throttled", "rejected", "sending_paused", "transient", "outcome_unknown"})
+PROVIDER_ERROR_KINDS = frozenset(
+    {"throttled", "rejected", "refused", "sending_paused", "transient", "outcome_unknown"}
+)
 DIMENSION_VALUES: Mapping[str, frozenset[str]] = {
     "Outcome": SEND_OUTCOMES,
     "Kind": PROVIDER_ERROR_KINDS,
@@ -122,6 +125,8 @@ ALERT_KINDS: Mapping[str, str] = {
     "identity.blocked": "auto-stop blocked a sender identity (complaint rate); emitted by the guard",
     "identity.paused": "the provider blocked an identity (5.7.x) or a person paused it; emitted by the guard",
     "rate.lowered": "deferrals / throttles lowered an identity's or provider's send rate; policy engine",
+    "identity.auth_failed": "a provider refused an identity's mail for SPF / DKIM / DMARC / TLS; the sender",
+    "content.rejected": "a provider refused a message for its content or size; emitted by the sender",
     "rate.restored": "a lowered send rate recovered to its target; policy engine",
     "dlq.not_empty": "the dead-letter queue holds messages; emitted by the queue monitor",
     "feedback.rejected": "provider payloads that could not be applied (kept in the archive); event ingestor",
@@ -139,6 +144,7 @@ _ERROR_KIND: tuple[tuple[type[MailError], str], ...] = (
     (MailSendingPaused, "sending_paused"),
     (MailOutcomeUnknown, "outcome_unknown"),
     (MailRejected, "rejected"),
+    (MailRefused, "refused"),
     (MailTransientError, "transient"),
 )
 

@@ -20,6 +20,8 @@ def test_the_demo_meets_its_invariants(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads(summary_path.read_text())
     assert summary["leads"] == 1200
+    # initech's purchased list also holds throwaway, typo and unattended addresses: never sent to.
+    assert summary["skipped_by_hygiene"] == {"disposable": 3, "typo_domain": 3, "unattended_mailbox": 1}
     assert summary["duplicate_sends"] == 0
     assert summary["sends_to_suppressed"] == 0
     assert summary["non_terminal_jobs"] == 0

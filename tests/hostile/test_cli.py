@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -100,6 +103,28 @@ def test_f1_ses_refuses_the_built_in_secret_and_it_verifies_nothing(tmp_path: Pa
     assert BUILT_IN not in settings.unsubscribe_secrets
     assert BUILT_IN not in Settings(workspace=tmp_path, mailer="smtp").unsubscribe_secrets
     assert Settings(workspace=tmp_path).sending_secret() == BUILT_IN  # the simulator may
+
+
+def test_f1_the_sender_lambda_does_not_start_on_the_built_in_secret() -> None:
+    env = {
+        **os.environ,
+        "OUTREACH_BACKEND": "aws",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "OUTREACH_AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "OUTREACH_JOB_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs",
+    }
+    env.pop("OUTREACH_UNSUBSCRIBE_SECRET", None)
+    cold_start = subprocess.run(
+        [sys.executable, "-c", "import entrypoints.aws.sender"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert cold_start.returncode != 0
+    assert "OUTREACH_UNSUBSCRIBE_SECRET is not set" in cold_start.stderr
 
 
 def test_f1_run_without_init_is_an_error_not_the_built_in_secret(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from outreach_core.domain.jobs import ALLOWED, MAYBE_SENT, TERMINAL, JobStatus, 
 from outreach_core.policies.admission import TokenBucket
 from outreach_core.policies.autostop import AutoStopRules, Metric, RateRule, SlidingWindow, evaluate
 from outreach_core.policies.backoff import retry_delay
-from outreach_core.policies.responses import ResponseClass, classify
+from outreach_core.policies.responses import ProviderReply, ResponseClass, classify
 from outreach_core.policies.rotation import pick_weighted
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
@@ -122,21 +122,21 @@ class TestBackoffAndBuckets:
 @pytest.mark.parametrize(
     ("code", "text", "expected"),
     [
-        (421, "421 4.7.0 Try again later, closing connection", ResponseClass.THROTTLE),
+        (421, "421 4.7.0 Try again later, closing connection", ResponseClass.TRANSIENT),
         (
             550,
             "550 5.1.1 The email account that you tried to reach does not exist",
             ResponseClass.HARD_BOUNCE,
         ),
         (550, "550 5.2.1 The email account that you tried to reach is disabled", ResponseClass.HARD_BOUNCE),
-        (552, "552 5.2.2 Mailbox full", ResponseClass.SOFT_PERSISTENT),
+        (552, "552 5.2.2 Mailbox full", ResponseClass.MAILBOX_FULL),
         (
             550,
             "550 5.7.26 Unauthenticated email from example.com is not accepted",
-            ResponseClass.SENDER_BLOCK,
+            ResponseClass.AUTH_FAILURE,
         ),
-        (554, "554 5.6.0 Message content rejected", ResponseClass.PERMANENT),
+        (554, "554 5.6.0 Message content rejected", ResponseClass.CONTENT),
     ],
 )
 def test_response_classes(code: int, text: str, expected: ResponseClass) -> None:
-    assert classify(code, text) is expected
+    assert classify(ProviderReply(code=code, text=text)).cls is expected

@@ -81,6 +81,36 @@ def tenant_add(
     console.print(f"tenant {tenant_id} added")
 
 
+@tenant_app.command("hygiene")
+def tenant_hygiene(
+    ctx: Ctx,
+    tenant_id: Tenant,
+    role_accounts: Annotated[
+        str | None, typer.Option(help="info@, sales@, ...: allow, flag (send and show) or skip")
+    ] = None,
+    typos: Annotated[str | None, typer.Option(help="likely typos of big domains: flag or skip")] = None,
+) -> None:
+    """Show or set the tenant's list-hygiene policy (dead, disposable, do-not-contact: always skipped)."""
+    from outreach_core.policies.hygiene import RolePolicy, TypoPolicy
+
+    application = app_for(ctx.obj)
+    hygiene = application.services.hygiene()
+    with _guarded("tenant hygiene"):
+        policy = hygiene.policy(tenant_id)
+        if role_accounts is not None or typos is not None:
+            policy = policy.model_copy(
+                update={
+                    "role_accounts": RolePolicy(role_accounts) if role_accounts else policy.role_accounts,
+                    "typo_domains": TypoPolicy(typos) if typos else policy.typo_domains,
+                }
+            )
+            hygiene.set_policy(tenant_id, policy, at=application.adapters.clock().now(), actor="operator")
+    console.print(
+        f"{tenant_id}: role accounts {policy.role_accounts.value}, typo domains {policy.typo_domains.value}; "
+        "dead, disposable and do-not-contact domains and unattended mailboxes are always skipped"
+    )
+
+
 @tenant_app.command("list")
 def tenant_list(ctx: Ctx) -> None:
     table = Table("id", "name", "window", "daily", "hourly")
@@ -286,8 +316,34 @@ def campaign_list(ctx: Ctx, tenant_id: Tenant) -> None:
 
 
 @campaign_app.command("start")
-def campaign_start(ctx: Ctx, tenant_id: Tenant, campaign_id: str) -> None:
+def campaign_start(
+    ctx: Ctx,
+    tenant_id: Tenant,
+    campaign_id: str,
+    override_domain_check: Annotated[
+        str, typer.Option(help="start although SPF / DKIM / DMARC fail: the reason, kept in the audit log")
+    ] = "",
+) -> None:
+    """Start a draft campaign, after checking every domain it may send from (`outreach domain check`)."""
+    from entrypoints.cli.domains import print_report
+    from outreach_core.services.domain_health import DomainCheckFailed
+
+    application = app_for(ctx.obj)
     with _guarded("campaign start"):
+        try:
+            reports = application.services.domain_health().gate(
+                tenant_id, campaign_id, override=override_domain_check
+            )
+        except DomainCheckFailed as exc:
+            for report in exc.reports:
+                print_report(report)
+            fail(
+                f"campaign start: {exc}. Fix the DNS and run it again, or start it with "
+                "--override-domain-check REASON (audited)"
+            )
+        for report in reports:
+            if report.failing or override_domain_check:
+                print_report(report)
         enrolled = _admin(ctx).start_campaign(tenant_id, campaign_id)
     console.print(f"campaign {tenant_id}/{campaign_id} running; {enrolled} leads enrolled")
 
@@ -337,10 +393,34 @@ def leads_import(
         )
     console.print(
         f"imported {report.imported} leads ({report.enrolled} enrolled in running campaigns); "
-        f"{report.rejected} rows rejected"
+        f"{len(report.skipped)} skipped by list hygiene; {report.rejected} rows rejected"
     )
-    if report.problems:
-        table = Table("line", "reason", "email", title="Rejected rows")
-        for p in report.problems:
-            table.add_row(str(p.line), p.reason, p.email)
-        console.print(table)
+    for title, rows in (
+        ("Rejected rows (not imported)", report.problems),
+        ("Skipped by list hygiene (kept, never sent to)", report.skipped),
+        ("Flagged (imported and sent to)", report.flagged),
+    ):
+        if rows:
+            table = Table("line", "reason", "email", title=title)
+            for p in rows:
+                table.add_row(str(p.line), p.reason, p.email)
+            console.print(table)
+
+
+@leads_app.command("skipped")
+def leads_skipped(
+    ctx: Ctx,
+    tenant_id: Tenant,
+    lead_list: Annotated[str | None, typer.Option("--list", help="only this list")] = None,
+) -> None:
+    """Leads list hygiene skipped (at import or just before step 1), each with its reason."""
+    from outreach_core.domain.models import Lead, LeadStatus
+
+    state: CliState = ctx.obj
+    with _guarded("leads skipped"):
+        leads = app_for(state).services.records().all(Lead, tenant_id)
+    table = Table("email", "list", "why", "reason")
+    for lead in leads:
+        if lead.status is LeadStatus.SKIPPED and (lead_list is None or lead.list_name == lead_list):
+            table.add_row(lead.email, lead.list_name, lead.skip_code, lead.status_reason)
+    console.print(table)

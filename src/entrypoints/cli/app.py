@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from entrypoints.cli import admin, feedback, observe, ops
+from entrypoints.cli import admin, domains, feedback, observe, ops
 from entrypoints.cli.context import CliState, app_for, fail
 from entrypoints.log_setup import configure_logging
 from entrypoints.settings import BuiltInSecretError, Settings
@@ -27,6 +27,7 @@ app.add_typer(admin.leads_app, name="leads")
 app.add_typer(ops.dlq_app, name="dlq")
 app.add_typer(ops.jobs_app, name="jobs")
 app.add_typer(ops.suppress_app, name="suppress")
+app.add_typer(domains.domain_app, name="domain")
 app.add_typer(feedback.audit_app, name="audit")
 app.command("status")(ops.status)
 app.command("report")(observe.report)

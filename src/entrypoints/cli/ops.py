@@ -130,3 +130,59 @@ def suppress_list(ctx: typer.Context, tenant_id: Annotated[str | None, typer.Arg
             entry.source,
         )
     console.print(table)
+
+
+@suppress_app.command("add-domain")
+def suppress_add_domain(
+    ctx: typer.Context,
+    tenant_id: str,
+    domain: Annotated[str, typer.Argument(help="e.g. rival.example: it and its subdomains")],
+    reason: Annotated[str, typer.Option(help="competitor, customer, partner, ...")] = "do not contact",
+    note: str = "",
+) -> None:
+    """Never send to anyone at DOMAIN for this tenant (checked at import, before step 1, at send time)."""
+    state: CliState = ctx.obj
+    application = app_for(state)
+    try:
+        added = application.services.suppression().add_domain(
+            tenant_id,
+            domain,
+            reason=reason,
+            note=note,
+            at=application.adapters.clock().now(),
+            actor="operator",
+        )
+    except (ValueError, KeyError) as exc:
+        fail(f"suppress add-domain: {exc.args[0] if exc.args else exc}")
+    console.print(
+        f"{domain}: do-not-contact for {tenant_id}" if added else f"{domain} was already on the list"
+    )
+
+
+@suppress_app.command("remove-domain")
+def suppress_remove_domain(
+    ctx: typer.Context, tenant_id: str, domain: str, reason: str = "removed by operator"
+) -> None:
+    state: CliState = ctx.obj
+    application = app_for(state)
+    try:
+        removed = application.services.suppression().remove_domain(
+            tenant_id, domain, at=application.adapters.clock().now(), actor="operator", reason=reason
+        )
+    except ValueError as exc:
+        fail(f"suppress remove-domain: {exc}")
+    if not removed:
+        fail(f"{domain} is not on {tenant_id}'s do-not-contact list")
+    console.print(f"{domain} removed from {tenant_id}'s do-not-contact list")
+
+
+@suppress_app.command("domains")
+def suppress_domains(ctx: typer.Context, tenant_id: str) -> None:
+    """The tenant's do-not-contact domains."""
+    state: CliState = ctx.obj
+    table = Table("domain", "reason", "note", "since", "by")
+    for block in app_for(state).services.records().domain_blocks(tenant_id):
+        table.add_row(
+            block.domain, block.reason, block.note, f"{block.created_at:%Y-%m-%d %H:%M}", block.actor
+        )
+    console.print(table)

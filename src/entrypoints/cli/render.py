@@ -44,27 +44,47 @@ def _grouped(jobs: dict[str, int]) -> list[str]:
 def status_tables(console: Console, report: StatusReport) -> None:
     notes: list[str] = []
     tenants = Table(title="Tenants")
-    for column in ("tenant", "leads", "active", "replied", "bounced", "complained", "unsub", "sent"):
+    for column in (
+        "tenant",
+        "leads",
+        "active",
+        "replied",
+        "bounced",
+        "complained",
+        "unsub",
+        "skipped",
+        "sent",
+    ):
         tenants.add_column(column, justify="right" if column != "tenant" else "left")
     for row in report.tenants:
         leads = row.leads
         tenants.add_row(
             row.tenant_id,
             str(sum(leads.values())),
-            *(str(leads.get(k, 0)) for k in ("active", "replied", "bounced", "complained", "unsubscribed")),
+            *(
+                str(leads.get(k, 0))
+                for k in ("active", "replied", "bounced", "complained", "unsubscribed", "skipped")
+            ),
             str(row.sent),
         )
     console.print(tenants)
+    if report.skipped:
+        skipped = Table(
+            "tenant", "list", "why", "leads", "e.g.", title="Skipped by list hygiene (never sent to)"
+        )
+        for skip in report.skipped:
+            skipped.add_row(skip.tenant_id, skip.list_name, skip.code, str(skip.count), skip.example)
+        console.print(skipped)
     campaigns = Table(title="Campaigns (jobs)")
     campaigns.add_column("campaign", no_wrap=True)
     campaigns.add_column("status", no_wrap=True)
-    for column in (*_GROUPS, "bounces"):
+    for column in (*_GROUPS, "bounces", "skipped"):
         campaigns.add_column(column, justify="right")
     for c in report.campaigns:
         name = f"{c.tenant_id}/{c.campaign_id}"
         if c.reason:
             notes.append(f"{name}: {c.reason}")
-        campaigns.add_row(name, c.status, *_grouped(c.jobs), f"{c.bounce_rate:.1%}")
+        campaigns.add_row(name, c.status, *_grouped(c.jobs), f"{c.bounce_rate:.1%}", str(c.skipped))
     console.print(campaigns)
     identities = Table(title="Sender identities")
     for column in (
@@ -100,7 +120,8 @@ def status_tables(console: Console, report: StatusReport) -> None:
         console.print(f"[bold]note[/bold] {note}")
     console.print(
         "open = planned+queued+sending · stop = cancelled+suppressed · "
-        "fail = failed+dead_lettered+uncertain · bounces = rate over the last N sends"
+        "fail = failed+dead_lettered+uncertain · bounces = rate over the last N sends · "
+        "skipped = leads of its list never sent to (`outreach leads skipped`)"
     )
     observability_tables(console, report)  # tenant rates, mailbox providers, queue and dead letters
 
@@ -149,6 +170,8 @@ def demo_tables(console: Console, summary: dict[str, Any]) -> None:
         "wall_seconds",
     ):
         checks.add_row(key, str(summary[key]))
+    skipped = summary.get("skipped_by_hygiene") or {}
+    checks.add_row("skipped by list hygiene", ", ".join(f"{k} {v}" for k, v in skipped.items()) or "-")
     checks.add_row("paused campaigns", ", ".join(summary["paused_campaigns"]) or "-")
     checks.add_row("blocked identities", ", ".join(summary["blocked_identities"]) or "-")
     console.print(checks)

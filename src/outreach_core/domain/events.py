@@ -56,11 +56,12 @@ class DeliveryEvent(BaseModel):
 
     @property
     def counts_as_bounce(self) -> bool:
-        """Counts toward the bounce rate the way SES counts it: hard bounces, not our own suppressions."""
+        """Counts toward the bounce rate the way SES counts it: hard bounces SES attempted, not addresses
+        it never tried because they were on its account's or tenant's suppression list."""
         return (
             self.event_type is EventType.BOUNCE
             and self.bounce_kind is BounceKind.HARD
-            and self.bounce_subtype != "OnAccountSuppressionList"
+            and self.bounce_subtype not in ("OnAccountSuppressionList", "OnTenantSuppressionList")
         )
 
     @property

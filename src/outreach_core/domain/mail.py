@@ -75,32 +75,40 @@ class MailError(Exception):
     """Base for provider answers other than acceptance. Carries the provider's own words."""
 
     def __init__(
-        self, message: str, *, smtp_code: int | None = None, status: str = "", text: str = ""
+        self, message: str, *, smtp_code: int | None = None, status: str = "", text: str = "", stage: str = ""
     ) -> None:
         super().__init__(message)
         self.smtp_code = smtp_code
         self.status = status  # enhanced status code, e.g. 5.1.1
         self.text = text or message
+        self.stage = stage  # SMTP: connect | MAIL FROM | RCPT TO | DATA | end of DATA
 
 
-class MailThrottled(MailError):
-    """Slow down: the provider refused for rate reasons and did not accept the message."""
+class MailRefused(MailError):
+    """The provider answered and did not take the message. The adapter reports the reply as it came;
+    what it means (slow down, retry, bounce, block) is decided by the core's response policy."""
+
+
+class MailThrottled(MailRefused):
+    """The sending API refused for rate reasons (SES throttling, daily quota): its own error code."""
 
     def __init__(self, message: str, *, retry_after: timedelta | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.retry_after = retry_after
 
 
+class MailRejected(MailRefused):
+    """The sending API refused the message itself (SES MessageRejected, an unverified sender)."""
+
+
 class MailTransientError(MailError):
-    """Not accepted, may work later (4xx, connection refused before the message was handed over)."""
-
-
-class MailRejected(MailError):
-    """Permanently refused (5xx, invalid content, unverified sender): retrying will not help."""
+    """Not handed over and no reply to go by (connection refused or lost before the message, an API
+    that could not be reached): may work later."""
 
 
 class MailSendingPaused(MailError):
-    """The provider stopped all sending for us (SES SendingPaused / AccountSuspended): stop and alert."""
+    """The provider stopped all sending for us (SES SendingPaused / AccountSuspended, SMTP login
+    refused): stop and alert."""
 
 
 class MailUnencodable(MailRejected):

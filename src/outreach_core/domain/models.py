@@ -94,6 +94,7 @@ class LeadStatus(StrEnum):
     BOUNCED = "bounced"
     COMPLAINED = "complained"
     UNSUBSCRIBED = "unsubscribed"
+    SKIPPED = "skipped"  # list hygiene: never sent to (dead or disposable domain, do-not-contact, ...)
 
 
 class Lead(Entity):
@@ -111,6 +112,9 @@ class Lead(Entity):
     lawful_basis: LawfulBasis = LawfulBasis.LEGITIMATE_INTEREST
     list_name: Slug = "default"
     status: LeadStatus = LeadStatus.ACTIVE
+    skip_code: str = ""  # why list hygiene skipped it (policies.hygiene.SkipCode), when it did
+    status_reason: str = ""  # the one-line reason, as the import report and `outreach status` show it
+    flags: tuple[str, ...] = ()  # hygiene notes on a lead that is sent to (role account, likely typo)
     imported_at: datetime
 
     @property

@@ -38,3 +38,17 @@ class SuppressionEntry(BaseModel):
         if (self.scope is SuppressionScope.TENANT) != (self.tenant_id is not None):
             raise ValueError("tenant-scoped entries need a tenant_id; global entries must not have one")
         return self
+
+
+class DomainBlock(BaseModel):
+    """A tenant's do-not-contact domain (a competitor, an existing customer): nobody at it, or at any
+    of its subdomains, is sent to by this tenant. Checked at import, before step 1 and at send time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    domain: str
+    reason: str = "do not contact"  # competitor | customer | partner | ... (free text, one word best)
+    note: str = ""
+    created_at: datetime
+    actor: str = "operator"

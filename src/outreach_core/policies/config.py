@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from outreach_core.policies.aimd import AimdConfig
 from outreach_core.policies.autostop import AutoStopRules
+from outreach_core.policies.hygiene import HygienePolicy
 from outreach_core.policies.limits import Limit
 from outreach_core.policies.providers import DEFAULT_PROVIDER_LIMITS, Provider, ProviderLimits
 from outreach_core.policies.warmup import WarmupPlan
@@ -60,6 +61,7 @@ class TenantPolicy(BaseModel):
     providers: dict[Provider, ProviderLimits] = Field(default_factory=dict)
     warmup: WarmupPlan | None = None
     aimd: AimdConfig | None = None
+    hygiene: HygienePolicy | None = None  # list hygiene (role accounts, typo domains): services.hygiene
 
 
 class SendingPolicy(BaseModel):

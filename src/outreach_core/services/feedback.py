@@ -19,7 +19,7 @@ from outreach_core.domain.models import Campaign, Lead
 from outreach_core.domain.suppression import SuppressionReason
 from outreach_core.policies.autostop import BOUNCED, COMPLAINED, DELIVERED
 from outreach_core.policies.providers import Provider
-from outreach_core.policies.responses import ResponseClass, classify_bounce, is_rate_signal
+from outreach_core.policies.responses import ResponseClass, classify_bounce, classify_delay
 from outreach_core.ports import Clock, ConditionFailed, Metrics, Put
 from outreach_core.records import Records
 from outreach_core.services.audit import AuditTrail
@@ -33,6 +33,7 @@ log = structlog.get_logger(__name__)
 
 __all__ = ["FeedbackResult", "FeedbackService", "ReplyService"]  # ReplyService lives in services.replies
 
+_BOUNCE_TYPE = {BounceKind.HARD: "Permanent", BounceKind.SOFT: "Transient"}
 _MAYBE_UNRECORDED = frozenset({JobStatus.SENDING, JobStatus.UNCERTAIN})
 _TARGET = {
     EventType.SENT: JobStatus.SENT,
@@ -168,21 +169,14 @@ class FeedbackService:
     def _consequences(self, job: MessageJob, event: DeliveryEvent, now: datetime) -> list[GuardAction]:
         lead = self.records.find(Lead, job.tenant_id, job.lead_id)
         recipient = event.recipient or (lead.email if lead else "")
-        signal = self._provider_signal(job, event, recipient)
-        if signal is not None:
-            return signal
         match event.event_type:
             case EventType.DELIVERED:
                 return self.guard.on_outcome(job, DELIVERED)
-            case EventType.BOUNCE if event.bounce_kind is BounceKind.HARD:
-                if recipient:
-                    self.suppression.suppress(
-                        job.tenant_id, recipient, SuppressionReason.HARD_BOUNCE, source=event.event_id, at=now
-                    )
-                return self.guard.on_outcome(job, BOUNCED) if event.counts_as_bounce else []
-            case EventType.BOUNCE:
-                self._soft_bounce(job.tenant_id, recipient, event, now)
+            case EventType.DEFERRED:
+                self._deferral(job, event, recipient)
                 return []
+            case EventType.BOUNCE:
+                return self._bounce(job, event, recipient, now)
             case EventType.COMPLAINT:
                 if recipient:
                     self.suppression.suppress(
@@ -198,26 +192,42 @@ class FeedbackService:
             case _:
                 return []
 
-    def _provider_signal(
-        self, job: MessageJob, event: DeliveryEvent, recipient: str
-    ) -> list[GuardAction] | None:
-        """Events about the sender rather than the recipient; None when the event is not one."""
-        domain = recipient.rsplit("@", 1)[-1]
-        provider = self.guard.limiter.directory.provider(domain) if recipient else Provider.OTHER
-        if event.event_type is EventType.DEFERRED:
-            # A receiving provider is slowing us down (4.7.x, "temporarily deferred"): AIMD cut.
-            if is_rate_signal(event.diagnostic, event.status_code):
-                self.guard.on_deferral(job, provider, event.diagnostic or "deferred")
-            return []
-        if event.event_type is EventType.BOUNCE and event.bounce_kind is BounceKind.HARD:
-            verdict = classify_bounce("Permanent", event.bounce_subtype, event.status_code, event.diagnostic)
-            if verdict is ResponseClass.SENDER_BLOCK:
-                # A policy block reported as a bounce: pause the identity at that provider; the
-                # recipient did nothing wrong. SES still counts it toward the account's bounce rate.
-                if job.sender_id:
-                    self.guard.sender_block(job.tenant_id, job.sender_id, provider, event.diagnostic)
-                return self.guard.on_outcome(job, BOUNCED)
-        return None
+    def _provider(self, recipient: str) -> Provider:
+        if not recipient:
+            return Provider.OTHER
+        return self.guard.limiter.directory.provider(recipient.rsplit("@", 1)[-1])
+
+    def _deferral(self, job: MessageJob, event: DeliveryEvent, recipient: str) -> None:
+        """SES is still retrying: a rate signal at most (never a bounce, never a suppression)."""
+        verdict = classify_delay(event.delay_type, event.status_code, event.diagnostic)
+        if verdict.cls is ResponseClass.RATE_LIMIT:
+            self.guard.on_deferral(job, self._provider(recipient), event.diagnostic or event.delay_type)
+
+    def _bounce(
+        self, job: MessageJob, event: DeliveryEvent, recipient: str, now: datetime
+    ) -> list[GuardAction]:
+        """One SES bounce, decided by the response policy (policies.responses.classify_bounce)."""
+        bounce_type = (
+            _BOUNCE_TYPE.get(event.bounce_kind, "Undetermined") if event.bounce_kind else "Undetermined"
+        )
+        verdict = classify_bounce(bounce_type, event.bounce_subtype, event.status_code, event.diagnostic)
+        detail = f"{verdict.cls.value}: {event.diagnostic or event.bounce_subtype or bounce_type}"
+        provider = self._provider(recipient)
+        if verdict.suppress and recipient:
+            self.suppression.suppress(
+                job.tenant_id, recipient, SuppressionReason.HARD_BOUNCE, source=event.event_id, at=now
+            )
+        if verdict.soft_bounce:
+            self._soft_bounce(job.tenant_id, recipient, event, now)
+        if verdict.rate_cut:
+            self.guard.on_deferral(job, provider, detail)
+        if verdict.pause_at_provider and job.sender_id:
+            # A policy block reported as a bounce: pause the identity at that provider; the
+            # recipient did nothing wrong.
+            self.guard.sender_block(job.tenant_id, job.sender_id, provider, detail)
+        if verdict.alert:
+            self.guard.reply_alert(job, verdict.alert, provider, detail)
+        return self.guard.on_outcome(job, BOUNCED) if verdict.counts_as_bounce else []
 
     def _soft_bounce(self, tenant_id: str, recipient: str, event: DeliveryEvent, now: datetime) -> None:
         """Soft bounces SES gave up on: after the policy's count the address is suppressed."""

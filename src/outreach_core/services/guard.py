@@ -181,6 +181,18 @@ class ReputationGuard:
             )
         return cuts
 
+    def reply_alert(self, job: MessageJob, kind: str, provider: Provider | None, detail: str) -> None:
+        """A reply about our own set-up or content (auth failure, content rejected): audit and alert.
+        The recipient did nothing wrong; the alert's dedupe key is per identity and provider."""
+        where = provider.value if provider else "provider"
+        target = f"{job.sender_id or '-'}@{where}"
+        self.audit.record(job.tenant_id, self.clock.now(), ACTOR, kind, target, detail[:300], job=job.job_id)
+        log.warning("guard.reply_alert", kind=kind, target=target)
+        what = "check the template"
+        if kind == "identity.auth_failed":
+            what = "fix its DNS (SPF, DKIM, DMARC) or TLS"
+        self._alert(kind, job.tenant_id, target, f"{job.tenant_id}/{target}: {detail[:200]} ({what})")
+
     def resume_at_provider(self, tenant_id: str, identity_id: str, provider: Provider, actor: str) -> bool:
         """An operator ends an identity's pause at one provider before its cool-down; audited."""
         if not self.limiter.lift_provider_pause(tenant_id, identity_id, provider):

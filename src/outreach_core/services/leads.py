@@ -2,7 +2,9 @@
 
 Rows are checked first and written afterwards, each lead in one atomic write together with its
 enrolment in the running campaigns of its list, so an interrupted import leaves whole leads only and
-can simply be run again (rows already in are reported as such).
+can simply be run again (rows already in are reported as such). List hygiene (services.hygiene) runs
+on every good row: a skipped lead is kept, with its reason, and never enrolled; nothing is dropped
+without a line in the report.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from pydantic import ValidationError
 
 from outreach_core.domain.addresses import AddressError, canonical_email
 from outreach_core.domain.ids import lead_id_for
-from outreach_core.domain.models import Campaign, CampaignStatus, LawfulBasis, Lead
+from outreach_core.domain.models import Campaign, CampaignStatus, LawfulBasis, Lead, LeadStatus
 from outreach_core.domain.window import zone
 from outreach_core.ports import Clock, ConditionFailed
 from outreach_core.records import Records
 from outreach_core.services.audit import AuditTrail
+from outreach_core.services.hygiene import ListHygiene
 from outreach_core.services.sequence import step_timer
 
 log = structlog.get_logger(__name__)
@@ -65,9 +68,11 @@ class RowProblem:
 
 @dataclass
 class ImportReport:
-    imported: int = 0
+    imported: int = 0  # new leads that will be sent to
     enrolled: int = 0
-    problems: list[RowProblem] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)  # rows not imported
+    skipped: list[RowProblem] = field(default_factory=list)  # kept, never sent to: list hygiene
+    flagged: list[RowProblem] = field(default_factory=list)  # imported, worth a look (role account, typo)
 
     @property
     def rejected(self) -> int:
@@ -164,9 +169,10 @@ def _duplicate_column(header: list[str]) -> str | None:
 
 
 class LeadImportService:
-    def __init__(self, records: Records, clock: Clock) -> None:
+    def __init__(self, records: Records, clock: Clock, hygiene: ListHygiene | None = None) -> None:
         self.records = records
         self.clock = clock
+        self.hygiene = hygiene
         self.audit = AuditTrail(records)
 
     def import_csv(
@@ -228,6 +234,7 @@ class LeadImportService:
             list_name,
             imported=report.imported,
             rejected=report.rejected,
+            skipped=len(report.skipped),
         )
         return report
 
@@ -292,18 +299,30 @@ class LeadImportService:
             if c.status is CampaignStatus.RUNNING and c.lead_list == (good[0][1].list_name if good else "")
         ]
         now = self.clock.now()
-        for line, lead in good:
+        policy = self.hygiene.policy(tenant_id) if self.hygiene else None
+        for line, row_lead in good:
+            lead = row_lead
             suppressed = self.records.suppression_for(tenant_id, lead.email)
             if suppressed is not None:
                 report.problems.append(
                     RowProblem(line, f"suppressed ({suppressed.reason.value})", lead.email)
                 )
                 continue
-            timers = [self.records.timer_put(step_timer(c, lead.id, 1, now)) for c in running]
+            if self.hygiene is not None:
+                lead = self.hygiene.skip(lead, self.hygiene.check(tenant_id, lead.email, policy))
+            active = lead.status is LeadStatus.ACTIVE
+            timers = (
+                [self.records.timer_put(step_timer(c, lead.id, 1, now)) for c in running] if active else []
+            )
             try:
                 self.records.store.write(self.records.create_op(lead), *timers)
             except ConditionFailed:
                 report.problems.append(RowProblem(line, "already imported for this tenant", lead.email))
                 continue
+            if not active:
+                report.skipped.append(RowProblem(line, lead.status_reason, lead.email))
+                continue
             report.imported += 1
             report.enrolled += len(timers)
+            for flag in lead.flags:
+                report.flagged.append(RowProblem(line, flag, lead.email))

@@ -409,9 +409,10 @@ class SendLimiter:
     def record(
         self, tenant_id: str, identity_id: str, provider: Provider | None, outcome: str, now: datetime
     ) -> list[str]:
-        """An outcome for the warm-up day and the reputation score. A deferral also cuts a rate (AIMD): the
-        identity's at that provider when the provider is known (Gmail's 4.7.28 says nothing about our
-        mail to Outlook), the identity's own rate when it is not. Returns the scopes whose rate was cut."""
+        """An outcome for the warm-up day and the reputation score. A deferral also cuts one rate (AIMD):
+        the identity's at that provider when the provider is known (Gmail's 4.7.28 says nothing about
+        our mail to Outlook), the identity's own rate when it is not ("other"). Never both: one reply,
+        one cut. Returns the scopes whose rate was cut."""
         policy = self.policy_for(tenant_id)
         cuts: list[str] = []
         now_s = micros(now) / 1e6
@@ -428,7 +429,7 @@ class SendLimiter:
             return new
 
         self._update(f"T#{tenant_id}", ident_sort(identity_id), ident_change)
-        if outcome == "deferred" and provider is not None:
+        if outcome == "deferred" and provider is not None and provider is not Provider.OTHER:
 
             def prov_change(data: dict[str, Any]) -> dict[str, Any]:
                 state, done = aimd.cut(data.get("aimd"), now_s, policy.aimd)

@@ -1,7 +1,9 @@
 """The planner: turns due step timers into claimed, slotted, enqueued jobs. Runs on a schedule.
 
 Per tenant and tick it reads the timers due within the horizon and
-  - step:  checks campaign, lead and suppression, moves the time into the lead's sending window,
+  - step:  checks campaign, lead and suppression (and, before step 1, list hygiene: a domain that
+           died since the import, a do-not-contact domain added since), moves the time into the
+           lead's sending window,
            admits it under the tenant's quotas and its identities' warm-up room, then under the
            tenant's fair share of the account's rate (deficit round-robin across tenants), places it
            in a slot with jitter, claims the job by a conditional write (the idempotency key: a
@@ -49,6 +51,7 @@ from outreach_core.policies.providers import Provider
 from outreach_core.ports import Clock, ConditionFailed, JobQueue, Put, QueueMessage
 from outreach_core.records import GLOBAL, Records, Timer, TimerKind, stamp
 from outreach_core.services.guard import ReputationGuard
+from outreach_core.services.hygiene import ListHygiene
 from outreach_core.services.jobs import JobMessage, day_key
 from outreach_core.services.limiter import ACCOUNT, SLOTS, SendLimiter
 
@@ -66,6 +69,7 @@ class PlanReport:
     planned: int = 0
     enqueued: int = 0
     stopped: int = 0  # sequences that ended at a lead that replied, bounced, unsubscribed or is suppressed
+    skipped: int = 0  # leads list hygiene skipped just before their first step (dead domain, DNC, ...)
     uncertain: int = 0
     deferred: int = 0  # due, but over the tenant's quotas this tick
     next_due: datetime | None = None
@@ -162,10 +166,12 @@ class PlannerService:
         config: PlannerConfig | None = None,
         limiter: SendLimiter | None = None,
         guard: ReputationGuard | None = None,
+        hygiene: ListHygiene | None = None,
     ) -> None:
         self.records = records
         self.queue = queue
         self.clock = clock
+        self.hygiene = hygiene
         self.config = config or PlannerConfig()
         self.limiter = limiter or (guard.limiter if guard else SendLimiter(records))
         self.guard = guard
@@ -344,6 +350,10 @@ class PlannerService:
             self.records.store.write(drop)
             report.stopped += 1
             return None
+        if timer.step == 1 and self.hygiene is not None and self._skipped(tenant, lead):
+            self.records.store.write(drop)
+            report.skipped += 1
+            return None
         window = (campaign.step(timer.step).window or tenant.window).in_zone(lead.timezone)
         at = window.next_open(max(timer.at, now))
         if at > until:
@@ -351,6 +361,17 @@ class PlannerService:
             return None
         provider = self.limiter.directory.provider(lead.domain).value
         return _Candidate(timer=timer, at=at, campaign=campaign, provider=provider)
+
+    def _skipped(self, tenant: Tenant, lead: Lead) -> bool:
+        """List hygiene just before the first send: True when the lead is (now) skipped."""
+        assert self.hygiene is not None
+        verdict = self.hygiene.check(tenant.id, lead.email)
+        if verdict.ok:
+            return False
+        with contextlib.suppress(ConditionFailed):  # the lead moved (replied, erased): it is not sent either
+            self.records.replace(self.hygiene.skip(lead, verdict))
+        log.info("planner.lead_skipped", tenant_id=tenant.id, lead_id=lead.id, skip=verdict.skip)
+        return True
 
     def _refile(self, timer: Timer, at: datetime) -> None:
         """Move a timer to a later time (a no-op when that is where it already is, to the second)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from outreach_core.domain.jobs import JobStatus, MessageJob
-from outreach_core.domain.models import Lead, SenderIdentity
+from outreach_core.domain.models import Lead, LeadStatus, SenderIdentity
 from outreach_core.policies.providers import Provider, provider_for_domain
 from outreach_core.ports import Clock
 from outreach_core.records import Records
@@ -90,6 +90,17 @@ class GroupRow:
     outcomes: Outcomes = field(default_factory=Outcomes)
 
 
+@dataclass(frozen=True)
+class SkippedLead:
+    """A lead list hygiene skipped: never sent to, and why."""
+
+    tenant_id: str
+    list_name: str
+    email: str
+    code: str
+    reason: str
+
+
 @dataclass
 class ReportData:
     generated_at: datetime
@@ -101,6 +112,7 @@ class ReportData:
     identities: list[GroupRow]
     providers: list[GroupRow]
     jobs_by_status: dict[str, int]
+    skipped: list[SkippedLead] = field(default_factory=list)
 
     @property
     def totals(self) -> Outcomes:
@@ -125,8 +137,15 @@ class ReportService:
         provider_rows: dict[str, GroupRow] = {}
         statuses: Counter[str] = Counter()
         jobs_all: list[MessageJob] = []
+        skipped: list[SkippedLead] = []
         for tenant in tenants:
-            domains = {lead.id: lead.domain for lead in self.records.all(Lead, tenant.id)}
+            leads = self.records.all(Lead, tenant.id)
+            domains = {lead.id: lead.domain for lead in leads}
+            skipped.extend(
+                SkippedLead(tenant.id, lead.list_name, lead.email, lead.skip_code, lead.status_reason)
+                for lead in leads
+                if lead.status is LeadStatus.SKIPPED
+            )
             for identity in self.records.all(SenderIdentity, tenant.id):
                 key = f"{tenant.id}/{identity.id}"
                 identity_rows[key] = GroupRow(key, identity.domain, identity.status.value)
@@ -162,4 +181,5 @@ class ReportService:
             identities=sorted(identity_rows.values(), key=lambda r: r.key),
             providers=sorted(provider_rows.values(), key=lambda r: -r.outcomes.sent),
             jobs_by_status=dict(sorted(statuses.items())),
+            skipped=skipped,
         )

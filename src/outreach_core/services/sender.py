@@ -1,7 +1,8 @@
 """The sender: one queue message in, at most one email out.
 
 Order of checks for each job: state (a job that may have gone out is never sent again), campaign
-running, lead active, suppression (tenant + global, at send time), sending window, the limiter (tenant,
+running, suppression (tenant + global, at send time), the tenant's do-not-contact domains, lead
+active, sending window, the limiter (tenant,
 account with fair share, identity with warm-up, identity x receiving provider) which also picks the
 identity (sticky for follow-ups, else smooth weighted round-robin by reputation and warm-up headroom),
 rendering. Then `queued -> sending` by compare-and-set, together with every limiter document and a
@@ -29,10 +30,10 @@ from outreach_core.domain.jobs import TERMINAL, JobStatus, MessageJob
 from outreach_core.domain.mail import (
     MailError,
     MailOutcomeUnknown,
+    MailRefused,
     MailRejected,
     MailSendingPaused,
     MailThrottled,
-    MailTransientError,
     MailUnencodable,
     OutboundEmail,
 )
@@ -48,7 +49,15 @@ from outreach_core.domain.models import (
 from outreach_core.domain.suppression import SuppressionReason
 from outreach_core.policies.autostop import BOUNCED
 from outreach_core.policies.backoff import retry_delay
-from outreach_core.policies.responses import ResponseClass, classify
+from outreach_core.policies.responses import (
+    Effect,
+    ProviderReply,
+    ReplyOrigin,
+    Retry,
+    Verdict,
+    classify,
+    effect_of,
+)
 from outreach_core.ports import (
     Clock,
     ConditionFailed,
@@ -91,6 +100,7 @@ class SenderConfig(BaseModel):
     max_receives: int = 3
     retry_base: timedelta = timedelta(minutes=2)
     sending_paused_backoff: timedelta = timedelta(hours=1)
+    soft_retry: timedelta = timedelta(hours=6)  # the soft-bounce rule's spacing (mailbox full)
 
 
 class Outcome(StrEnum):
@@ -302,6 +312,15 @@ class SenderService:
                 now,
                 Outcome.SUPPRESSED,
             )
+        block = self.records.domain_block_for(job.tenant_id, ctx.lead.domain)
+        if block is not None:
+            return self._finish(
+                job,
+                JobStatus.SUPPRESSED,
+                f"do-not-contact domain: {block.domain} ({block.reason})",
+                now,
+                Outcome.SUPPRESSED,
+            )
         if ctx.lead.status is not LeadStatus.ACTIVE:
             return self._finish(
                 job, JobStatus.CANCELLED, f"lead {ctx.lead.status.value}", now, Outcome.CANCELLED
@@ -417,64 +436,84 @@ class SenderService:
         self, job: MessageJob, choice: _Choice, exc: MailError, message: ReceivedMessage
     ) -> SendResult:
         now = self.clock.now()
-        detail = redact_addresses(f"{type(exc).__name__}: {exc.text}")[:500]
         if isinstance(exc, MailOutcomeUnknown):
-            return self._uncertain(job, detail)
+            return self._uncertain(job, f"{type(exc).__name__}: {exc.text}")
         if choice.grant is not None:
             self.limiter.release(job.tenant_id, choice.grant)
         if isinstance(exc, MailUnencodable):  # a rendering failure in the adapter: nothing went out
-            return self._finish(job, JobStatus.FAILED, f"render: {detail}", now, Outcome.FAILED)
-        if isinstance(exc, MailThrottled | MailTransientError) and _provider_throttle(exc):
-            self.guard.on_deferral(job, choice.grant.provider if choice.grant else None, detail)
-        if isinstance(exc, MailThrottled):
-            delay = exc.retry_after or retry_delay(
-                job.attempts, job.job_id, base_s=self.config.retry_base.total_seconds()
-            )
-            return self._requeue(job, now + delay, detail, now, count_attempt=False)
+            reason = f"render: {type(exc).__name__}: {exc.text}"[:500]
+            return self._finish(job, JobStatus.FAILED, reason, now, Outcome.FAILED)
         if isinstance(exc, MailSendingPaused):
+            detail = redact_addresses(f"{type(exc).__name__}: {exc.text}")[:500]
             log.error("sender.provider_paused", detail=detail)
             return self._requeue(
                 job, now + self.config.sending_paused_backoff, detail, now, count_attempt=False
             )
-        if isinstance(exc, MailTransientError):
+        verdict = classify(reply_of(exc))
+        # Provider texts quote the recipient: redacted before the reason, a log line or an alert has it.
+        detail = redact_addresses(f"{verdict.cls.value}: {exc}")[:500]
+        log.info("sender.refused", response_class=verdict.cls.value, rule=verdict.rule, stage=exc.stage)
+        return self._apply(job, choice, exc, verdict, detail, message, now)
+
+    def _apply(
+        self,
+        job: MessageJob,
+        choice: _Choice,
+        exc: MailError,
+        verdict: Verdict,
+        detail: str,
+        message: ReceivedMessage,
+        now: datetime,
+    ) -> SendResult:
+        """Carry out the one effect the response policy gives this verdict (policies.responses)."""
+        effect = effect_of(verdict)
+        provider = choice.grant.provider if choice.grant else None
+        if effect.alert:
+            self.guard.reply_alert(job, effect.alert, provider, detail)
+        if effect.rate_cut:
+            self.guard.on_deferral(job, provider, detail)  # the only rate cut this reply makes
+        retry = effect.retry
+        if effect.pause_at_provider:
+            if provider is None:
+                retry = Retry.LATER  # nowhere to pause it: wait and try again
+            else:  # the job waits for another identity, or for the pause to run out
+                self.guard.sender_block(job.tenant_id, choice.identity.id, provider, detail)
+        if retry is Retry.SLOWER:
+            after = exc.retry_after if isinstance(exc, MailThrottled) else None
+            base = self.config.retry_base.total_seconds()
+            delay = after or retry_delay(job.attempts, job.job_id, base_s=base)
+            return self._requeue(job, now + delay, detail, now, count_attempt=False)
+        if retry is Retry.ELSEWHERE:
+            return self._requeue(job, now, detail, now, count_attempt=False)
+        if retry is Retry.LATER:
             if job.attempts >= self.config.max_attempts:
                 self.queue.dead_letter(message.receipt, detail)
                 return self._finish(job, JobStatus.DEAD_LETTERED, detail, now, Outcome.DEAD_LETTERED)
             delay = retry_delay(job.attempts, job.job_id, base_s=self.config.retry_base.total_seconds())
             return self._requeue(job, now + delay, detail, now)
-        assert isinstance(exc, MailRejected)
-        return self._rejected(job, choice, exc, detail, now)
+        return self._ends(job, effect, detail, now)
 
-    def _rejected(
-        self, job: MessageJob, choice: _Choice, exc: MailRejected, detail: str, now: datetime
-    ) -> SendResult:
-        verdict = classify(exc.smtp_code, exc.text, exc.status)
-        if verdict is ResponseClass.HARD_BOUNCE:
-            lead = self.records.get(Lead, job.tenant_id, job.lead_id)
-            result = self._finish(job, JobStatus.BOUNCED, detail, now, Outcome.BOUNCED)
-            self.suppression.suppress(
-                job.tenant_id, lead.email, SuppressionReason.HARD_BOUNCE, source=job.job_id, at=now
-            )
+    def _ends(self, job: MessageJob, effect: Effect, detail: str, now: datetime) -> SendResult:
+        """The soft-bounce rule's next step, or the end of the job (bounced, or failed)."""
+        if effect.retry is Retry.SOFT:
+            if job.attempts < self.suppression.policy.soft_bounces_before_suppress:
+                return self._requeue(job, now + self.config.soft_retry, detail, now)
+            result = self._finish(job, JobStatus.FAILED, detail, now, Outcome.FAILED)
+            if effect.suppress_when_exhausted:  # never for a 4xx (design.md §4.7)
+                self._suppress(job, SuppressionReason.SOFT_BOUNCE_REPEATED, now)
+            return result
+        if not effect.suppress:
+            return self._finish(job, JobStatus.FAILED, detail, now, Outcome.FAILED)
+        result = self._finish(job, JobStatus.BOUNCED, detail, now, Outcome.BOUNCED)
+        self._suppress(job, SuppressionReason.HARD_BOUNCE, now)
+        if effect.counts_as_bounce:
             self.guard.on_sent(job)
             self.guard.on_outcome(job, BOUNCED)
-            return result
-        if verdict is ResponseClass.SENDER_BLOCK and choice.grant is not None:
-            # Pause this identity at this provider; the job waits for another identity or the pause.
-            self.guard.sender_block(job.tenant_id, choice.identity.id, choice.grant.provider, detail)
-            return self._requeue(job, now, detail, now, count_attempt=False)
-        if verdict is ResponseClass.THROTTLE:
-            self.guard.on_deferral(job, choice.grant.provider if choice.grant else None, detail)
-            return self._requeue(job, now + self.config.retry_base, detail, now, count_attempt=False)
-        if verdict is ResponseClass.SOFT_PERSISTENT:
-            if job.attempts < self.suppression.policy.soft_bounces_before_suppress:
-                return self._requeue(job, now + timedelta(hours=6), detail, now)
-            lead = self.records.get(Lead, job.tenant_id, job.lead_id)
-            result = self._finish(job, JobStatus.FAILED, detail, now, Outcome.FAILED)
-            self.suppression.suppress(
-                job.tenant_id, lead.email, SuppressionReason.SOFT_BOUNCE_REPEATED, source=job.job_id, at=now
-            )
-            return result
-        return self._finish(job, JobStatus.FAILED, detail, now, Outcome.FAILED)
+        return result
+
+    def _suppress(self, job: MessageJob, reason: SuppressionReason, now: datetime) -> None:
+        lead = self.records.get(Lead, job.tenant_id, job.lead_id)
+        self.suppression.suppress(job.tenant_id, lead.email, reason, source=job.job_id, at=now)
 
     def _uncertain(self, job: MessageJob, detail: str) -> SendResult:
         detail = redact_addresses(detail)[:500]
@@ -560,7 +599,18 @@ def _first_error(exc: ValueError) -> str:
     return redact_addresses(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
-def _provider_throttle(exc: MailError) -> bool:
-    """A receiving provider's rate signal (a 4xx with a code), as opposed to the SES account's own
-    throttle, which the account limiter exists to prevent and which no identity's rate would fix."""
-    return exc.smtp_code is not None and 400 <= exc.smtp_code < 500
+def reply_of(exc: MailError) -> ProviderReply:
+    """The raw facts of a refusal for the response policy: an MTA's reply when there is an SMTP code,
+    otherwise the sending API's own answer (with what its error code said)."""
+    if exc.smtp_code is not None:
+        return ProviderReply(code=exc.smtp_code, status=exc.status, text=exc.text, stage=exc.stage)
+    hint = "unavailable"  # no answer at all: not handed over, may work later
+    if isinstance(exc, MailThrottled):
+        hint = "throttled"
+    elif isinstance(exc, MailRejected):
+        hint = "rejected"
+    elif isinstance(exc, MailRefused):
+        hint = ""
+    return ProviderReply(
+        status=exc.status, text=exc.text, stage=exc.stage, origin=ReplyOrigin.API, api_hint=hint
+    )

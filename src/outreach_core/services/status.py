@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from outreach_core.domain.jobs import JobStatus, MessageJob
-from outreach_core.domain.models import Campaign, Lead, SenderIdentity
+from outreach_core.domain.models import Campaign, Lead, LeadStatus, SenderIdentity
 from outreach_core.policies import aimd, warmup
 from outreach_core.policies.limits import Limit, from_micros, micros, window_used
 from outreach_core.ports import Clock, JobQueue, QueueStats
@@ -28,6 +28,7 @@ class CampaignStatusRow:
     jobs: dict[str, int]
     bounce_rate: float
     window_sends: int
+    skipped: int = 0  # leads of its list that list hygiene skipped (never sent to)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,17 @@ class TenantStatusRow:
 
 
 @dataclass(frozen=True)
+class SkippedRow:
+    """Leads list hygiene skipped, per tenant, list and reason (`outreach leads skipped` lists them)."""
+
+    tenant_id: str
+    list_name: str
+    code: str
+    count: int
+    example: str  # one of the reasons, as the lead records it
+
+
+@dataclass(frozen=True)
 class ProviderStatusRow:
     """Per receiving mailbox provider (gmail, microsoft, yahoo, ...; see services.reporting)."""
 
@@ -97,6 +109,7 @@ class StatusReport:
     dead_letters: int = 0
     providers: list[ProviderStatusRow] = field(default_factory=list)
     queue: QueueStats | None = None
+    skipped: list[SkippedRow] = field(default_factory=list)
 
 
 class StatusService:
@@ -122,6 +135,14 @@ class StatusService:
             report.tenants.append(
                 TenantStatusRow(tenant.id, dict(leads), dict(Counter(j.status.value for j in jobs)))
             )
+            skipped: dict[tuple[str, str], list[Lead]] = {}
+            for lead in all_leads:
+                if lead.status is LeadStatus.SKIPPED:
+                    skipped.setdefault((lead.list_name, lead.skip_code), []).append(lead)
+            report.skipped.extend(
+                SkippedRow(tenant.id, name, code, len(rows), rows[0].status_reason)
+                for (name, code), rows in sorted(skipped.items())
+            )
             for campaign in self.records.all(Campaign, tenant.id):
                 mine = [j for j in jobs if j.campaign_id == campaign.id]
                 window = self.guard.window(tenant.id, "campaign", campaign.id, self.guard.rules.campaign)
@@ -134,6 +155,7 @@ class StatusService:
                         dict(Counter(j.status.value for j in mine)),
                         window.rate("b"),
                         window.sends,
+                        sum(len(rows) for (name, _), rows in skipped.items() if name == campaign.lead_list),
                     )
                 )
             for identity in self.records.all(SenderIdentity, tenant.id):

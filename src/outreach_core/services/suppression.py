@@ -11,7 +11,12 @@ from outreach_core.domain.addresses import REDACTED_LOCAL, address_key, redact_a
 from outreach_core.domain.ids import email_hash, lead_id_for
 from outreach_core.domain.jobs import JobStatus, MessageJob
 from outreach_core.domain.models import Lead, LeadStatus
-from outreach_core.domain.suppression import SuppressionEntry, SuppressionReason, SuppressionScope
+from outreach_core.domain.suppression import (
+    DomainBlock,
+    SuppressionEntry,
+    SuppressionReason,
+    SuppressionScope,
+)
 from outreach_core.policies.suppression import SuppressionPolicy
 from outreach_core.ports import ConditionFailed, Delete, Put
 from outreach_core.records import GLOBAL, Records
@@ -154,6 +159,31 @@ class SuppressionService:
         self.audit.record(audit_tenant, at, actor, "suppression.remove", digest, reason, scope=scope.value)
         return True
 
+    # --- do-not-contact domains ---------------------------------------------------------------------
+
+    def add_domain(
+        self, tenant_id: str, domain: str, *, reason: str, note: str = "", at: datetime, actor: str
+    ) -> bool:
+        """Put a domain (and its subdomains) on the tenant's do-not-contact list. False if it was."""
+        self.records.tenant(tenant_id)
+        domain = normalised_domain(domain)
+        if self.records.store.get(f"T#{tenant_id}", f"DNC#{domain}") is not None:
+            return False
+        block = DomainBlock(
+            tenant_id=tenant_id, domain=domain, reason=reason, note=note, created_at=at, actor=actor
+        )
+        self.records.store.write(self.records.domain_block_put(block))
+        self.audit.record(tenant_id, at, actor, "suppression.add_domain", domain, reason, note=note)
+        return True
+
+    def remove_domain(self, tenant_id: str, domain: str, *, at: datetime, actor: str, reason: str) -> bool:
+        domain = normalised_domain(domain)
+        if self.records.store.get(f"T#{tenant_id}", f"DNC#{domain}") is None:
+            return False
+        self.records.store.write(Delete(partition=f"T#{tenant_id}", sort=f"DNC#{domain}"))
+        self.audit.record(tenant_id, at, actor, "suppression.remove_domain", domain, reason)
+        return True
+
     def cancel_open_jobs(self, tenant_id: str, lead_id: str, reason: str, at: datetime) -> int:
         """Cancel the lead's planned and queued jobs now (a queue message left behind finds them
         cancelled and does nothing). Jobs already being sent are left to finish."""
@@ -236,3 +266,14 @@ class SuppressionService:
     def export(self, scope: SuppressionScope, tenant_id: str | None = None) -> list[SuppressionEntry]:
         """The whole list, oldest first (for CSV export and audits)."""
         return sorted(self.records.suppressions(scope, tenant_id), key=lambda e: (e.created_at, e.email_hash))
+
+
+def normalised_domain(domain: str) -> str:
+    """A domain as the do-not-contact list keys it: lower case, no trailing dot, IDNA A-labels."""
+    value = domain.strip().lower().rstrip(".").removeprefix("@")
+    if "@" in value or not value or "." not in value or any(c.isspace() for c in value):
+        raise ValueError(f"not a domain: {domain!r}")
+    try:
+        return value.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError(f"not a domain: {domain!r} ({exc})") from exc
