@@ -108,8 +108,9 @@ class EventIngestor:
                     continue
                 events.extend(parse_event(body, refs[index]))
             except (MalformedEventError, InboundMailError, KeyError, ValueError) as exc:
-                report.rejected.append((index, str(exc)))
-                log.warning("feedback.rejected", index=index, reason=str(exc), payload=refs[index])
+                reason = redact_addresses(str(exc))
+                report.rejected.append((index, reason))
+                log.warning("feedback.rejected", index=index, reason=reason, payload=refs[index])
         self._kept(report, {**refs, **kept})
         for result in self.feedback.handle(events):
             report.results.append(result)
