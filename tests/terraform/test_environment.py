@@ -47,8 +47,12 @@ def test_the_functions_run_the_aws_backend_against_the_same_resources(example: t
     assert sender["OUTREACH_AWS_FAILOVER_REGION"] == "${var.failover_region}"
     assert sender["OUTREACH_JOB_QUEUE_URL"] == "${module.queue.queue_url}"
     assert sender["OUTREACH_JOB_DLQ_URL"] == "${module.queue.dlq_url}"
-    assert sender["OUTREACH_UNSUBSCRIBE_BASE_URL"] == "${module.unsubscribe.function_url}unsubscribe"
+    # The HTTP API's URL has no trailing slash: one "/" between it and the route's first segment.
+    assert sender["OUTREACH_UNSUBSCRIBE_BASE_URL"] == "${module.unsubscribe_endpoint.url}/unsubscribe"
+    assert example.outputs()["unsubscribe_base_url"]["value"] == sender["OUTREACH_UNSUBSCRIBE_BASE_URL"]
     assert calls["feedback"]["environment"]["OUTREACH_ARCHIVE_BUCKET"] == "${module.archive.bucket_name}"
+    for name in ("planner", "sender", "feedback"):  # the engine's alerts go to the primary alert topic
+        assert calls[name]["environment"]["OUTREACH_ALERT_TOPIC_ARN"] == "${module.alerts.topic_arn}", name
     for name in ("sender", "feedback", "unsubscribe"):
         assert calls[name]["environment"]["OUTREACH_UNSUBSCRIBE_SECRET"] == "${var.unsubscribe_secret}"
     assert example.variables()["unsubscribe_secret"]["sensitive"] is True

@@ -92,7 +92,7 @@ def test_the_module_role_has_only_the_code_policy_and_the_platform_policy(
             "resources": "${statement.value.resources}",
         }
     ]
-    assert code["dynamic"][0]["statement"]["for_each"] == "${var.policy_statements}"
+    assert code["dynamic"][0]["statement"]["for_each"] == "${local.policy_statements}"
 
 
 def test_the_platform_policy_is_the_fixed_set_each_scoped_to_a_resource(
@@ -138,22 +138,56 @@ def test_the_scheduler_role_may_only_invoke_its_targets(modules: dict[str, tfcon
     ]
 
 
-def test_a_public_function_url_gets_both_grants_and_nothing_wider(
-    modules: dict[str, tfconfig.Config],
-) -> None:
-    """Since October 2025 a NONE-auth URL needs InvokeFunctionUrl and InvokeFunction (via the URL only)."""
-    module = modules["lambda_function"]
-    url = module.resource("aws_lambda_permission", "public_url")
-    invoke = module.resource("aws_lambda_permission", "public_url_invoke")
-    assert (url["action"], url["principal"], url["function_url_auth_type"]) == (
-        "lambda:InvokeFunctionUrl",
-        "*",
-        "NONE",
-    )
-    assert (invoke["action"], invoke["principal"], invoke["invoked_via_function_url"]) == (
+def test_nothing_may_invoke_a_function_anonymously() -> None:
+    """No function URL and no `principal = "*"`: the public endpoint is the HTTP API's routes."""
+    for path in tfconfig.module_dirs() + tfconfig.env_dirs():
+        for kind, name, body in tfconfig.load(path).resources():
+            assert kind != "aws_lambda_function_url", f"{path.name}: {kind}.{name}"
+            if kind == "aws_lambda_permission":
+                assert body["principal"] != "*", f"{path.name}: {kind}.{name}"
+
+
+def test_the_http_api_may_invoke_only_through_its_own_routes(modules: dict[str, tfconfig.Config]) -> None:
+    module = modules["http_endpoint"]
+    permission = module.resource("aws_lambda_permission", "this")
+    assert permission["for_each"] == "${local.routes}"
+    assert (permission["action"], permission["principal"]) == (
         "lambda:InvokeFunction",
-        "*",
-        True,
+        "apigateway.amazonaws.com",
     )
-    for body in (url, invoke, module.resource("aws_lambda_function_url", "this")):
-        assert body["count"] == "${var.create_function_url ? 1 : 0}"
+    # <this API's execution ARN>/<any stage>/<the route's method>/<the route's path>
+    assert permission["source_arn"].startswith(
+        "${aws_apigatewayv2_api.this.execution_arn}/*/${each.value.method"
+    )
+    assert permission["source_arn"].endswith(r'${replace(each.value.path, "/\\{[^}]+\\}/", "*")}')
+    route = module.resource("aws_apigatewayv2_route", "this")
+    assert (route["for_each"], route["route_key"]) == ("${local.routes}", "${each.key}")
+
+
+def test_the_feedback_function_reads_only_the_inbound_prefix(example: tfconfig.Config) -> None:
+    statements = {s["sid"]: s for s in example.modules()["feedback"]["policy_statements"]}
+    assert statements["InboundMail"] == {
+        "sid": "InboundMail",
+        "actions": ["s3:GetObject"],
+        "resources": "${local.inbound_object_resources}",
+    }
+    inbound = "module.inbound[0]"
+    assert example.blocks["locals"][0]["inbound_object_resources"] == (
+        f'${{var.inbound == null ? [] : ["${{{inbound}.bucket_arn}}/${{{inbound}.object_key_prefix}}*"]}}'
+    )
+    assert example.modules()["feedback"]["kms_key_arns"] == "${local.inbound_kms_key_arns}"
+    assert example.blocks["locals"][0]["inbound_kms_key_arns"] == (
+        "${try(var.inbound.kms_key_arn, null) == null ? [] : [var.inbound.kms_key_arn]}"
+    )
+
+
+def test_a_statement_without_resources_is_left_out(modules: dict[str, tfconfig.Config]) -> None:
+    """An optional resource that is off (no inbound) leaves its statement empty: no invalid policy."""
+    module = modules["lambda_function"]
+    assert module.blocks["locals"][0]["policy_statements"] == (
+        "${[for s in var.policy_statements : s if length(s.resources) > 0]}"
+    )
+    assert (
+        module.resource("aws_iam_role_policy", "code")["count"]
+        == "${length(local.policy_statements) > 0 ? 1 : 0}"
+    )

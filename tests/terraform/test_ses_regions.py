@@ -21,23 +21,26 @@ def test_the_root_instantiates_ses_in_the_primary_and_the_failover_region(exampl
         for label, body in example.modules().items()
         if body["source"].endswith("modules/ses_region")
     }
-    assert {label: body["region"] for label, body in calls.items()} == {
-        "ses_primary": "${var.primary_region}",
-        "ses_failover": "${var.failover_region}",
+    # The primary instance runs on the default provider, the failover one on the failover alias.
+    assert {label: body.get("providers") for label, body in calls.items()} == {
+        "ses_primary": None,
+        "ses_failover": {"aws": "${aws.failover}"},
     }
+    providers = {body.get("alias", "default"): body["region"] for _, body in example.providers()}
+    assert providers == {"default": "${var.primary_region}", "failover": "${var.failover_region}"}
     assert calls["ses_primary"]["domains"] == calls["ses_failover"]["domains"] == "${var.sending_domains}"
     assert calls["ses_primary"]["configuration_set_name"] == calls["ses_failover"]["configuration_set_name"]
     assert (calls["ses_primary"]["publish_dmarc"], calls["ses_failover"]["publish_dmarc"]) == (True, False)
-    regions = example.variables()
-    assert {"primary_region", "failover_region"} <= set(regions)
 
 
-def test_every_ses_resource_is_placed_in_the_instances_region(modules: dict[str, tfconfig.Config]) -> None:
+def test_the_ses_module_takes_its_region_from_its_provider(modules: dict[str, tfconfig.Config]) -> None:
     ses = modules["ses_region"]
-    found = {(kind, name): body for kind, name, body in ses.resources()}
-    assert set(found) >= SES_RESOURCES
-    for key in SES_RESOURCES:
-        assert found[key]["region"] == "${var.region}", key
+    found = {(kind, name) for kind, name, _ in ses.resources()}
+    assert found >= SES_RESOURCES
+    assert "region" not in ses.variables()
+    # Region-specific names (MAIL FROM, the configuration set ARN) come from the provider's region.
+    assert ses.blocks["locals"][0]["region"] == "${data.aws_region.current.id}"
+    assert "${local.region}" in ses.blocks["locals"][0]["configuration_set_arn"]
 
 
 def test_identities_use_easy_dkim_a_mail_from_domain_and_the_configuration_set(
@@ -72,13 +75,19 @@ def test_events_go_to_sns_and_only_ses_may_publish(modules: dict[str, tfconfig.C
 
 
 def test_the_feedback_function_hears_both_regions(example: tfconfig.Config) -> None:
-    subscription = example.resource("aws_sns_topic_subscription", "ses_events")
-    assert subscription["for_each"] == {
-        "${(var.primary_region)}": "${module.ses_primary.event_topic_arn}",
-        "${(var.failover_region)}": "${module.ses_failover.event_topic_arn}",
-    }
-    assert subscription["region"] == "${each.key}"
-    assert subscription["endpoint"] == "${module.feedback.function_arn}"
+    """Each topic's subscription lives in the topic's region: the failover one through its provider."""
+    primary = example.resource("aws_sns_topic_subscription", "ses_events_primary")
+    failover = example.resource("aws_sns_topic_subscription", "ses_events_failover")
+    assert (primary.get("provider"), primary["topic_arn"]) == (None, "${module.ses_primary.event_topic_arn}")
+    assert (failover["provider"], failover["topic_arn"]) == (
+        "${aws.failover}",
+        "${module.ses_failover.event_topic_arn}",
+    )
+    for subscription in (primary, failover):
+        assert (subscription["protocol"], subscription["endpoint"]) == (
+            "lambda",
+            "${module.feedback.function_arn}",
+        )
     triggers = example.modules()["feedback"]["allowed_triggers"]
     assert {t["source_arn"] for t in triggers.values()} == {
         "${module.ses_primary.event_topic_arn}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,8 @@ def test_the_tree_has_the_modules_and_the_example_root() -> None:
         "alerts",
         "observability",
         "budget",
+        "http_endpoint",
+        "ses_inbound",
     } <= names
     assert (tfconfig.ENVS / "example" / "main.tf").is_file()
     assert len(TF_FILES) >= 4 * len(names) + 4  # main, variables, outputs, versions
@@ -67,26 +70,31 @@ _RESOURCE_REFERENCE = re.compile(r"^\$\{(aws_[a-z0-9_]+|module)\.")
 
 @pytest.mark.parametrize("path", tfconfig.module_dirs(), ids=_ids(tfconfig.module_dirs()))
 def test_module_outputs_read_resources_through_try(path: Path) -> None:
-    """terraform-aws-modules style; ses_inbound (provider 5 era, feedback branch) is not held to it."""
-    config = tfconfig.load(path)
-    if _requires_provider_6(config):
-        for name, body in config.outputs().items():
-            value = str(body["value"])
-            assert not _RESOURCE_REFERENCE.match(value), (
-                f"{path.name}: output {name} = {value} is not in try()"
-            )
+    """terraform-aws-modules style."""
+    for name, body in tfconfig.load(path).outputs().items():
+        value = str(body["value"])
+        assert not _RESOURCE_REFERENCE.match(value), f"{path.name}: output {name} = {value} is not in try()"
+
+
+# The one provider build these machines have is 5.100; users on 6.x must work too (ADR 0500).
+AWS_PROVIDER_VERSION = ">= 5.100, < 7.0"
 
 
 @pytest.mark.parametrize("path", CONFIG_DIRS, ids=_ids(CONFIG_DIRS))
-def test_versions_pin_terraform_and_the_aws_provider(path: Path) -> None:
+def test_versions_pin_terraform_and_admit_aws_provider_5_100_and_6(path: Path) -> None:
     settings = tfconfig.load(path).blocks.get("terraform", [])
     assert settings, f"{path} has no terraform block"
     block = settings[0]
-    assert str(block.get("required_version", "")).startswith(">="), path
-    aws = block["required_providers"][0]["aws"] if isinstance(block["required_providers"], list) else None
-    aws = aws or block["required_providers"]["aws"]
+    assert block.get("required_version") == ">= 1.5.7", path
+    aws = _aws_requirement(block)
     assert aws["source"] == "hashicorp/aws"
-    assert re.match(r"^>= ?\d", aws["version"]), f"{path}: the aws provider is not pinned"
+    assert aws["version"] == AWS_PROVIDER_VERSION, path
+
+
+def _aws_requirement(block: dict[str, Any]) -> dict[str, Any]:
+    providers = block["required_providers"]
+    aws: dict[str, Any] = (providers[0] if isinstance(providers, list) else providers)["aws"]
+    return aws
 
 
 @pytest.mark.parametrize("path", tfconfig.module_dirs(), ids=_ids(tfconfig.module_dirs()))
@@ -95,23 +103,33 @@ def test_each_module_has_a_primary_resource_named_this(path: Path) -> None:
     assert any(name == "this" for _, name, _ in config.resources()), f"{path.name} has no `this` resource"
 
 
-# Types without a region (IAM, Budgets, Route 53 are global; an SNS subscription's region is its topic's).
-GLOBAL_TYPES = {"aws_iam_role", "aws_iam_role_policy", "aws_budgets_budget", "aws_route53_record"}
+@pytest.mark.parametrize("path", CONFIG_DIRS, ids=_ids(CONFIG_DIRS))
+def test_regions_come_from_providers_not_from_resource_arguments(path: Path) -> None:
+    """No AWS provider 6 per-resource `region` (provider 5.100 has none): a resource outside the
+    default provider names its provider, and a module only uses aliases it declares."""
+    config = tfconfig.load(path)
+    aliases = set(_aws_requirement(config.blocks["terraform"][0]).get("configuration_aliases", []))
+    aliases |= {f"${{aws.{body['alias']}}}" for _, body in config.providers() if "alias" in body}
+    blocks = list(config.resources())
+    blocks += [
+        (k, n, b)
+        for group in config.blocks.get("data", [])
+        for k, named in group.items()
+        for n, b in named.items()
+    ]
+    for kind, name, body in blocks:
+        assert "region" not in body, f"{path.name}: {kind}.{name} sets region"
+        if "provider" in body:
+            assert body["provider"] in aliases, f"{path.name}: {kind}.{name} uses an undeclared provider"
+    assert "region" not in config.variables(), f"{path.name} takes a region"
 
 
 @pytest.mark.parametrize("path", tfconfig.module_dirs(), ids=_ids(tfconfig.module_dirs()))
-def test_regional_resources_take_the_region_per_resource(path: Path) -> None:
-    """AWS provider 6 modules place every regional resource with `region` (no provider alias)."""
+def test_every_module_readme_lists_its_inputs_and_outputs(path: Path) -> None:
+    """The README's Inputs and Outputs tables name exactly the module's variables and outputs."""
+    readme = (path / "README.md").read_text(encoding="utf-8")
     config = tfconfig.load(path)
-    if not _requires_provider_6(config):
-        return
-    for kind, name, body in config.resources():
-        if kind not in GLOBAL_TYPES:
-            assert "region" in body, f"{path.name}: {kind}.{name} does not set region"
-
-
-def _requires_provider_6(config: tfconfig.Config) -> bool:
-    block = config.blocks["terraform"][0]
-    providers = block["required_providers"]
-    aws = (providers[0] if isinstance(providers, list) else providers)["aws"]
-    return str(aws["version"]).replace(" ", "").startswith(">=6")
+    for heading, names in (("Inputs", config.variables()), ("Outputs", config.outputs())):
+        section = readme.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+        listed = re.findall(r"^\| `([a-z0-9_]+)` \|", section, flags=re.M)
+        assert listed == list(names), f"{path.name}: README {heading} {listed} != {list(names)}"

@@ -10,9 +10,11 @@ from tests.terraform import tfconfig
 
 # Resource types the AWS provider cannot tag (sub-resources, policies, attachments, records).
 UNTAGGABLE = {
+    "aws_apigatewayv2_api_mapping",
+    "aws_apigatewayv2_integration",
+    "aws_apigatewayv2_route",
     "aws_cloudwatch_dashboard",
     "aws_iam_role_policy",
-    "aws_lambda_function_url",
     "aws_lambda_permission",
     "aws_route53_record",
     "aws_s3_bucket_lifecycle_configuration",
@@ -104,9 +106,18 @@ def test_the_alarms_cover_reputation_queues_throttles_and_errors() -> None:
     } <= metrics
 
 
-def test_ses_alarms_exist_in_every_sending_region(example: tfconfig.Config) -> None:
-    regions = example.modules()["observability"]["ses_regions"]
-    assert regions == {
-        "${(var.primary_region)}": "${module.alerts.topic_arn}",
-        "${(var.failover_region)}": "${module.alerts_failover.topic_arn}",
-    }
+def test_ses_alarms_exist_in_every_sending_region(
+    example: tfconfig.Config, modules: dict[str, tfconfig.Config]
+) -> None:
+    """An alarm notifies only a topic of its own region: the failover SES alarms live there, through
+    the failover provider, and notify the failover region's alert topic."""
+    call = example.modules()["observability"]
+    assert call["providers"] == {"aws": "aws", "${aws.failover}": "${aws.failover}"}
+    assert call["alarm_topic_arn"] == "${module.alerts.topic_arn}"
+    assert call["failover_alarm_topic_arn"] == "${module.alerts_failover.topic_arn}"
+    assert example.modules()["alerts_failover"]["providers"] == {"aws": "${aws.failover}"}
+    observability = modules["observability"]
+    failover = observability.resource("aws_cloudwatch_metric_alarm", "failover")
+    assert (failover["provider"], failover["for_each"]) == ("${aws.failover}", "${local.ses_alarms.failover}")
+    assert observability.blocks["locals"][0]["alarms"].startswith("${merge(local.ses_alarms.primary,")
+    assert observability.data("aws_region", "failover")["provider"] == "${aws.failover}"

@@ -20,6 +20,12 @@ locals {
   )
   table_resources = [module.state.table_arn, "${module.state.table_arn}/index/*"]
   queue_resources = [module.queue.queue_arn, module.queue.dlq_arn]
+
+  # Received replies: the feedback function reads the objects SES stored under the prefix, nothing
+  # else of the bucket (empty without inbound: lambda_function then leaves the statement out).
+  inbound_prefix           = "inbound/"
+  inbound_object_resources = var.inbound == null ? [] : ["${module.inbound[0].bucket_arn}/${module.inbound[0].object_key_prefix}*"]
+  inbound_kms_key_arns     = try(var.inbound.kms_key_arn, null) == null ? [] : [var.inbound.kms_key_arn]
 }
 
 ################################################################################
@@ -30,7 +36,6 @@ module "ses_primary" {
   source = "../../modules/ses_region"
 
   name                   = local.name
-  region                 = var.primary_region
   domains                = var.sending_domains
   configuration_set_name = local.configuration_set
   route53_zone_ids       = var.route53_zone_ids
@@ -39,10 +44,10 @@ module "ses_primary" {
 }
 
 module "ses_failover" {
-  source = "../../modules/ses_region"
+  source    = "../../modules/ses_region"
+  providers = { aws = aws.failover }
 
   name                   = local.name
-  region                 = var.failover_region
   domains                = var.sending_domains
   configuration_set_name = local.configuration_set
   route53_zone_ids       = var.route53_zone_ids
@@ -56,15 +61,14 @@ module "ses_failover" {
 module "state" {
   source = "../../modules/state"
 
-  name   = local.name
-  region = var.primary_region
+  name                = local.name
+  deletion_protection = var.deletion_protection
 }
 
 module "queue" {
   source = "../../modules/queue"
 
   name                     = "${local.name}-jobs"
-  region                   = var.primary_region
   consumer_timeout_seconds = var.sender_timeout_seconds
   max_receive_count        = 3 # = the sender's OUTREACH_MAX_RECEIVES
 }
@@ -73,14 +77,13 @@ module "archive" {
   source = "../../modules/archive"
 
   name            = local.name
-  region          = var.primary_region
   expiration_days = 90
+  force_destroy   = !var.deletion_protection
 }
 
 # Asynchronous invocations (SES events via SNS, planner ticks, alerts) that failed after Lambda's
 # two retries: kept 14 days for a person, alarmed on by the observability module.
 resource "aws_sqs_queue" "failed_invocations" {
-  region                    = var.primary_region
   name                      = "${local.name}-failed-invocations"
   message_retention_seconds = 1209600
   sqs_managed_sse_enabled   = true
@@ -94,7 +97,6 @@ module "planner" {
   source = "../../modules/lambda_function"
 
   name                           = "${local.name}-planner"
-  region                         = var.primary_region
   description                    = "Plans due campaign steps and enqueues jobs (EventBridge Scheduler)."
   handler                        = "entrypoints.aws.planner.handler"
   package_path                   = var.lambda_package_path
@@ -111,8 +113,8 @@ module "planner" {
     OUTREACH_TABLE_NAME        = module.state.table_name
     OUTREACH_LOG_LEVEL         = var.log_level
     OUTREACH_SES_MAX_SEND_RATE = tostring(var.ses_max_send_rate)
-    OUTREACH_SES_MAX_24H_SEND = tostring(var.ses_max_24h_send)
-    OUTREACH_MX_RESOLVER = "dns"
+    OUTREACH_SES_MAX_24H_SEND  = tostring(var.ses_max_24h_send)
+    OUTREACH_MX_RESOLVER       = "dns"
     OUTREACH_JOB_QUEUE_URL     = module.queue.queue_url
     OUTREACH_JOB_DLQ_URL       = module.queue.dlq_url
     OUTREACH_PLANNER_HORIZON_S = tostring(var.planner_horizon_seconds)
@@ -149,7 +151,6 @@ module "sender" {
   source = "../../modules/lambda_function"
 
   name                           = "${local.name}-sender"
-  region                         = var.primary_region
   description                    = "Sends queued jobs through SES, failing over to the second region (SQS event source)."
   handler                        = "entrypoints.aws.sender.handler"
   package_path                   = var.lambda_package_path
@@ -166,27 +167,27 @@ module "sender" {
   }
 
   environment = {
-    OUTREACH_BACKEND                = "aws"
-    OUTREACH_AWS_REGION             = var.primary_region
-    OUTREACH_TABLE_NAME             = module.state.table_name
-    OUTREACH_LOG_LEVEL              = var.log_level
-    OUTREACH_SES_MAX_SEND_RATE = tostring(var.ses_max_send_rate)
-    OUTREACH_SES_MAX_24H_SEND = tostring(var.ses_max_24h_send)
-    OUTREACH_MX_RESOLVER = "dns"
-    OUTREACH_JOB_QUEUE_URL          = module.queue.queue_url
-    OUTREACH_JOB_DLQ_URL            = module.queue.dlq_url
-    OUTREACH_AWS_FAILOVER_REGION    = var.failover_region
-    OUTREACH_SES_CONFIGURATION_SET  = local.configuration_set
-    OUTREACH_FAILOVER_THRESHOLD     = tostring(var.failover_threshold)
-    OUTREACH_FAILOVER_COOL_DOWN_S   = tostring(var.failover_cool_down_seconds)
-    OUTREACH_UNSUBSCRIBE_BASE_URL   = "${module.unsubscribe.function_url}unsubscribe"
-    OUTREACH_UNSUBSCRIBE_SECRET     = var.unsubscribe_secret
-    OUTREACH_SENDER_LEASE_S         = tostring(var.sender_lease_seconds)
-    OUTREACH_MAX_ATTEMPTS           = tostring(var.max_attempts)
-    OUTREACH_MAX_RECEIVES           = "3" # = module.queue's max_receive_count: the last receive dead-letters
-    OUTREACH_METRICS_NAMESPACE      = var.metrics_namespace
-    OUTREACH_ALERT_TOPIC_ARN        = module.alerts.topic_arn
-    OUTREACH_ALERT_WINDOW_S         = tostring(var.alert_window_seconds)
+    OUTREACH_BACKEND               = "aws"
+    OUTREACH_AWS_REGION            = var.primary_region
+    OUTREACH_TABLE_NAME            = module.state.table_name
+    OUTREACH_LOG_LEVEL             = var.log_level
+    OUTREACH_SES_MAX_SEND_RATE     = tostring(var.ses_max_send_rate)
+    OUTREACH_SES_MAX_24H_SEND      = tostring(var.ses_max_24h_send)
+    OUTREACH_MX_RESOLVER           = "dns"
+    OUTREACH_JOB_QUEUE_URL         = module.queue.queue_url
+    OUTREACH_JOB_DLQ_URL           = module.queue.dlq_url
+    OUTREACH_AWS_FAILOVER_REGION   = var.failover_region
+    OUTREACH_SES_CONFIGURATION_SET = local.configuration_set
+    OUTREACH_FAILOVER_THRESHOLD    = tostring(var.failover_threshold)
+    OUTREACH_FAILOVER_COOL_DOWN_S  = tostring(var.failover_cool_down_seconds)
+    OUTREACH_UNSUBSCRIBE_BASE_URL  = "${module.unsubscribe_endpoint.url}/unsubscribe"
+    OUTREACH_UNSUBSCRIBE_SECRET    = var.unsubscribe_secret
+    OUTREACH_SENDER_LEASE_S        = tostring(var.sender_lease_seconds)
+    OUTREACH_MAX_ATTEMPTS          = tostring(var.max_attempts)
+    OUTREACH_MAX_RECEIVES          = "3" # = module.queue's max_receive_count: the last receive dead-letters
+    OUTREACH_METRICS_NAMESPACE     = var.metrics_namespace
+    OUTREACH_ALERT_TOPIC_ARN       = module.alerts.topic_arn
+    OUTREACH_ALERT_WINDOW_S        = tostring(var.alert_window_seconds)
   }
 
   policy_statements = [
@@ -222,8 +223,7 @@ module "feedback" {
   source = "../../modules/lambda_function"
 
   name                           = "${local.name}-feedback"
-  region                         = var.primary_region
-  description                    = "Archives and applies SES events from both regions' configuration sets (SNS)."
+  description                    = "Archives and applies SES events of both regions and, with inbound, replies stored by SES (SNS)."
   handler                        = "entrypoints.aws.feedback.handler"
   package_path                   = var.lambda_package_path
   runtime                        = var.lambda_runtime
@@ -238,9 +238,9 @@ module "feedback" {
     OUTREACH_AWS_REGION              = var.primary_region
     OUTREACH_TABLE_NAME              = module.state.table_name
     OUTREACH_LOG_LEVEL               = var.log_level
-    OUTREACH_SES_MAX_SEND_RATE = tostring(var.ses_max_send_rate)
-    OUTREACH_SES_MAX_24H_SEND = tostring(var.ses_max_24h_send)
-    OUTREACH_MX_RESOLVER = "dns"
+    OUTREACH_SES_MAX_SEND_RATE       = tostring(var.ses_max_send_rate)
+    OUTREACH_SES_MAX_24H_SEND        = tostring(var.ses_max_24h_send)
+    OUTREACH_MX_RESOLVER             = "dns"
     OUTREACH_ARCHIVE_BUCKET          = module.archive.bucket_name
     OUTREACH_ARCHIVE_KMS_KEY_ID      = ""
     OUTREACH_UNSUBSCRIBE_SECRET      = var.unsubscribe_secret
@@ -248,9 +248,9 @@ module "feedback" {
     OUTREACH_METRICS_NAMESPACE       = var.metrics_namespace
     OUTREACH_ALERT_TOPIC_ARN         = module.alerts.topic_arn
     OUTREACH_ALERT_WINDOW_S          = tostring(var.alert_window_seconds)
-    # Replies stored by the SES receipt rule (modules/ses_inbound); "" = no inbound reader.
-    OUTREACH_INBOUND_BUCKET = ""
-    OUTREACH_INBOUND_PREFIX = "inbound/"
+    # Replies stored by the SES receipt rule (module.inbound); "" = no inbound reader.
+    OUTREACH_INBOUND_BUCKET = var.inbound == null ? "" : module.inbound[0].bucket_name
+    OUTREACH_INBOUND_PREFIX = local.inbound_prefix
   }
 
   policy_statements = [
@@ -265,11 +265,19 @@ module "feedback" {
       resources = ["${module.archive.bucket_arn}/*"]
     },
     {
+      sid       = "InboundMail"
+      actions   = ["s3:GetObject"]
+      resources = local.inbound_object_resources
+    },
+    {
       sid       = "AlertTopic"
       actions   = ["sns:Publish"]
       resources = [module.alerts.topic_arn]
     },
   ]
+
+  # With a customer key on the inbound bucket: kms:Decrypt to read what SES stored.
+  kms_key_arns = local.inbound_kms_key_arns
 
   allowed_triggers = {
     SesEventsPrimary = {
@@ -287,8 +295,7 @@ module "unsubscribe" {
   source = "../../modules/lambda_function"
 
   name                           = "${local.name}-unsubscribe"
-  region                         = var.primary_region
-  description                    = "RFC 8058 one-click unsubscribe endpoint (function URL)."
+  description                    = "RFC 8058 one-click unsubscribe endpoint (behind the HTTP API)."
   handler                        = "entrypoints.aws.unsubscribe.handler"
   package_path                   = var.lambda_package_path
   runtime                        = var.lambda_runtime
@@ -296,7 +303,6 @@ module "unsubscribe" {
   memory_size                    = 256
   reserved_concurrent_executions = var.reserved_concurrency.unsubscribe
   log_retention_days             = var.log_retention_days
-  create_function_url            = true
 
   environment = {
     OUTREACH_BACKEND                 = "aws"
@@ -317,18 +323,59 @@ module "unsubscribe" {
   ]
 }
 
-# SES events of both regions reach the one feedback function (a cross-region subscription for the
-# failover topic: it lives in the failover region, the function in the primary).
-resource "aws_sns_topic_subscription" "ses_events" {
-  for_each = {
-    (var.primary_region)  = module.ses_primary.event_topic_arn
-    (var.failover_region) = module.ses_failover.event_topic_arn
-  }
+# The public one-click endpoint: an HTTP API whose routes alone may invoke the unsubscribe function
+# (the methods src/adapters/web.py answers: POST one-click, GET the page, HEAD for link checkers);
+# optionally on a name of the sending domain.
+module "unsubscribe_endpoint" {
+  source = "../../modules/http_endpoint"
 
-  region    = each.key
-  topic_arn = each.value
+  name                = "${local.name}-unsubscribe"
+  description         = "RFC 8058 one-click unsubscribe (POST) and its confirmation page (GET)."
+  routes              = ["POST /unsubscribe/{token}", "GET /unsubscribe/{token}", "HEAD /unsubscribe/{token}"]
+  function_name       = module.unsubscribe.function_name
+  function_invoke_arn = module.unsubscribe.invoke_arn
+  log_retention_days  = var.log_retention_days
+  custom_domain       = var.unsubscribe_domain
+}
+
+# SES events of both regions reach the one feedback function: the failover region's topic (and so
+# its subscription) lives there, the function in the primary region.
+resource "aws_sns_topic_subscription" "ses_events_primary" {
+  topic_arn = module.ses_primary.event_topic_arn
   protocol  = "lambda"
   endpoint  = module.feedback.function_arn
+}
+
+resource "aws_sns_topic_subscription" "ses_events_failover" {
+  provider = aws.failover
+
+  topic_arn = module.ses_failover.event_topic_arn
+  protocol  = "lambda"
+  endpoint  = module.feedback.function_arn
+}
+
+################################################################################
+# Replies (optional): SES receipt rule -> S3 -> SNS -> feedback
+################################################################################
+# Receipt rules exist only in the regions where SES receives mail (docs/deploy.md): the primary
+# region must be one of them to turn this on.
+
+module "inbound" {
+  source = "../../modules/ses_inbound"
+  count  = var.inbound == null ? 0 : 1
+
+  name                   = local.name
+  recipients             = var.inbound.recipients
+  existing_rule_set_name = var.inbound.existing_rule_set_name
+  activate_rule_set      = var.inbound.activate_rule_set
+  retention_days         = var.inbound.retention_days
+  kms_key_arn            = var.inbound.kms_key_arn
+  route53_zone_id        = var.inbound.route53_zone_id
+  mx_domains             = var.inbound.mx_domains
+  object_key_prefix      = local.inbound_prefix
+  force_destroy          = !var.deletion_protection
+
+  subscriber_lambda_arns = { feedback = module.feedback.function_arn }
 }
 
 ################################################################################
@@ -338,8 +385,7 @@ resource "aws_sns_topic_subscription" "ses_events" {
 module "scheduler" {
   source = "../../modules/scheduler"
 
-  name   = local.name
-  region = var.primary_region
+  name = local.name
 
   schedules = {
     "${local.name}-planner" = {
@@ -358,7 +404,6 @@ module "alerts" {
   source = "../../modules/alerts"
 
   name                           = local.name
-  region                         = var.primary_region
   email_addresses                = var.alert_emails
   telegram                       = var.telegram
   package_path                   = var.lambda_package_path
@@ -366,35 +411,36 @@ module "alerts" {
   forwarder_reserved_concurrency = var.reserved_concurrency.alert_relay
   log_retention_days             = var.log_retention_days
   dead_letter_queue_arn          = aws_sqs_queue.failed_invocations.arn
+
+  # The failover region's alert topic invokes the same forwarder.
+  additional_topic_arns = var.telegram == null ? {} : { failover = module.alerts_failover.topic_arn }
 }
 
 module "alerts_failover" {
-  source = "../../modules/alerts"
+  source    = "../../modules/alerts"
+  providers = { aws = aws.failover }
 
   name            = local.name
-  region          = var.failover_region
   email_addresses = var.alert_emails
   existing_forwarder = var.telegram == null ? null : {
     function_arn = module.alerts.forwarder_function_arn
-    region       = var.primary_region
   }
 }
 
 module "observability" {
   source = "../../modules/observability"
+  providers = {
+    aws          = aws
+    aws.failover = aws.failover
+  }
 
   name                          = local.name
-  region                        = var.primary_region
   alarm_topic_arn               = module.alerts.topic_arn
   queue_name                    = module.queue.queue_name
   dlq_name                      = module.queue.dlq_name
   failed_invocations_queue_name = aws_sqs_queue.failed_invocations.name
   metrics_namespace             = var.metrics_namespace
-
-  ses_regions = {
-    (var.primary_region)  = module.alerts.topic_arn
-    (var.failover_region) = module.alerts_failover.topic_arn
-  }
+  failover_alarm_topic_arn      = module.alerts_failover.topic_arn
 
   function_names = compact([
     module.planner.function_name,

@@ -4,8 +4,13 @@ output "dns_records" {
 }
 
 output "unsubscribe_base_url" {
-  description = "Base of the List-Unsubscribe links (the unsubscribe function URL)."
-  value       = "${module.unsubscribe.function_url}unsubscribe"
+  description = "Base of the List-Unsubscribe links (OUTREACH_UNSUBSCRIBE_BASE_URL): the HTTP API's endpoint or custom domain, then /unsubscribe."
+  value       = "${module.unsubscribe_endpoint.url}/unsubscribe"
+}
+
+output "unsubscribe_domain_target" {
+  description = "With unsubscribe_domain: the regional API Gateway name (and hosted zone) its DNS record must point at; null otherwise."
+  value       = module.unsubscribe_endpoint.domain_target
 }
 
 output "table_name" {
@@ -54,5 +59,15 @@ output "alert_topic_arns" {
   value = {
     (var.primary_region)  = module.alerts.topic_arn
     (var.failover_region) = module.alerts_failover.topic_arn
+  }
+}
+
+output "inbound" {
+  description = "With inbound: the bucket and topic of received mail, and the MX value the reply domains need; null otherwise."
+  value = var.inbound == null ? null : {
+    bucket_name      = module.inbound[0].bucket_name
+    topic_arn        = module.inbound[0].topic_arn
+    receipt_rule_arn = module.inbound[0].receipt_rule_arn
+    mx_record        = module.inbound[0].mx_record
   }
 }

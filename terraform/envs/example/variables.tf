@@ -53,6 +53,12 @@ variable "failover_region" {
   }
 }
 
+variable "deletion_protection" {
+  description = "Protect stored data from `terraform destroy`: DynamoDB deletion protection on the table, and buckets (archive, inbound) that refuse to be deleted while they hold objects. false lets destroy remove everything (test stacks)."
+  type        = bool
+  default     = true
+}
+
 variable "extra_tags" {
   description = "Tags added to Project, Environment and ManagedBy on every taggable resource."
   type        = map(string)
@@ -84,6 +90,35 @@ variable "configuration_set_name" {
   description = "SES configuration set name, the same in both regions. null: \"<project>-<environment>\"."
   type        = string
   default     = null
+}
+
+variable "inbound" {
+  description = "Replies (stop-on-reply): SES receives mail for the recipients (a reply subdomain), stores it in S3 and notifies the feedback function, which may read only those objects. Needs a primary region where SES receives mail. null: no receiving."
+  type = object({
+    recipients             = list(string)
+    existing_rule_set_name = optional(string)
+    activate_rule_set      = optional(bool, true)
+    route53_zone_id        = optional(string)
+    mx_domains             = optional(list(string), [])
+    retention_days         = optional(number, 30)
+    kms_key_arn            = optional(string)
+  })
+  default = null
+}
+
+################################################################################
+# Unsubscribe endpoint
+################################################################################
+
+variable "unsubscribe_domain" {
+  description = "Serve the unsubscribe links on your own name (e.g. unsubscribe.mail.acme.example): an ACM certificate for it in the primary region and, optionally, the Route 53 zone for its alias. null: the API's execute-api endpoint."
+  type = object({
+    domain_name              = string
+    certificate_arn          = string
+    route53_zone_id          = optional(string)
+    disable_default_endpoint = optional(bool, false)
+  })
+  default = null
 }
 
 ################################################################################

@@ -2,22 +2,21 @@
 # Alert topic: CloudWatch alarms, AWS Budgets and the engine's own alerts -> e-mail, Telegram
 ################################################################################
 # CloudWatch alarms publish only to a topic in their own region, so the failover region gets an
-# instance of its own (without a forwarder: it subscribes the primary region's forwarder).
+# instance of its own, through a provider for that region (without a forwarder: it subscribes the
+# primary region's forwarder, which lets it invoke through additional_topic_arns).
 
 data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
-data "aws_region" "current" {
-  region = var.region
-}
+# `id` is the region name on AWS provider 5 and 6 (`name` is deprecated on 6, `region` absent on 5).
+data "aws_region" "current" {}
 
 locals {
-  region            = data.aws_region.current.region
+  region            = data.aws_region.current.id
   account_id        = data.aws_caller_identity.current.account_id
   create_forwarder  = var.telegram != null
   forwarder_arn     = local.create_forwarder ? module.telegram_forwarder[0].function_arn : try(var.existing_forwarder.function_arn, null)
-  forwarder_region  = local.create_forwarder ? local.region : try(var.existing_forwarder.region, null)
   subscribe_forward = local.create_forwarder || var.existing_forwarder != null
   token_parameter_arn = local.create_forwarder ? (
     "arn:${data.aws_partition.current.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(var.telegram.token_parameter_name, "/")}"
@@ -26,7 +25,6 @@ locals {
 
 resource "aws_sns_topic" "this" {
   #checkov:skip=CKV_AWS_26: CloudWatch alarms and AWS Budgets cannot publish to a topic encrypted with the AWS-managed aws/sns key; a customer key costs $1/month per region and is offered through kms_key_arn (ADR 0501). Alerts carry metric names and states, not message content.
-  region            = var.region
   name              = "${var.name}-alerts"
   signature_version = 2
   kms_master_key_id = var.kms_key_arn
@@ -64,7 +62,6 @@ data "aws_iam_policy_document" "this" {
 }
 
 resource "aws_sns_topic_policy" "this" {
-  region = var.region
   arn    = aws_sns_topic.this.arn
   policy = data.aws_iam_policy_document.this.json
 }
@@ -72,7 +69,6 @@ resource "aws_sns_topic_policy" "this" {
 resource "aws_sns_topic_subscription" "email" {
   for_each = toset(var.email_addresses)
 
-  region    = var.region
   topic_arn = aws_sns_topic.this.arn
   protocol  = "email"
   endpoint  = each.value
@@ -87,7 +83,6 @@ module "telegram_forwarder" {
   count  = local.create_forwarder ? 1 : 0
 
   name                           = "${var.name}-alert-relay"
-  region                         = var.region
   description                    = "Forwards CloudWatch alarms and AWS Budgets notifications from the alert topic to Telegram."
   handler                        = var.telegram.handler
   package_path                   = var.package_path
@@ -115,12 +110,20 @@ module "telegram_forwarder" {
     },
   ]
 
-  allowed_triggers = {
-    AlertTopic = {
-      principal  = "sns.amazonaws.com"
-      source_arn = aws_sns_topic.this.arn
-    }
-  }
+  allowed_triggers = merge(
+    {
+      AlertTopic = {
+        principal  = "sns.amazonaws.com"
+        source_arn = aws_sns_topic.this.arn
+      }
+    },
+    {
+      for label, arn in var.additional_topic_arns : "AlertTopic-${label}" => {
+        principal  = "sns.amazonaws.com"
+        source_arn = arn
+      }
+    },
+  )
 
   tags = var.tags
 }
@@ -128,19 +131,7 @@ module "telegram_forwarder" {
 resource "aws_sns_topic_subscription" "forwarder" {
   count = local.subscribe_forward ? 1 : 0
 
-  region    = var.region
   topic_arn = aws_sns_topic.this.arn
   protocol  = "lambda"
   endpoint  = local.forwarder_arn
-}
-
-resource "aws_lambda_permission" "existing_forwarder" {
-  count = !local.create_forwarder && var.existing_forwarder != null ? 1 : 0
-
-  region        = local.forwarder_region
-  statement_id  = "AlertTopic-${local.region}"
-  action        = "lambda:InvokeFunction"
-  function_name = local.forwarder_arn
-  principal     = "sns.amazonaws.com"
-  source_arn    = aws_sns_topic.this.arn
 }

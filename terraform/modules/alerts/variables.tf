@@ -12,12 +12,6 @@ variable "name" {
   }
 }
 
-variable "region" {
-  description = "Region of the topic (alarms publish only to a topic in their own region). null: the provider's region."
-  type        = string
-  default     = null
-}
-
 variable "email_addresses" {
   description = "Addresses subscribed to the topic (each must confirm the subscription e-mail)."
   type        = list(string)
@@ -50,12 +44,17 @@ variable "telegram" {
 }
 
 variable "existing_forwarder" {
-  description = "Subscribe a forwarder created by another instance (the primary region's) instead of creating one: its function ARN and region."
+  description = "Subscribe a forwarder created by another instance (the primary region's) instead of creating one: its function ARN. That instance grants the invoke permission (its additional_topic_arns)."
   type = object({
     function_arn = string
-    region       = string
   })
   default = null
+}
+
+variable "additional_topic_arns" {
+  description = "With telegram: alert topics of other instances (label => topic ARN, labels known at plan time) that may invoke the forwarder created here; they subscribe it with existing_forwarder."
+  type        = map(string)
+  default     = {}
 }
 
 variable "package_path" {

@@ -4,12 +4,11 @@
 
 data "aws_caller_identity" "current" {}
 
-data "aws_region" "current" {
-  region = var.region
-}
+# `id` is the region name on AWS provider 5 and 6 (`name` is deprecated on 6, `region` absent on 5).
+data "aws_region" "current" {}
 
 locals {
-  bucket_name = coalesce(var.bucket_name, "${var.name}-archive-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.region}")
+  bucket_name = coalesce(var.bucket_name, "${var.name}-archive-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.id}")
 }
 
 resource "aws_s3_bucket" "this" {
@@ -18,14 +17,12 @@ resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_145: SSE-S3 (AES256) is free; SSE-KMS with a customer key ($1/month plus requests) is one setting away (kms_key_arn, ADR 0501).
   #checkov:skip=CKV2_AWS_62: Nothing reacts to new archive objects; event notifications would have no consumer.
   #checkov:skip=CKV_AWS_21: Objects are written once under unique keys and expire after 90 days; versioning would only keep deleted copies of personal data longer.
-  region        = var.region
   bucket        = local.bucket_name
   force_destroy = var.force_destroy
   tags          = var.tags
 }
 
 resource "aws_s3_bucket_ownership_controls" "this" {
-  region = var.region
   bucket = aws_s3_bucket.this.id
 
   rule {
@@ -34,7 +31,6 @@ resource "aws_s3_bucket_ownership_controls" "this" {
 }
 
 resource "aws_s3_bucket_public_access_block" "this" {
-  region                  = var.region
   bucket                  = aws_s3_bucket.this.id
   block_public_acls       = true
   block_public_policy     = true
@@ -43,7 +39,6 @@ resource "aws_s3_bucket_public_access_block" "this" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  region = var.region
   bucket = aws_s3_bucket.this.id
 
   rule {
@@ -60,7 +55,6 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
 ################################################################################
 
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
-  region = var.region
   bucket = aws_s3_bucket.this.id
 
   rule {
@@ -107,7 +101,6 @@ data "aws_iam_policy_document" "this" {
 }
 
 resource "aws_s3_bucket_policy" "this" {
-  region = var.region
   bucket = aws_s3_bucket.this.id
   policy = data.aws_iam_policy_document.this.json
 

@@ -18,12 +18,6 @@ variable "bucket_name" {
   default     = null
 }
 
-variable "region" {
-  description = "Region of the bucket (AWS provider 6 per-resource region). null: the provider's region."
-  type        = string
-  default     = null
-}
-
 variable "expiration_days" {
   description = "Days an archived object lives. The design keeps raw payloads 90 days."
   type        = number

@@ -2,7 +2,12 @@
 # Budget: a monthly cost limit for the account, with alerts
 ################################################################################
 
+# The budget's ID is "<account id>:<name>": name the account explicitly rather than rely on the
+# provider having looked it up (it does not with skip_requesting_account_id, as against a local endpoint).
+data "aws_caller_identity" "current" {}
+
 resource "aws_budgets_budget" "this" {
+  account_id   = data.aws_caller_identity.current.account_id
   name         = var.name
   budget_type  = "COST"
   limit_amount = format("%.2f", var.monthly_limit_usd)

@@ -2,13 +2,15 @@
 # Lambda function: one entrypoint of the outreach package, its role, its logs
 ################################################################################
 
-data "aws_region" "current" {
-  region = var.region
-}
+# `id` is the region name on AWS provider 5 and 6 (`name` is deprecated on 6, `region` absent on 5).
+data "aws_region" "current" {}
 
 locals {
-  region    = data.aws_region.current.region
+  region    = data.aws_region.current.id
   role_name = coalesce(var.role_name, "${var.name}-${local.region}")
+
+  # A statement on an optional resource that is not created (no resources) would be an invalid policy.
+  policy_statements = [for s in var.policy_statements : s if length(s.resources) > 0]
 }
 
 ################################################################################
@@ -35,10 +37,10 @@ resource "aws_iam_role" "this" {
 }
 
 data "aws_iam_policy_document" "code" {
-  count = length(var.policy_statements) > 0 ? 1 : 0
+  count = length(local.policy_statements) > 0 ? 1 : 0
 
   dynamic "statement" {
-    for_each = var.policy_statements
+    for_each = local.policy_statements
 
     content {
       sid       = statement.value.sid
@@ -49,7 +51,7 @@ data "aws_iam_policy_document" "code" {
 }
 
 resource "aws_iam_role_policy" "code" {
-  count = length(var.policy_statements) > 0 ? 1 : 0
+  count = length(local.policy_statements) > 0 ? 1 : 0
 
   name   = "code"
   role   = aws_iam_role.this.id
@@ -110,7 +112,6 @@ resource "aws_iam_role_policy" "runtime" {
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_158: CloudWatch Logs encrypts every log group at rest with an AWS key for free; a customer key costs $1/month plus requests and is offered through log_kms_key_arn (ADR 0501).
   #checkov:skip=CKV_AWS_338: Short retention is deliberate: the logs name recipients, so they are kept 30 days by default (log_retention_days), not a year.
-  region            = var.region
   name              = "/aws/lambda/${var.name}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.log_kms_key_arn
@@ -125,7 +126,6 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117: No VPC: the function talks only to AWS APIs, and a VPC would need NAT gateways or interface endpoints at $7-32 per month each (ADR 0500).
   #checkov:skip=CKV_AWS_272: Code signing needs an AWS Signer profile and a signing step in CI; the package is built and deployed by the same pipeline that is the trust boundary.
   #checkov:skip=CKV_AWS_173: Lambda encrypts environment variables at rest with an AWS-managed key for free; a customer key ($1/month) is offered through kms_key_arn (ADR 0501).
-  region        = var.region
   function_name = var.name
   description   = var.description
   role          = aws_iam_role.this.arn
@@ -174,7 +174,6 @@ resource "aws_lambda_function" "this" {
 resource "aws_lambda_event_source_mapping" "this" {
   count = var.sqs_event_source == null ? 0 : 1
 
-  region                             = var.region
   function_name                      = aws_lambda_function.this.arn
   event_source_arn                   = var.sqs_event_source.queue_arn
   batch_size                         = var.sqs_event_source.batch_size
@@ -202,45 +201,9 @@ resource "aws_lambda_event_source_mapping" "this" {
 resource "aws_lambda_permission" "this" {
   for_each = var.allowed_triggers
 
-  region        = var.region
   statement_id  = each.key
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this.function_name
   principal     = each.value.principal
   source_arn    = each.value.source_arn
-}
-
-# A public URL needs two grants since October 2025: InvokeFunctionUrl for auth type NONE, and
-# InvokeFunction limited to calls that come through the URL (provider >= 6.29).
-resource "aws_lambda_permission" "public_url" {
-  #checkov:skip=CKV_AWS_301: The principal is "*" by necessity: the one-click unsubscribe URL is called anonymously by mailbox providers (RFC 8058); the grant is limited to auth type NONE URL calls.
-  count = var.create_function_url ? 1 : 0
-
-  region                 = var.region
-  statement_id           = "PublicFunctionUrl"
-  action                 = "lambda:InvokeFunctionUrl"
-  function_name          = aws_lambda_function.this.function_name
-  principal              = "*"
-  function_url_auth_type = "NONE"
-}
-
-resource "aws_lambda_permission" "public_url_invoke" {
-  #checkov:skip=CKV_AWS_301: As above: anonymous callers, but only through the function URL (lambda:InvokedViaFunctionUrl).
-  count = var.create_function_url ? 1 : 0
-
-  region                   = var.region
-  statement_id             = "PublicFunctionUrlInvoke"
-  action                   = "lambda:InvokeFunction"
-  function_name            = aws_lambda_function.this.function_name
-  principal                = "*"
-  invoked_via_function_url = true
-}
-
-resource "aws_lambda_function_url" "this" {
-  #checkov:skip=CKV_AWS_258: Only the one-click unsubscribe endpoint has a URL: RFC 8058 requires mailbox providers to POST to it anonymously, and the HMAC-signed token in the path is the credential (ADR 0301).
-  count = var.create_function_url ? 1 : 0
-
-  region             = var.region
-  function_name      = aws_lambda_function.this.function_name
-  authorization_type = "NONE"
 }

@@ -28,9 +28,9 @@ output "log_group_name" {
   value       = try(aws_cloudwatch_log_group.this.name, null)
 }
 
-output "function_url" {
-  description = "Public HTTPS URL of the function (with create_function_url), ending in a slash; null otherwise."
-  value       = try(aws_lambda_function_url.this[0].function_url, null)
+output "invoke_arn" {
+  description = "ARN API Gateway invokes the function with (a Lambda proxy integration's integration_uri)."
+  value       = try(aws_lambda_function.this.invoke_arn, null)
 }
 
 output "event_source_mapping_uuid" {

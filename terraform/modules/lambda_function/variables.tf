@@ -12,12 +12,6 @@ variable "name" {
   }
 }
 
-variable "region" {
-  description = "Region of the function and its regional resources (AWS provider 6 per-resource region). null: the provider's region."
-  type        = string
-  default     = null
-}
-
 variable "description" {
   description = "Description shown in the Lambda console."
   type        = string
@@ -114,7 +108,7 @@ variable "permissions_boundary_arn" {
 }
 
 variable "policy_statements" {
-  description = "What the code calls: one statement per resource group, actions exactly the union of IAM_ACTIONS of the adapter modules the function uses (checked by tests/terraform)."
+  description = "What the code calls: one statement per resource group, actions exactly the union of IAM_ACTIONS of the adapter modules the function uses (checked by tests/terraform). A statement with no resources is left out (it grants on an optional resource that is not created)."
   type = list(object({
     sid       = string
     actions   = list(string)
@@ -183,12 +177,6 @@ variable "allowed_triggers" {
     source_arn = string
   }))
   default = {}
-}
-
-variable "create_function_url" {
-  description = "Give the function a public HTTPS URL without IAM auth (only the one-click unsubscribe endpoint needs one)."
-  type        = bool
-  default     = false
 }
 
 variable "tags" {

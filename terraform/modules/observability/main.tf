@@ -5,58 +5,67 @@
 # alarm here watches an AWS metric or one of the engine's low-cardinality EMF metrics
 # (src/outreach_core/telemetry.py: dimensions Outcome, Kind, EventType, Queue; never a tenant).
 
-data "aws_region" "current" {
-  region = var.region
+# `id` is the region name on AWS provider 5 and 6 (`name` is deprecated on 6, `region` absent on 5).
+data "aws_region" "current" {}
+
+data "aws_region" "failover" {
+  provider = aws.failover
 }
 
 locals {
-  region  = data.aws_region.current.region
-  actions = [var.alarm_topic_arn]
+  region          = data.aws_region.current.id
+  failover_region = data.aws_region.failover.id
 
-  ses_alarms = merge([
-    for ses_region, topic in var.ses_regions : {
-      "ses-bounce-rate-${ses_region}" = {
-        region      = ses_region
-        topic       = topic
+  # An alarm can only notify a topic in its own region: each sending region has its alert topic.
+  ses_regions = {
+    primary  = { region = local.region, topic = var.alarm_topic_arn }
+    failover = { region = local.failover_region, topic = var.failover_alarm_topic_arn }
+  }
+
+  ses_alarms = {
+    for role, ses in local.ses_regions : role => {
+      "ses-bounce-rate-${role}" = {
+        name        = "ses-bounce-rate-${ses.region}"
+        topic       = ses.topic
         namespace   = "AWS/SES"
         metric      = "Reputation.BounceRate"
         statistic   = "Maximum"
         threshold   = var.bounce_rate_threshold
         period      = 900
         periods     = 1
-        description = "SES bounce rate in ${ses_region} is above ${var.bounce_rate_threshold * 100}% (SES reviews at 5%, pauses at 10%). Runbook: docs/runbooks/alerts.md"
+        description = "SES bounce rate in ${ses.region} is above ${var.bounce_rate_threshold * 100}% (SES reviews at 5%, pauses at 10%). Runbook: docs/runbooks/alerts.md"
         dimensions  = {}
       }
-      "ses-complaint-rate-${ses_region}" = {
-        region      = ses_region
-        topic       = topic
+      "ses-complaint-rate-${role}" = {
+        name        = "ses-complaint-rate-${ses.region}"
+        topic       = ses.topic
         namespace   = "AWS/SES"
         metric      = "Reputation.ComplaintRate"
         statistic   = "Maximum"
         threshold   = var.complaint_rate_threshold
         period      = 900
         periods     = 1
-        description = "SES complaint rate in ${ses_region} is above ${var.complaint_rate_threshold * 100}% (SES reviews at 0.1%, pauses at 0.5%)."
+        description = "SES complaint rate in ${ses.region} is above ${var.complaint_rate_threshold * 100}% (SES reviews at 0.1%, pauses at 0.5%)."
         dimensions  = {}
       }
-      "ses-rejects-${ses_region}" = {
-        region      = ses_region
-        topic       = topic
+      "ses-rejects-${role}" = {
+        name        = "ses-rejects-${ses.region}"
+        topic       = ses.topic
         namespace   = "AWS/SES"
         metric      = "Reject"
         statistic   = "Sum"
         threshold   = 0
         period      = 3600
         periods     = 1
-        description = "SES rejected messages in ${ses_region} (virus or content): look at the Reject events in the archive."
+        description = "SES rejected messages in ${ses.region} (virus or content): look at the Reject events in the archive."
         dimensions  = {}
       }
     }
-  ]...)
+  }
 
   queue_alarms = {
     "dlq-not-empty" = {
-      region      = local.region
+      name        = "dlq-not-empty"
       topic       = var.alarm_topic_arn
       namespace   = "AWS/SQS"
       metric      = "ApproximateNumberOfMessagesVisible"
@@ -68,7 +77,7 @@ locals {
       dimensions  = { QueueName = var.dlq_name }
     }
     "queue-oldest-message-age" = {
-      region      = local.region
+      name        = "queue-oldest-message-age"
       topic       = var.alarm_topic_arn
       namespace   = "AWS/SQS"
       metric      = "ApproximateAgeOfOldestMessage"
@@ -83,7 +92,7 @@ locals {
 
   async_dlq_alarms = var.failed_invocations_queue_name == null ? {} : {
     "failed-invocations" = {
-      region      = local.region
+      name        = "failed-invocations"
       topic       = var.alarm_topic_arn
       namespace   = "AWS/SQS"
       metric      = "ApproximateNumberOfMessagesVisible"
@@ -98,7 +107,7 @@ locals {
 
   lambda_alarms = {
     for fn in var.function_names : "lambda-errors-${fn}" => {
-      region      = local.region
+      name        = "lambda-errors-${fn}"
       topic       = var.alarm_topic_arn
       namespace   = "AWS/Lambda"
       metric      = "Errors"
@@ -113,7 +122,7 @@ locals {
 
   engine_alarms = {
     "ses-throttled" = {
-      region      = local.region
+      name        = "ses-throttled"
       topic       = var.alarm_topic_arn
       namespace   = var.metrics_namespace
       metric      = "ProviderError"
@@ -125,7 +134,7 @@ locals {
       dimensions  = { Kind = "throttled" }
     }
     "ses-sending-paused" = {
-      region      = local.region
+      name        = "ses-sending-paused"
       topic       = var.alarm_topic_arn
       namespace   = var.metrics_namespace
       metric      = "ProviderError"
@@ -138,14 +147,34 @@ locals {
     }
   }
 
-  alarms = merge(local.ses_alarms, local.queue_alarms, local.async_dlq_alarms, local.lambda_alarms, local.engine_alarms)
+  # Everything but the failover region's SES alarms lives in the home region.
+  alarms = merge(local.ses_alarms.primary, local.queue_alarms, local.async_dlq_alarms, local.lambda_alarms, local.engine_alarms)
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {
   for_each = local.alarms
 
-  region              = each.value.region
-  alarm_name          = "${var.name}-${each.key}"
+  alarm_name          = "${var.name}-${each.value.name}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  statistic           = each.value.statistic
+  dimensions          = each.value.dimensions
+  period              = each.value.period
+  evaluation_periods  = each.value.periods
+  threshold           = each.value.threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [each.value.topic]
+  ok_actions          = [each.value.topic]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "failover" {
+  for_each = local.ses_alarms.failover
+  provider = aws.failover
+
+  alarm_name          = "${var.name}-${each.value.name}"
   alarm_description   = each.value.description
   namespace           = each.value.namespace
   metric_name         = each.value.metric
@@ -168,12 +197,11 @@ resource "aws_cloudwatch_metric_alarm" "this" {
 resource "aws_cloudwatch_dashboard" "this" {
   count = var.create_dashboard ? 1 : 0
 
-  region         = var.region
   dashboard_name = var.name
   dashboard_body = jsonencode({
     widgets = concat(
       [
-        for i, ses_region in keys(var.ses_regions) : {
+        for i, ses_region in [local.region, local.failover_region] : {
           type   = "metric"
           x      = (i % 2) * 12
           y      = 0
@@ -201,7 +229,7 @@ resource "aws_cloudwatch_dashboard" "this" {
             stat   = "Maximum"
             period = 3600
             metrics = flatten([
-              for ses_region in keys(var.ses_regions) : [
+              for ses_region in [local.region, local.failover_region] : [
                 ["AWS/SES", "Reputation.BounceRate", { region = ses_region, label = "bounce ${ses_region}" }],
                 ["AWS/SES", "Reputation.ComplaintRate", { region = ses_region, label = "complaint ${ses_region}" }],
               ]

@@ -7,20 +7,14 @@ variable "name" {
   type        = string
 }
 
-variable "region" {
-  description = "Home region: queue, Lambda and engine alarms and the dashboard live here (AWS provider 6 per-resource region). null: the provider's region."
-  type        = string
-  default     = null
-}
-
 variable "alarm_topic_arn" {
-  description = "Alert topic in the home region, notified on ALARM and OK."
+  description = "Alert topic in the home region (the default provider's, also the primary SES region), notified on ALARM and OK."
   type        = string
 }
 
-variable "ses_regions" {
-  description = "Sending regions => the alert topic in that region (an alarm can only notify a topic in its own region). SES reputation and reject alarms are made in each."
-  type        = map(string)
+variable "failover_alarm_topic_arn" {
+  description = "Alert topic in the failover SES region (the aws.failover provider's): its SES reputation and reject alarms notify it, since an alarm can only notify a topic in its own region."
+  type        = string
 }
 
 variable "bounce_rate_threshold" {

@@ -4,7 +4,10 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 6.29, < 7.0"
+      version = ">= 5.100, < 7.0"
+
+      # The failover SES region's reputation alarms live there.
+      configuration_aliases = [aws.failover]
     }
   }
 }

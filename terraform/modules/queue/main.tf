@@ -10,7 +10,6 @@ locals {
 }
 
 resource "aws_sqs_queue" "this" {
-  region                     = var.region
   name                       = var.name
   visibility_timeout_seconds = local.visibility_timeout_seconds
   message_retention_seconds  = var.message_retention_seconds
@@ -33,7 +32,6 @@ resource "aws_sqs_queue" "this" {
 ################################################################################
 
 resource "aws_sqs_queue" "dlq" {
-  region                    = var.region
   name                      = "${var.name}-dlq"
   message_retention_seconds = var.dlq_message_retention_seconds
 
@@ -45,7 +43,6 @@ resource "aws_sqs_queue" "dlq" {
 }
 
 resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
-  region    = var.region
   queue_url = aws_sqs_queue.dlq.id
 
   redrive_allow_policy = jsonencode({
@@ -84,13 +81,11 @@ data "aws_iam_policy_document" "tls_only" {
 }
 
 resource "aws_sqs_queue_policy" "this" {
-  region    = var.region
   queue_url = aws_sqs_queue.this.id
   policy    = data.aws_iam_policy_document.tls_only["this"].json
 }
 
 resource "aws_sqs_queue_policy" "dlq" {
-  region    = var.region
   queue_url = aws_sqs_queue.dlq.id
   policy    = data.aws_iam_policy_document.tls_only["dlq"].json
 }

@@ -12,12 +12,6 @@ variable "name" {
   }
 }
 
-variable "region" {
-  description = "Region of both queues (AWS provider 6 per-resource region). null: the provider's region."
-  type        = string
-  default     = null
-}
-
 variable "consumer_timeout_seconds" {
   description = "Timeout of the Lambda function the queue feeds (the sender); the visibility timeout is this times visibility_timeout_multiplier."
   type        = number

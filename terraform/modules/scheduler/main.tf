@@ -2,26 +2,23 @@
 # EventBridge Scheduler: a schedule group, its schedules and the role they invoke with
 ################################################################################
 
-data "aws_region" "current" {
-  region = var.region
-}
+# `id` is the region name on AWS provider 5 and 6 (`name` is deprecated on 6, `region` absent on 5).
+data "aws_region" "current" {}
 
 locals {
-  region    = data.aws_region.current.region
+  region    = data.aws_region.current.id
   role_name = coalesce(var.role_name, "${var.name}-scheduler-${local.region}")
 }
 
 resource "aws_scheduler_schedule_group" "this" {
-  region = var.region
-  name   = var.name
-  tags   = var.tags
+  name = var.name
+  tags = var.tags
 }
 
 resource "aws_scheduler_schedule" "this" {
   #checkov:skip=CKV_AWS_297: The schedule's input is a fixed, non-secret JSON document; EventBridge Scheduler encrypts it with an AWS-owned key for free, and a customer key ($1/month) is offered through kms_key_arn (ADR 0501).
   for_each = var.schedules
 
-  region                       = var.region
   name                         = each.key
   group_name                   = aws_scheduler_schedule_group.this.name
   description                  = each.value.description

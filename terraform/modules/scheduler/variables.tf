@@ -12,12 +12,6 @@ variable "name" {
   }
 }
 
-variable "region" {
-  description = "Region of the schedules (AWS provider 6 per-resource region). null: the provider's region."
-  type        = string
-  default     = null
-}
-
 variable "schedules" {
   description = "Schedules by name: the Lambda function each invokes, when, and with what input. The planner's tick is idempotent, so retries are few and short."
   type = map(object({

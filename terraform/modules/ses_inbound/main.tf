@@ -3,12 +3,15 @@
 # the message, matches it to our sent mail and stops or postpones the sequence.
 
 data "aws_caller_identity" "current" {}
+
+# `id` is the region name on AWS provider 5 and 6 (`name` is deprecated on 6, `region` absent on 5).
 data "aws_region" "current" {}
+
 data "aws_partition" "current" {}
 
 locals {
   account_id      = data.aws_caller_identity.current.account_id
-  region          = data.aws_region.current.name
+  region          = data.aws_region.current.id
   partition       = data.aws_partition.current.partition
   create_rule_set = var.existing_rule_set_name == null
   rule_set_name   = local.create_rule_set ? "${var.name}-inbound" : var.existing_rule_set_name
@@ -25,8 +28,9 @@ resource "aws_s3_bucket" "inbound" {
   #checkov:skip=CKV_AWS_144: Replies expire after retention_days and are read within minutes; replicating personal data to a second region would only spread it.
   #checkov:skip=CKV_AWS_21: Each message is written once under SES's unique message id; versioning would keep deleted copies of personal data past their expiry.
   #checkov:skip=CKV2_AWS_62: The receipt rule itself notifies SNS for each stored message; S3 event notifications would duplicate that.
-  bucket = local.bucket_name
-  tags   = local.tags
+  bucket        = local.bucket_name
+  force_destroy = var.force_destroy
+  tags          = local.tags
 }
 
 resource "aws_s3_bucket_ownership_controls" "inbound" {
@@ -208,18 +212,19 @@ resource "aws_ses_receipt_rule" "replies" {
 
 # --- who reads the notifications -------------------------------------------------------------------
 
+# Keyed by a label known at plan time: a function ARN is only known after apply.
 resource "aws_sns_topic_subscription" "lambda" {
-  count     = var.subscriber_lambda_arn == null ? 0 : 1
+  for_each  = var.subscriber_lambda_arns
   topic_arn = aws_sns_topic.inbound.arn
   protocol  = "lambda"
-  endpoint  = var.subscriber_lambda_arn
+  endpoint  = each.value
 }
 
 resource "aws_lambda_permission" "sns" {
-  count         = var.subscriber_lambda_arn == null ? 0 : 1
-  statement_id  = "AllowInboundTopic-${var.name}"
+  for_each      = var.subscriber_lambda_arns
+  statement_id  = "AllowInboundTopic-${var.name}-${each.key}"
   action        = "lambda:InvokeFunction"
-  function_name = var.subscriber_lambda_arn
+  function_name = each.value
   principal     = "sns.amazonaws.com"
   source_arn    = aws_sns_topic.inbound.arn
 }

@@ -1,11 +1,11 @@
 output "bucket_name" {
   description = "Bucket holding received messages (the engine's reader needs s3:GetObject on it)."
-  value       = aws_s3_bucket.inbound.id
+  value       = try(aws_s3_bucket.inbound.id, null)
 }
 
 output "bucket_arn" {
   description = "ARN of the bucket holding received messages."
-  value       = aws_s3_bucket.inbound.arn
+  value       = try(aws_s3_bucket.inbound.arn, null)
 }
 
 output "object_key_prefix" {
@@ -15,7 +15,7 @@ output "object_key_prefix" {
 
 output "topic_arn" {
   description = "SNS topic announcing each received message; allow it in OUTREACH_SNS_TOPIC_ARNS for a self-hosted worker."
-  value       = aws_sns_topic.inbound.arn
+  value       = try(aws_sns_topic.inbound.arn, null)
 }
 
 output "rule_set_name" {
@@ -25,7 +25,7 @@ output "rule_set_name" {
 
 output "receipt_rule_name" {
   description = "Name of the receipt rule."
-  value       = aws_ses_receipt_rule.replies.name
+  value       = try(aws_ses_receipt_rule.replies.name, null)
 }
 
 output "receipt_rule_arn" {

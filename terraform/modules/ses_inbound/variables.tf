@@ -42,6 +42,12 @@ variable "object_key_prefix" {
   default     = "inbound/"
 }
 
+variable "force_destroy" {
+  description = "Let `terraform destroy` delete the bucket while it still holds received messages."
+  type        = bool
+  default     = false
+}
+
 variable "retention_days" {
   description = "Days a received message is kept. Replies hold personal data: keep this short (the engine reads a message within minutes)."
   type        = number
@@ -87,10 +93,10 @@ variable "topic_signature_version" {
   }
 }
 
-variable "subscriber_lambda_arn" {
-  description = "ARN of the Lambda function that reads the notifications (the feedback / inbound handler). null: no Lambda subscription."
-  type        = string
-  default     = null
+variable "subscriber_lambda_arns" {
+  description = "Lambda functions that read the notifications (the feedback function), by a label known at plan time: each is subscribed and allowed to be invoked by the topic. {}: no Lambda subscription."
+  type        = map(string)
+  default     = {}
 }
 
 variable "subscriber_https_endpoint" {

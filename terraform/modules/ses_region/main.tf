@@ -8,12 +8,11 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
-data "aws_region" "current" {
-  region = var.region
-}
+# `id` is the region name on AWS provider 5 and 6 (`name` is deprecated on 6, `region` absent on 5).
+data "aws_region" "current" {}
 
 locals {
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
   domains    = toset(var.domains)
@@ -71,7 +70,6 @@ locals {
 ################################################################################
 
 resource "aws_sesv2_configuration_set" "this" {
-  region                 = var.region
   configuration_set_name = var.configuration_set_name
 
   delivery_options {
@@ -100,7 +98,6 @@ resource "aws_sesv2_configuration_set" "this" {
 resource "aws_sesv2_email_identity" "this" {
   for_each = local.domains
 
-  region                 = var.region
   email_identity         = each.value
   configuration_set_name = aws_sesv2_configuration_set.this.configuration_set_name
 
@@ -114,7 +111,6 @@ resource "aws_sesv2_email_identity" "this" {
 resource "aws_sesv2_email_identity_mail_from_attributes" "this" {
   for_each = local.domains
 
-  region                 = var.region
   email_identity         = aws_sesv2_email_identity.this[each.value].email_identity
   mail_from_domain       = local.mail_from_domains[each.value]
   behavior_on_mx_failure = "USE_DEFAULT_VALUE"
@@ -126,7 +122,6 @@ resource "aws_sesv2_email_identity_mail_from_attributes" "this" {
 
 resource "aws_sns_topic" "events" {
   #checkov:skip=CKV_AWS_26: SES cannot publish to a topic encrypted with the AWS-managed aws/sns key; a customer key costs $1/month per region and is offered through topic_kms_key_arn (ADR 0501). Delivery to the Lambda subscriber is over TLS.
-  region            = var.region
   name              = "${var.name}-ses-events"
   signature_version = 2
   kms_master_key_id = var.topic_kms_key_arn
@@ -159,13 +154,11 @@ data "aws_iam_policy_document" "events" {
 }
 
 resource "aws_sns_topic_policy" "events" {
-  region = var.region
   arn    = aws_sns_topic.events.arn
   policy = data.aws_iam_policy_document.events.json
 }
 
 resource "aws_sesv2_configuration_set_event_destination" "sns" {
-  region                 = var.region
   configuration_set_name = aws_sesv2_configuration_set.this.configuration_set_name
   event_destination_name = "sns"
 

@@ -12,12 +12,6 @@ variable "name" {
   }
 }
 
-variable "region" {
-  description = "Sending region of this instance (AWS provider 6 per-resource region). null: the provider's region."
-  type        = string
-  default     = null
-}
-
 ################################################################################
 # Identities
 ################################################################################

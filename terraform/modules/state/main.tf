@@ -12,7 +12,6 @@ locals {
 
 resource "aws_dynamodb_table" "this" {
   #checkov:skip=CKV_AWS_119: Encrypted at rest either way; a customer-managed key costs $1/month plus requests and is one setting away (encryption = "customer_managed", ADR 0501).
-  region       = var.region
   name         = var.name
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "pk"

@@ -12,12 +12,6 @@ variable "name" {
   }
 }
 
-variable "region" {
-  description = "Region of the table (AWS provider 6 per-resource region). null: the provider's region."
-  type        = string
-  default     = null
-}
-
 variable "deletion_protection" {
   description = "Refuse DeleteTable (and so a `terraform destroy`) until switched off."
   type        = bool
