@@ -120,6 +120,7 @@ DEPLOYED_VALUES = {
     "unsubscribe_old_secrets": "",
     "sender_lease_s": "300",
     "max_attempts": "5",
+    "max_receives": "3",
     "metrics_namespace": "Outreach",
     "archive_bucket": f"outreach-prod-archive-{ACCOUNT}",
     "archive_kms_key_id": "",

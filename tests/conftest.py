@@ -36,6 +36,19 @@ def _quiet_logs() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_loggers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI configures structlog to cache each logger on first use (fast in a process that
+    configures once); in one test session that would pin every module's logger to the first CLI
+    test's configuration, and later tests could no longer capture what is logged."""
+    real = structlog.configure
+
+    def configure(**settings: object) -> None:
+        real(**{**settings, "cache_logger_on_first_use": False})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(structlog, "configure", configure)
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()

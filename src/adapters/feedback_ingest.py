@@ -18,12 +18,17 @@ from typing import Any
 import structlog
 
 from adapters.inbound_mail import InboundMailError, is_receipt, parse_inbound, receipt_notice
+from adapters.json_limits import loads as bounded_loads
 from adapters.ses_events import MalformedEventError, parse_event
+from outreach_core.domain.addresses import redact_addresses
 from outreach_core.domain.events import DeliveryEvent, InboundReply
-from outreach_core.ports import Archive, Clock
+from outreach_core.ports import Alert, Archive, Clock, Metrics, Notifier
 from outreach_core.services.feedback import FeedbackResult, FeedbackService, ReplyService
+from outreach_core.telemetry import FEEDBACK_IGNORED, NullMetrics
 
 log = structlog.get_logger(__name__)
+
+REJECTED = "_rejected"  # the archive prefix of payloads that could not be read as JSON objects
 
 
 @dataclass
@@ -65,26 +70,35 @@ class EventIngestor:
         replies: ReplyService,
         clock: Clock,
         inbound_reader: Callable[[str, str], bytes] | None = None,
+        metrics: Metrics | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.archive = archive
         self.feedback = feedback
         self.replies = replies
         self.clock = clock
         self.inbound_reader = inbound_reader
+        self.metrics = metrics or NullMetrics()
+        self.notifier = notifier
 
     def ingest(self, bodies: Sequence[str]) -> IngestReport:
-        """Archive, normalise and apply a batch. Bad payloads are reported by index; the rest go on."""
+        """Archive, normalise and apply a batch. Bad payloads are reported by index and kept (archived,
+        counted, alerted on): nothing a provider sent is dropped silently. The rest go on."""
         report = IngestReport()
         decoded: list[tuple[int, dict[str, Any]]] = []
+        unreadable: list[tuple[int, str, str]] = []
         for index, raw in enumerate(bodies):
             try:
-                body = json.loads(raw)
+                body = bounded_loads(raw)
                 if not isinstance(body, dict):
                     raise ValueError("not a JSON object")
                 decoded.append((index, body))
             except ValueError as exc:
-                report.rejected.append((index, f"not JSON: {exc}"))
+                reason = f"not JSON: {exc}"[:300]
+                report.rejected.append((index, reason))
+                unreadable.append((index, raw if isinstance(raw, str) else repr(raw), reason))
         refs = self._archive(decoded)
+        kept = self._archive_unreadable(unreadable)
         events: list[DeliveryEvent] = []
         for index, body in decoded:
             try:
@@ -94,8 +108,10 @@ class EventIngestor:
                     continue
                 events.extend(parse_event(body, refs[index]))
             except (MalformedEventError, InboundMailError, KeyError, ValueError) as exc:
-                report.rejected.append((index, str(exc)))
-                log.warning("feedback.rejected", index=index, reason=str(exc))
+                reason = redact_addresses(str(exc))
+                report.rejected.append((index, reason))
+                log.warning("feedback.rejected", index=index, reason=reason, payload=refs[index])
+        self._kept(report, {**refs, **kept})
         for result in self.feedback.handle(events):
             report.results.append(result)
             if result.applied:
@@ -128,17 +144,55 @@ class EventIngestor:
             payload_ref=ref,
         )
 
-    def _archive(self, decoded: list[tuple[int, dict[str, Any]]]) -> dict[int, str]:
+    def _archive_unreadable(self, unreadable: list[tuple[int, str, str]]) -> dict[int, str]:
+        """Payloads that are not JSON objects, kept as they came (wrapped in one JSON line each)."""
+        if not unreadable:
+            return {}
+        return self._archive(
+            [(index, {"unreadable": raw, "reason": reason}) for index, raw, reason in unreadable],
+            tenant=REJECTED,
+        )
+
+    def _kept(self, report: IngestReport, refs: dict[int, str]) -> None:
+        """Count and alert on what could not be applied; it is in the archive, at `refs`."""
+        if not report.rejected:
+            return
+        for _ in report.rejected:
+            self.metrics.emit(FEEDBACK_IGNORED, 1, "Count", Reason="malformed")
+        index, reason = report.rejected[0]
+        reason = redact_addresses(reason)
+        where = refs.get(index, "")
+        log.error("feedback.kept_unapplied", count=len(report.rejected), first=where, reason=reason[:200])
+        if self.notifier is None:
+            return
+        alert = Alert(
+            kind="feedback.rejected",
+            subject="feedback payloads",
+            message=(
+                f"{len(report.rejected)} feedback payload(s) could not be applied and were kept in the "
+                f"archive (first: {where}): {reason[:200]}"
+            ),
+            at=self.clock.now(),
+            details={"count": len(report.rejected), "first": where},
+        )
+        try:
+            self.notifier.notify(alert)
+        except Exception:
+            log.exception("feedback.alert_failed")
+
+    def _archive(
+        self, decoded: list[tuple[int, dict[str, Any]]], tenant: str | None = None
+    ) -> dict[int, str]:
         by_tenant: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         for index, body in decoded:
-            by_tenant.setdefault(_tenant_of(body), []).append((index, body))
+            by_tenant.setdefault(tenant or _tenant_of(body), []).append((index, body))
         now = self.clock.now()
         refs: dict[int, str] = {}
-        for tenant, items in by_tenant.items():
+        for owner, items in by_tenant.items():
             lines = [json.dumps(body, ensure_ascii=False, separators=(",", ":")) for _, body in items]
             blob = "\n".join(lines).encode()
             digest = hashlib.sha256(blob).hexdigest()[:16]
-            key = f"events/{tenant}/{now:%Y/%m/%d}/{now:%H%M%S}-{digest}.jsonl.gz"
+            key = f"events/{owner}/{now:%Y/%m/%d}/{now:%H%M%S}-{digest}.jsonl.gz"
             ref = self.archive.put(key, gzip.compress(blob, mtime=0), "application/x-ndjson")
             for line, (index, _) in enumerate(items):
                 refs[index] = f"{ref}#{line}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from email import charset as email_charset
+from email.errors import MessageError
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -19,7 +20,7 @@ from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
 
-from outreach_core.domain.mail import Address, OutboundEmail
+from outreach_core.domain.mail import Address, MailUnencodable, OutboundEmail
 
 _UTF8_QP = email_charset.Charset("utf-8")
 _UTF8_QP.header_encoding = email_charset.BASE64
@@ -66,4 +67,9 @@ def to_mime(email: OutboundEmail, date: datetime) -> Message:
 
 
 def to_bytes(email: OutboundEmail, date: datetime) -> bytes:
-    return to_mime(email, date).as_bytes(policy=_WIRE)
+    """The wire form. Raises MailUnencodable (nothing was handed over) rather than whatever the email
+    package raises, so a message that cannot be encoded is a failed job, never an `uncertain` one."""
+    try:
+        return to_mime(email, date).as_bytes(policy=_WIRE)
+    except (UnicodeError, ValueError, TypeError, MessageError) as exc:
+        raise MailUnencodable(f"the message cannot be encoded as MIME: {type(exc).__name__}") from exc

@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from adapters.json_limits import loads as bounded_loads
 from outreach_core.domain.events import BounceKind, DeliveryEvent, EventType
 from outreach_core.policies.responses import enhanced_status
 
@@ -101,11 +102,13 @@ def decode(payload: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
     """The payload as a JSON object, or MalformedEventError saying why it is not one."""
     if isinstance(payload, (str, bytes)):
         try:
-            payload = json.loads(payload)
+            payload = bounded_loads(payload)
         except json.JSONDecodeError as exc:
             raise MalformedEventError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
         except UnicodeDecodeError as exc:
             raise MalformedEventError(f"not UTF-8 JSON: {exc.reason}") from exc
+        except ValueError as exc:  # nested too deeply
+            raise MalformedEventError(f"not an SES event: {exc}") from exc
     if not isinstance(payload, Mapping):
         raise MalformedEventError(f"an SES event is a JSON object, not {type(payload).__name__}")
     return payload

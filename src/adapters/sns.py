@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -29,6 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from adapters.json_limits import loads as bounded_loads
 from outreach_core.ports import Clock
 
 log = structlog.get_logger(__name__)
@@ -78,8 +78,8 @@ class SnsMessage:
         """An SNS JSON document (HTTP body, or the `Sns` object of a Lambda record)."""
         if isinstance(body, (str, bytes)):
             try:
-                body = json.loads(body)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                body = bounded_loads(body, max_depth=8)  # an SNS envelope is one flat object
+            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too deep
                 raise SnsVerificationError(f"not an SNS message: the body is not JSON ({exc})") from exc
         if not isinstance(body, Mapping):
             raise SnsVerificationError("not an SNS message: the body is not a JSON object")

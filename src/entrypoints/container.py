@@ -103,6 +103,7 @@ class LocalAdapters(containers.DeclarativeContainer):
         name="jobs",
         clock=clock,
         visibility_timeout=settings.provided.sender_lease_s,
+        max_receives=settings.provided.max_receives,
     )
     event_queue = providers.Singleton(
         SqliteJobQueue,
@@ -305,9 +306,11 @@ class Services(containers.DeclarativeContainer):
         config=providers.Factory(
             SenderConfig,
             unsubscribe_base_url=settings.provided.unsubscribe_base_url,
-            unsubscribe_secret=settings.provided.unsubscribe_secret.get_secret_value.call(),
+            # Never the built-in secret for real mail: BuiltInSecretError instead.
+            unsubscribe_secret=settings.provided.sending_secret.call(),
             lease=providers.Factory(_seconds, settings.provided.sender_lease_s),
             max_attempts=settings.provided.max_attempts,
+            max_receives=settings.provided.max_receives,
         ),
         limiter=limiter,
         metrics=adapters.metrics,
@@ -343,6 +346,8 @@ class Services(containers.DeclarativeContainer):
         replies=replies,
         clock=adapters.clock,
         inbound_reader=adapters.inbound_reader,
+        metrics=adapters.metrics,
+        notifier=adapters.notifier,
     )
     status = providers.Factory(
         StatusService, records=records, clock=adapters.clock, guard=guard, queue=adapters.job_queue

@@ -1,24 +1,44 @@
-"""Settings from the environment (OUTREACH_*) and the workspace's outreach.env."""
+"""Settings from the environment (OUTREACH_*) and the workspace's outreach.env.
+
+The env file is the one of the workspace these settings are for, decided when they are built: the
+`workspace` argument (the CLI's --workspace), else $OUTREACH_WORKSPACE, else ./.outreach. Variables in
+the environment override the file.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WORKSPACE_ENV = "OUTREACH_WORKSPACE"
+DEFAULT_WORKSPACE = Path(".outreach")
+# Signs unsubscribe links, reply tokens and Message-IDs when nothing else is set. Anyone can read it
+# here, so only the simulator (the demo, tests, a first look) may send with it: see sending_secret().
+BUILTIN_SECRET = "dev-only-change-me"
 
 
-def _env_files() -> tuple[str, ...]:
-    workspace = Path(os.environ.get(WORKSPACE_ENV, ".outreach"))
-    return (str(workspace / "outreach.env"),)
+class BuiltInSecretError(ValueError):
+    """Real mail (SMTP, SES) would go out with links signed by the published development secret."""
+
+
+def workspace_dir(explicit: Path | str | None = None) -> Path:
+    """The workspace these settings are for: the explicit one, else $OUTREACH_WORKSPACE, else .outreach."""
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="OUTREACH_", env_file=_env_files(), extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="OUTREACH_", extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        if "_env_file" not in values:
+            values["_env_file"] = workspace_dir(values.get("workspace")) / "outreach.env"
+        super().__init__(**values)
 
     backend: Literal["local", "aws"] = "local"
     workspace: Path = Path(".outreach")
@@ -33,7 +53,7 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = 30.0
 
     unsubscribe_base_url: str = "http://127.0.0.1:8025/unsubscribe"
-    unsubscribe_secret: SecretStr = SecretStr("dev-only-change-me")
+    unsubscribe_secret: SecretStr = SecretStr(BUILTIN_SECRET)
     unsubscribe_old_secrets: SecretStr = SecretStr("")  # comma-separated: links signed before a rotation
     http_host: str = "127.0.0.1"  # the worker's HTTP server (POST /sns, /unsubscribe/<token>)
     http_port: int = 8025
@@ -54,6 +74,7 @@ class Settings(BaseSettings):
     mail_from_subdomain: str = ""
     sender_lease_s: int = 300
     max_attempts: int = 5
+    max_receives: int = 3  # the job queue's receive limit (SQS maxReceiveCount, Terraform max_receive_count)
 
     log_level: str = "WARNING"
     log_json: bool = True
@@ -86,10 +107,38 @@ class Settings(BaseSettings):
     archive_retention_days: int = 90  # S3 lifecycle expiry (Terraform); `outreach archive prune` locally
 
     @property
+    def real_mail(self) -> bool:
+        """Mail goes to real mailboxes: over SMTP, or through SES."""
+        return self.backend == "aws" or self.mailer == "smtp"
+
+    @property
+    def builtin_secret(self) -> bool:
+        return self.unsubscribe_secret.get_secret_value() in ("", BUILTIN_SECRET)
+
+    def sending_secret(self) -> str:
+        """The secret that signs what goes out. Raises BuiltInSecretError rather than let real mail
+        carry links anybody could forge (the built-in secret is in this file)."""
+        if self.real_mail and self.builtin_secret:
+            where = (
+                "the function's environment (Terraform)"
+                if self.backend == "aws"
+                else f"{self.workspace / 'outreach.env'} (`outreach init` writes a fresh one)"
+            )
+            raise BuiltInSecretError(
+                "OUTREACH_UNSUBSCRIBE_SECRET is not set, and real mail must not carry links signed with "
+                f"the built-in development secret: set it in {where}; only the simulator runs without it"
+            )
+        return self.unsubscribe_secret.get_secret_value() or BUILTIN_SECRET
+
+    @property
     def unsubscribe_secrets(self) -> list[str]:
-        """The current secret first, then older ones that still verify (rotation)."""
+        """The current secret first, then older ones that still verify (rotation). With real mail, the
+        built-in secret never verifies anything: a token signed with it is a forgery."""
         old = [s.strip() for s in self.unsubscribe_old_secrets.get_secret_value().split(",") if s.strip()]
-        return [self.unsubscribe_secret.get_secret_value(), *old]
+        secrets = [self.unsubscribe_secret.get_secret_value(), *old]
+        if self.real_mail:
+            secrets = [s for s in secrets if s and s != BUILTIN_SECRET]
+        return secrets
 
     @property
     def db_path(self) -> Path:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import structlog
+
 from adapters.clock import VirtualClock
 from adapters.feedback_ingest import EventIngestor
 from adapters.sqlite_queue import SqliteJobQueue
@@ -17,6 +19,8 @@ from entrypoints.container import Application
 from outreach_core.ports import Clock
 from outreach_core.services.planner import PlannerService
 from outreach_core.services.sender import Outcome, SenderService
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -84,10 +88,20 @@ class LocalWorker:
         return stats
 
     def drain(self, stats: WorkerStats) -> WorkerStats:
-        """Send what is visible in the job queue, then apply the visible feedback events."""
-        while messages := self.jobs.receive(self.batch):
+        """Send what is visible in the job queue, then apply the visible feedback events.
+
+        Jobs are received one at a time: a worker killed mid-send costs a receive of the message in
+        hand only, not of a batch it never looked at. A message whose handling raises is logged and left
+        unacknowledged (the queue brings it back; its last delivery dead-letters it together with its
+        job): no single message stops the worker, as none stops the Lambda handler."""
+        while messages := self.jobs.receive(1):
             for message in messages:
-                result = self.sender.handle(message)
+                try:
+                    result = self.sender.handle(message)
+                except Exception:
+                    log.exception("worker.message_failed", message_id=message.message_id)
+                    stats.outcomes["error"] = stats.outcomes.get("error", 0) + 1
+                    continue
                 stats.outcomes[result.outcome.value] = stats.outcomes.get(result.outcome.value, 0) + 1
                 if not result.redeliver and result.outcome is not Outcome.DEAD_LETTERED:
                     self.jobs.ack(message.receipt)

@@ -142,6 +142,7 @@ class Records:
     def get(self, cls: type[E], tenant_id: str, ident: str) -> E:
         found = self.find(cls, tenant_id, ident)
         if found is None:
+            self.tenant(tenant_id)  # a mistyped tenant says so, not that it lacks the campaign
             raise NotFoundError(f"tenant {tenant_id!r} has no {cls.__name__.lower()} {ident!r}")
         return found
 
@@ -230,12 +231,20 @@ class Records:
         after: str | None = None,
         limit: int | None = None,
     ) -> list[Timer]:
-        """Timers of one kind due by `until`, oldest first; `after` (a sort key) pages on."""
+        """Timers of one kind due by `until`, oldest first; `after` (a sort key) pages on.
+
+        Sort keys hold whole seconds, so the query reaches to the end of `until`'s second; timers later
+        in that second (`at` > until) are not due yet and are left out. A page may therefore hold fewer
+        than `limit` timers while more are due (never none): page on with `after` = the last one's sort."""
         prefix = f"TIMER#{kind.value}#"
-        items = self.store.query(
-            tenant_partition(tenant_id), prefix, upto=f"{prefix}{stamp(until)}~", limit=limit, after=after
-        )
-        return [Timer.model_validate(i.data) for i in items]
+        while True:
+            items = self.store.query(
+                tenant_partition(tenant_id), prefix, upto=f"{prefix}{stamp(until)}~", limit=limit, after=after
+            )
+            due = [t for t in (Timer.model_validate(i.data) for i in items) if t.at <= until]
+            if due or limit is None or len(items) < limit:
+                return due
+            after = items[-1].sort  # a whole page of not-yet-due timers of until's second
 
     def next_timer(self, tenant_id: str) -> Timer | None:
         """The earliest timer of any kind."""

@@ -34,7 +34,7 @@ from outreach_core.ports import MailProvider, Metrics
 SEND_OUTCOME = "SendOutcome"  # one per queue message the sender handled; dimension Outcome
 PROVIDER_ERROR = "ProviderError"  # the provider refused a send (SES throttles / rejects); dimension Kind
 FEEDBACK_EVENT = "FeedbackEvent"  # a provider event applied to a job; dimension EventType
-FEEDBACK_IGNORED = "FeedbackIgnored"  # an event that changed nothing; dimension Reason
+FEEDBACK_IGNORED = "FeedbackIgnored"  # an event that changed nothing, or could not be read; dimension Reason
 QUEUE_VISIBLE = "QueueVisible"  # messages waiting to be received; dimension Queue
 QUEUE_IN_FLIGHT = "QueueInFlight"
 QUEUE_DELAYED = "QueueDelayed"
@@ -85,7 +85,7 @@ DIMENSION_VALUES: Mapping[str, frozenset[str]] = {
     "Outcome": SEND_OUTCOMES,
     "Kind": PROVIDER_ERROR_KINDS,
     "EventType": frozenset(e.value for e in EventType),
-    "Reason": frozenset({"duplicate", "unmatched", "no_change"}),
+    "Reason": frozenset({"duplicate", "unmatched", "no_change", "malformed"}),
     "Queue": frozenset({"jobs", "events"}),
 }
 
@@ -129,6 +129,7 @@ ALERT_KINDS: Mapping[str, str] = {
     "content.rejected": "a provider refused a message for its content or size; emitted by the sender",
     "rate.restored": "a lowered send rate recovered to its target; policy engine",
     "dlq.not_empty": "the dead-letter queue holds messages; emitted by the queue monitor",
+    "feedback.rejected": "provider payloads that could not be applied (kept in the archive); event ingestor",
     "failover.engaged": "sending moved to the secondary SES region; emitted by the failover mailer",
     "failover.returned": "sending is back on the primary SES region; emitted by the failover mailer",
     "budget.threshold": "AWS Budgets crossed a threshold (forwarded from the alert topic)",

@@ -18,6 +18,7 @@ def test_skipped_leads_are_reported_listed_and_counted(tmp_path: Path, monkeypat
         assert result.exit_code == code, result.output
         return result.output
 
+    run("init")  # commands need a workspace that exists (issue 12)
     run("tenant", "add", "acme", "--name", "Acme", "--address", "1 Main Street, Springfield")
     assert "role accounts flag, typo domains skip" in run("tenant", "hygiene", "acme")
     assert "role accounts skip" in run("tenant", "hygiene", "acme", "--role-accounts", "skip")

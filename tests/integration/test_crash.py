@@ -35,9 +35,15 @@ def test_a_sender_killed_mid_send_never_sends_twice(tmp_path: Path) -> None:
         "OUTREACH_SENDER_LEASE_S": "2",
         "OUTREACH_PLANNER_HORIZON_S": "1",
         "OUTREACH_LOG_LEVEL": "ERROR",
+        "OUTREACH_UNSUBSCRIBE_SECRET": "crash-test-secret",
     }
     settings = Settings(
-        workspace=tmp_path, mailer="smtp", smtp_port=controller.port, sender_lease_s=2, planner_horizon_s=1
+        workspace=tmp_path,
+        mailer="smtp",
+        smtp_port=controller.port,
+        sender_lease_s=2,
+        planner_horizon_s=1,
+        unsubscribe_secret="crash-test-secret",
     )
     try:
         app = build(settings)

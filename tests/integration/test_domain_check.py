@@ -72,6 +72,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dns_address: str):  # t
         assert result.exit_code == code, result.output
         return result.output
 
+    invoke("init")  # commands need a workspace that exists (issue 12)
     return invoke
 
 
@@ -136,6 +137,7 @@ def test_campaign_start_refuses_a_failing_domain_unless_overridden(run, tmp_path
 
 def test_with_the_offline_resolver_nothing_is_checked_and_nothing_blocks(tmp_path: Path) -> None:
     runner = CliRunner()
+    assert runner.invoke(app, ["--workspace", str(tmp_path), "init"]).exit_code == 0
     result = runner.invoke(app, ["--workspace", str(tmp_path), "domain", "check", "anything.example"])
     assert result.exit_code == 0, result.output
     assert result.output.count("not checked") == 4 and "offline resolver" in result.output

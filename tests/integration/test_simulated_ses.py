@@ -174,7 +174,10 @@ def test_ingest_archives_a_batch_per_tenant_and_reports_bad_payloads(tmp_path: P
     ingestor = EventIngestor(archive, h.feedback, h.replies, h.clock)
     report = ingestor.ingest([good, "not json", good])
     assert report.applied == 1 and report.duplicates == 1 and [i for i, _ in report.rejected] == [1]
-    [(key, blob)] = archive.blobs.items()
+    [(key, blob)] = [(k, b) for k, b in archive.blobs.items() if k.startswith("events/acme/")]
     assert key.startswith("events/acme/2026/01/05/") and key.endswith(".jsonl.gz")
     assert len(gzip.decompress(blob).splitlines()) == 2
+    # The payload that is not JSON is kept too, as it came, under its own prefix.
+    [kept] = [b for k, b in archive.blobs.items() if k.startswith("events/_rejected/")]
+    assert json.loads(gzip.decompress(kept))["unreadable"] == "not json"
     assert report.results[0].applied and h.records.jobs("acme")[0].status.value == "delivered"

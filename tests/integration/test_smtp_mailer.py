@@ -65,6 +65,7 @@ def email(step: int = 1, thread: Thread | None = None) -> OutboundEmail:
         job=job,
         unsubscribe_url=UNSUBSCRIBE,
         thread=thread,
+        secret="smtp-test-secret",
     )
 
 

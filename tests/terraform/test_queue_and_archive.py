@@ -39,6 +39,8 @@ def test_visibility_is_at_least_six_times_the_sender_timeout(
     assert root_queue["consumer_timeout_seconds"] == sender["timeout"] == "${var.sender_timeout_seconds}"
     assert root_queue.get("visibility_timeout_multiplier", 6) >= 6
     assert root_queue["max_receive_count"] <= 5
+    # The sender dead-letters a message (and its job) on the queue's last receive: the same number.
+    assert sender["environment"]["OUTREACH_MAX_RECEIVES"] == str(root_queue["max_receive_count"])
 
 
 def test_both_queues_are_encrypted_and_tls_only(modules: dict[str, tfconfig.Config]) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from outreach_core.domain.jobs import MessageJob
 from outreach_core.domain.models import Lead, SenderIdentity, Template, Tenant
-from outreach_core.rendering.compose import Thread, compose
+from outreach_core.rendering.compose import Thread, compose, message_id_for
 from outreach_core.rendering.templating import TemplateError
 from outreach_core.rendering.unsubscribe import sign, verify
 
@@ -58,6 +58,7 @@ def test_first_email_carries_footer_unsubscribe_headers_and_tags() -> None:
         template=template,
         job=job(),
         unsubscribe_url="https://u.test/u/tok",
+        secret="compose-test-secret",
         thread=None,
     )
     assert email.subject == "Вопрос для Вектор"
@@ -67,7 +68,8 @@ def test_first_email_carries_footer_unsubscribe_headers_and_tags() -> None:
     assert email.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "In-Reply-To" not in email.headers
     assert email.tags == {"tenant": "acme", "campaign": "c", "job": "c_l-1_1", "ikey": "k1"}
-    assert email.message_id == "<k1@acme-mail.com>"
+    assert email.message_id == message_id_for(job(), IDENTITY, "compose-test-secret")
+    assert email.message_id.endswith("@acme-mail.com>") and "k1" not in email.message_id
 
 
 def test_a_follow_up_replies_in_the_thread() -> None:
@@ -79,6 +81,7 @@ def test_a_follow_up_replies_in_the_thread() -> None:
         template=template,
         job=job(2),
         unsubscribe_url="u",
+        secret="compose-test-secret",
         thread=Thread(message_id="<first@x>", subject="Question"),
     )
     assert email.subject == "Re: Question"
@@ -94,6 +97,7 @@ def test_a_follow_up_from_another_identity_starts_fresh_with_the_same_subject() 
         template=template,
         job=job(2),
         unsubscribe_url="u",
+        secret="compose-test-secret",
         thread=Thread(message_id=None, subject="Question"),
     )
     assert email.subject == "Question" and "In-Reply-To" not in email.headers
@@ -110,6 +114,7 @@ def test_html_gets_the_footer_inside_the_body() -> None:
         template=template,
         job=job(),
         unsubscribe_url="https://u.test/x",
+        secret="compose-test-secret",
         thread=None,
     )
     assert email.html is not None
@@ -126,6 +131,7 @@ def test_an_empty_subject_outside_a_thread_is_an_error() -> None:
             template=template,
             job=job(),
             unsubscribe_url="u",
+            secret="compose-test-secret",
             thread=None,
         )
 

@@ -57,6 +57,7 @@ def test_the_composed_message_names_no_tenant_campaign_or_step_in_its_headers() 
         job=job(),
         unsubscribe_url="https://u.test/u/tok",
         thread=None,
+        secret=SECRET,
         message_ref=token,
     )
     assert not any(name.lower().startswith("x-outreach-") and name != HEADER for name in email.headers)

@@ -54,7 +54,8 @@ class TestHappyPath:
         assert send_one(h) is Outcome.SENT
         job = job_of(h, email)
         assert job.status is JobStatus.SENT and job.attempts == 1
-        assert job.provider_message_id == job.idempotency_key  # scripted: the Message-ID local part
+        # scripted: the Message-ID local part, keyed (never the bare idempotency key, which is guessable)
+        assert job.provider_message_id == job.rfc_message_id.strip("<>").split("@")[0] != job.idempotency_key
         assert job.rfc_message_id == h.mailer.sent[0].message_id
         [timer] = h.records.timers_due("acme", TimerKind.STEP, h.clock.now() + timedelta(days=3))
         assert timer.step == 2 and timer.at == job.sent_at + timedelta(days=2)

@@ -28,7 +28,7 @@ def ses_event_json(record: Mapping[str, Any]) -> str:
     if isinstance(body, str):
         try:
             envelope = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return body  # not JSON: the ingestor reports it as rejected
         if isinstance(envelope, Mapping) and envelope.get("Type") == "Notification" and "Message" in envelope:
             return _as_json(envelope["Message"])

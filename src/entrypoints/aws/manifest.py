@@ -71,6 +71,7 @@ FUNCTIONS = (
             "unsubscribe_secret",
             "sender_lease_s",
             "max_attempts",
+            "max_receives",
             "metrics_namespace",
         ),
     ),

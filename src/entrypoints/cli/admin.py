@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from entrypoints.cli.context import CliState, app_for, fail
-from outreach_core.domain.models import CampaignStep, IdentityStatus, LawfulBasis, Quotas
+from outreach_core.domain.models import MAX_STEP_DELAY, CampaignStep, IdentityStatus, LawfulBasis, Quotas
 from outreach_core.domain.window import WindowSpec
 from outreach_core.policies.config import TenantPolicy
 from outreach_core.records import AlreadyExistsError, NotFoundError
@@ -305,6 +305,8 @@ def _parse_step(number: int, spec: str) -> CampaignStep:
         days = float(delay) if delay else 0.0
     except ValueError as exc:
         raise ValueError(f"step {number}: delay {delay!r} is not a number of days (TEMPLATE[:DAYS])") from exc
+    if not 0 <= days <= MAX_STEP_DELAY.days:  # also NaN and inf, which compare false
+        raise ValueError(f"step {number}: delay {delay!r} must be 0 to {MAX_STEP_DELAY.days} days")
     return CampaignStep(number=number, template_id=template_id, delay=timedelta(days=days))
 
 

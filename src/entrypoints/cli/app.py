@@ -15,7 +15,7 @@ from rich.console import Console
 from entrypoints.cli import admin, domains, feedback, observe, ops
 from entrypoints.cli.context import CliState, app_for, fail
 from entrypoints.log_setup import configure_logging
-from entrypoints.settings import Settings
+from entrypoints.settings import BuiltInSecretError, Settings
 
 app = typer.Typer(help="Multi-tenant cold-email outreach engine.", no_args_is_help=True, add_completion=False)
 app.add_typer(admin.tenant_app, name="tenant")
@@ -45,6 +45,7 @@ def main_options(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log at INFO to stderr")] = False,
 ) -> None:
+    # --workspace decides the env file too (its secret, mailer and SMTP settings), not just the database.
     overrides: dict[str, Any] = {"workspace": workspace} if workspace else {}
     settings = Settings(**overrides)
     configure_logging("INFO" if verbose else settings.log_level, json=settings.log_json)
@@ -67,7 +68,10 @@ def init(ctx: typer.Context) -> None:
             encoding="utf-8",
         )
         env.chmod(0o600)
-    app_for(state)
+        state.settings = Settings(workspace=workspace)  # the fresh secret, for anything done next
+    application = app_for(state, create=True)
+    application.adapters.store()  # creates outreach.db: the mark of a workspace for other commands
+    application.adapters.job_queue()
     console.print(f"workspace ready: {workspace.resolve()}")
 
 
@@ -97,7 +101,16 @@ def run(
     if overrides:
         state.settings = state.settings.model_copy(update=overrides)
     application = app_for(state)
-    worker = LocalWorker.from_app(application)
+    try:
+        worker = LocalWorker.from_app(application)
+    except BuiltInSecretError as exc:
+        fail(f"run: {exc}")
+    if state.settings.builtin_secret:
+        console.print(
+            "note: the built-in development secret signs this workspace's links (simulator only); "
+            "`outreach init` writes a real one",
+            markup=False,
+        )
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -113,7 +126,8 @@ def run(
     monitor, metrics = application.services.queue_monitor(), application.adapters.metrics()
     while not stopping:
         stats = worker.run_once()
-        monitor.check()  # queue figures, and the DLQ-not-empty alert (rate-limited)
+        if monitor.check().dead:  # queue figures, and the DLQ-not-empty alert (rate-limited)
+            application.services.dead_letters().reconcile()  # no job looks alive behind a dead letter
         metrics.flush()
         if stats.planned or stats.outcomes or stats.events_applied:
             console.print(f"planned {stats.planned} · {stats.outcomes} · events {stats.events_applied}")

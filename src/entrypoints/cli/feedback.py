@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from entrypoints.cli.context import CliState, app_for, fail
+from entrypoints.cli.context import CliState, address, app_for, fail, known_tenant
 from entrypoints.cli.ops import jobs_app, suppress_app
 from outreach_core.domain.suppression import SuppressionReason, SuppressionScope
 from outreach_core.records import NotFoundError
@@ -46,7 +46,7 @@ def suppress_add_global(
     state: CliState = ctx.obj
     application = app_for(state)
     added = application.services.suppression().add_global(
-        email,
+        address(email),
         SuppressionReason.MANUAL,
         source=f"{source}: {reason}"[:200],
         at=application.adapters.clock().now(),
@@ -70,9 +70,11 @@ def suppress_remove(
     state: CliState = ctx.obj
     application = app_for(state)
     scope = SuppressionScope.GLOBAL if global_ else SuppressionScope.TENANT
+    if tenant:
+        known_tenant(state, tenant)
     try:
         removed = application.services.suppression().remove(
-            scope, tenant, email, at=application.adapters.clock().now(), actor=actor, reason=reason
+            scope, tenant, address(email), at=application.adapters.clock().now(), actor=actor, reason=reason
         )
     except ValueError as exc:
         fail(str(exc))
@@ -88,6 +90,8 @@ def suppress_export(
     """The list as CSV: email (empty once erased), hash, scope, reason, source, since."""
     state: CliState = ctx.obj
     scope = SuppressionScope.TENANT if tenant_id else SuppressionScope.GLOBAL
+    if tenant_id:
+        known_tenant(state, tenant_id)
     entries = app_for(state).services.suppression().export(scope, tenant_id)
     handle = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
     try:
@@ -110,12 +114,13 @@ def suppress_erase(ctx: typer.Context, tenant_id: str, email: str, reason: Reaso
     """Erase-on-request: delete the lead's personal data and keep only the address's hash, suppressed."""
     state: CliState = ctx.obj
     application = app_for(state)
+    known_tenant(state, tenant_id)
     report = application.services.suppression().erase(
-        tenant_id, email, at=application.adapters.clock().now(), actor=actor, reason=reason
+        tenant_id, address(email), at=application.adapters.clock().now(), actor=actor, reason=reason
     )
     console.print(
         f"erased: lead deleted={report.lead_erased}, entries scrubbed={report.entries_scrubbed}, "
-        f"jobs cancelled={report.jobs_cancelled}, job subjects blanked={report.jobs_scrubbed}"
+        f"jobs cancelled={report.jobs_cancelled}, jobs scrubbed (subject, reasons)={report.jobs_scrubbed}"
     )
 
 
@@ -169,6 +174,7 @@ def audit_list(
         except ValueError:
             fail(f"--since {since!r} is not an ISO date or time")
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    known_tenant(state, tenant_id, allow_global=True)
     entries = app_for(state).services.audit_log().entries(tenant_id, since=start, action=action, limit=limit)
     if as_json:
         for entry in entries:
@@ -191,6 +197,8 @@ def audit_archive(
     """Copy complete days of the log to the archive (JSON lines per tenant per day). Safe to repeat."""
     state: CliState = ctx.obj
     application = app_for(state)
+    if tenant_id:
+        known_tenant(state, tenant_id, allow_global=True)
     tenants = (
         [tenant_id] if tenant_id else [t.id for t in application.services.records().tenants()] + ["GLOBAL"]
     )

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from entrypoints.cli.context import CliState, app_for, fail
+from entrypoints.cli.context import CliState, app_for, fail, known_tenant
 
 console = Console()
 archive_app = typer.Typer(help="The 90-day archive of events and exports.", no_args_is_help=True)
@@ -42,6 +42,8 @@ def report(
 
     state: CliState = ctx.obj
     application = app_for(state)
+    if tenant is not None:
+        known_tenant(state, tenant)
     data = ReportService(application.services.records(), application.adapters.clock()).build(days, tenant)
     out.write_text(render_report(data), encoding="utf-8")
     totals = data.totals

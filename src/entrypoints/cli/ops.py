@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from entrypoints.cli.context import CliState, app_for, fail
+from entrypoints.cli.context import CliState, address, app_for, fail, known_tenant
 from entrypoints.cli.render import status_tables
 from outreach_core.domain.jobs import JobStatus
 from outreach_core.domain.suppression import SuppressionReason, SuppressionScope
@@ -33,7 +33,10 @@ def status(
 ) -> None:
     """Per tenant, campaign, identity and mailbox provider: states, counts, caps and rates; the queue."""
     state: CliState = ctx.obj
+    if tenant is not None:
+        known_tenant(state, tenant)
     app_for(state).services.queue_monitor().check()  # queue metrics, and the DLQ-not-empty alert
+    app_for(state).services.dead_letters().reconcile()  # jobs behind dead letters show as such
     report = app_for(state).services.status().report(tenant)
     if as_json:
         console.print_json(json.dumps(asdict(report), default=_json_default))
@@ -45,7 +48,9 @@ def status(
 def dlq_list(ctx: typer.Context, limit: int = 100) -> None:
     state: CliState = ctx.obj
     table = Table("message id", "tenant", "job", "job status", "receives", "reason")
-    for row in app_for(state).services.dead_letters().list(limit):
+    service = app_for(state).services.dead_letters()
+    service.reconcile()
+    for row in service.list(limit):
         job = row.job
         table.add_row(
             row.letter.message_id,
@@ -76,6 +81,8 @@ def dlq_redrive(
 def jobs_uncertain(ctx: typer.Context, tenant: str | None = None) -> None:
     """Jobs that may or may not have been sent: never resent automatically; a person decides."""
     state: CliState = ctx.obj
+    if tenant is not None:
+        known_tenant(state, tenant)
     table = Table("tenant", "job", "sender", "attempts", "since", "reason")
     for job in app_for(state).services.status().jobs_in(JobStatus.UNCERTAIN, tenant):
         table.add_row(
@@ -98,9 +105,10 @@ def suppress_add(
 ) -> None:
     state: CliState = ctx.obj
     application = app_for(state)
+    known_tenant(state, tenant_id)
     clock = application.adapters.clock()
     application.services.suppression().suppress(
-        tenant_id, email, reason, source="cli", at=clock.now(), actor="operator"
+        tenant_id, address(email), reason, source="cli", at=clock.now(), actor="operator"
     )
     console.print("suppressed")
 
@@ -109,6 +117,8 @@ def suppress_add(
 def suppress_list(ctx: typer.Context, tenant_id: Annotated[str | None, typer.Argument()] = None) -> None:
     state: CliState = ctx.obj
     records = app_for(state).services.records()
+    if tenant_id:
+        known_tenant(state, tenant_id)
     scope = SuppressionScope.TENANT if tenant_id else SuppressionScope.GLOBAL
     table = Table("hash", "email", "reason", "since", "source")
     for entry in records.suppressions(scope, tenant_id):

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
+from outreach_core.domain.addresses import address_key
+
 # Slugs are safe in store keys, SES tag values ([A-Za-z0-9_-]) and file names; "_" is never part of a
 # slug, so it can join slugs unambiguously (job ids).
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -19,13 +21,14 @@ def _digest(*parts: str) -> str:
 
 
 def email_hash(email: str) -> str:
-    """The hash kept for suppression and erasure: the address itself need not be stored."""
-    return _digest("email", email.strip().lower())[:40]
+    """The hash kept for suppression and erasure: the address itself need not be stored. Of the
+    canonical form, so `x@bücher.de` and `x@xn--bcher-kva.de` are one entry."""
+    return _digest("email", address_key(email))[:40]
 
 
 def lead_id_for(tenant_id: str, email: str) -> str:
-    """One lead per address per tenant: the id is derived from the normalised address."""
-    return "l-" + _digest("lead", tenant_id, email.strip().lower())[:16]
+    """One lead per address per tenant: the id is derived from the canonical address."""
+    return "l-" + _digest("lead", tenant_id, address_key(email))[:16]
 
 
 def job_id_for(campaign_id: str, lead_id: str, step: int) -> str:

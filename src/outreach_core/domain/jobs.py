@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from outreach_core.domain.addresses import redact_addresses
 from outreach_core.domain.ids import Slug
 from outreach_core.domain.models import Entity
 
@@ -115,9 +116,10 @@ class MessageJob(Entity):
         return self.status in TERMINAL
 
     def moved(self, target: JobStatus, at: datetime, reason: str = "", **changes: object) -> MessageJob:
-        """A copy in `target` status; raises TransitionError if the machine does not allow it."""
+        """A copy in `target` status; raises TransitionError if the machine does not allow it. The
+        reason is stored and shown: addresses quoted in it (provider texts do) are redacted."""
         if not can_transition(self.status, target):
             raise TransitionError(self.job_id, self.status, target)
         return self.model_copy(
-            update={"status": target, "status_reason": reason, "updated_at": at, **changes}
+            update={"status": target, "status_reason": redact_addresses(reason), "updated_at": at, **changes}
         )

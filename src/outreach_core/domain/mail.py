@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from outreach_core.domain.addresses import is_single_line
+
+
+def _header_text(value: str) -> str:
+    """What goes into a header line: CR/LF there would end the header and start another (injection)."""
+    if not is_single_line(value):
+        raise ValueError("a line break or control character in a header value")
+    return value
 
 
 class Address(BaseModel):
@@ -12,6 +21,15 @@ class Address(BaseModel):
 
     email: str
     name: str = ""
+
+    _one_line = field_validator("name")(_header_text)
+
+    @field_validator("email")
+    @classmethod
+    def _wire_form(cls, value: str) -> str:
+        if not value.isascii() or not is_single_line(value) or " " in value or value.count("@") != 1:
+            raise ValueError("not an address in its ASCII wire form (no SMTPUTF8)")
+        return value
 
 
 class OutboundEmail(BaseModel):
@@ -32,6 +50,17 @@ class OutboundEmail(BaseModel):
     tags: dict[str, str] = Field(
         default_factory=dict, description="tenant, campaign, job, ikey; SES EmailTags"
     )
+
+    _one_line = field_validator("reply_to", "subject", "message_id")(_header_text)
+
+    @field_validator("headers")
+    @classmethod
+    def _header_lines(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not name.isascii() or not name.replace("-", "").isalnum():
+                raise ValueError(f"header name {name[:40]!r} is not a header name")
+            _header_text(text)
+        return value
 
 
 class SendReceipt(BaseModel):
@@ -80,6 +109,11 @@ class MailTransientError(MailError):
 class MailSendingPaused(MailError):
     """The provider stopped all sending for us (SES SendingPaused / AccountSuspended, SMTP login
     refused): stop and alert."""
+
+
+class MailUnencodable(MailRejected):
+    """The message could not be turned into what the provider takes (MIME bytes): nothing was handed
+    over, and the same message never will be. A rendering failure, never `uncertain`."""
 
 
 class MailOutcomeUnknown(MailError):

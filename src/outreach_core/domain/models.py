@@ -150,6 +150,9 @@ class CampaignStatus(StrEnum):
     COMPLETED = "completed"
 
 
+MAX_STEP_DELAY = timedelta(days=365)  # a step later than a year after the previous one is a typo
+
+
 class CampaignStep(BaseModel):
     model_config = ConfigDict(frozen=True)
 

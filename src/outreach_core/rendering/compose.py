@@ -6,8 +6,11 @@ Internal ids travel as provider tags, never as visible headers; the one header r
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
+from outreach_core.domain.addresses import single_line
 from outreach_core.domain.ids import stable_seed
 from outreach_core.domain.jobs import MessageJob
 from outreach_core.domain.mail import Address, OutboundEmail
@@ -26,12 +29,19 @@ class Thread:
     subject: str
 
 
-def message_id_for(job: MessageJob, identity: SenderIdentity) -> str:
-    return f"<{job.idempotency_key}@{identity.domain}>"
+def message_id_for(job: MessageJob, identity: SenderIdentity, secret: str) -> str:
+    """Keyed: a reply's In-Reply-To names a job only if we made the id, so nobody who knows a tenant,
+    campaign and address can craft one (the idempotency key is a plain hash of those)."""
+    mac = hmac.new(secret.encode(), f"message-id\x1f{job.idempotency_key}".encode(), hashlib.sha256)
+    return f"<{mac.hexdigest()[:32]}@{identity.domain}>"
 
 
 def render_subject(template: Template, lead: Lead, idempotency_key: str) -> str:
-    return render(parse("subject", template.subject), lead.fields(), stable_seed(idempotency_key, "subject"))
+    """One header line: lead values with line breaks (a multi-line company) are folded to spaces."""
+    subject = render(
+        parse("subject", template.subject), lead.fields(), stable_seed(idempotency_key, "subject")
+    )
+    return single_line(subject)
 
 
 def footer_text(tenant: Tenant, unsubscribe_url: str) -> str:
@@ -61,6 +71,7 @@ def compose(
     job: MessageJob,
     unsubscribe_url: str,
     thread: Thread | None,
+    secret: str,
     reply_token: str = "",
     message_ref: str = "",
 ) -> OutboundEmail:
@@ -71,8 +82,9 @@ def compose(
         subject = render_subject(template, lead, job.idempotency_key)
     elif thread is not None and thread.message_id:
         subject = thread.subject if thread.subject.lower().startswith("re:") else f"Re: {thread.subject}"
+        subject = single_line(subject)
     elif thread is not None:
-        subject = thread.subject
+        subject = single_line(thread.subject)
     else:
         raise TemplateError("subject", "empty subject on a message that does not reply in a thread")
     text = (
@@ -98,13 +110,13 @@ def compose(
         headers["In-Reply-To"] = thread.message_id
         headers["References"] = thread.message_id
     return OutboundEmail(
-        sender=Address(email=identity.email, name=identity.display_name),
-        recipient=Address(email=lead.email, name=f"{lead.first_name} {lead.last_name}".strip()),
+        sender=Address(email=identity.email, name=single_line(identity.display_name)),
+        recipient=Address(email=lead.email, name=single_line(f"{lead.first_name} {lead.last_name}")),
         reply_to=reply_address(identity.reply_to, reply_token) if reply_token else identity.reply_to,
         subject=subject,
         text=text,
         html=html,
-        message_id=message_id_for(job, identity),
+        message_id=message_id_for(job, identity, secret),
         headers=headers,
         tags={
             "tenant": tenant.id,

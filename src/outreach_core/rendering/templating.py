@@ -6,22 +6,29 @@ Syntax, in subject and text (HTML takes placeholders and {{RANDOM|...}} only, si
   {{RANDOM|Hi|Hello|Hey}}      one option, chosen per message
   {Hi|Hello}                   spintax; nests: {Hi|Hello} {there|{friend|colleague}}
 Choices are seeded by the job's idempotency key: a retry or preview renders the same variant.
+
+Parsing is one linear pass into a tree (placeholders are tokens, never text the template could also
+contain), with limits on size and nesting, so no template can make validation or sending slow or crash.
 """
 
 from __future__ import annotations
 
-import itertools
 import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Union
 
-_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+from outreach_core.domain.addresses import single_line
+
 _DEFAULT = re.compile(r"^default\s*:\s*(.*)$", re.DOTALL)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-_SENTINEL = "\x00{}\x00"
-_SENTINEL_RE = re.compile("\x00(\\d+)\x00")
+# C0 controls but TAB, LF and CR; DEL; C1 controls. NUL and friends have no place in an email body.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_BREAK = re.compile("[\r\n\x85\u2028\u2029]")
+MAX_CHARS = 200_000  # per field: Gmail clips messages above ~102 KB anyway
+MAX_DEPTH = 10  # spintax nesting; real templates use two or three levels
 
 
 class TemplateError(ValueError):
@@ -37,6 +44,31 @@ class Placeholder:
     name: str
     fallback: str | None
     options: tuple[str, ...] = ()  # set for {{RANDOM|...}}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where placeholder number `index` goes."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A spintax group {a|b|c}: one option per message."""
+
+    options: tuple[Sequence_, ...]
+
+
+@dataclass(frozen=True)
+class Braces:
+    """A brace group without '|' ({x}): kept literally, its inside still parsed."""
+
+    inner: Sequence_
+
+
+Part = Union[str, Slot, Choice, Braces]  # noqa: UP007 - a runtime alias used before the classes close
+Sequence_ = tuple[Part, ...]
 
 
 def _unquote(value: str) -> str:
@@ -55,7 +87,9 @@ def _parse_placeholder(field: str, raw: str, position: int) -> Placeholder:
             raise TemplateError(field, f"{{{{RANDOM}}}} at {position} needs options: {{{{RANDOM|a|b}}}}")
         return Placeholder(name="RANDOM", fallback=None, options=options)
     if not _NAME.match(name):
-        raise TemplateError(field, f"bad placeholder {{{{{raw}}}}} at {position}: expected a field name")
+        shown = single_line(raw)  # the error is one line, whatever the placeholder held
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise TemplateError(field, f"bad placeholder {{{{{shown}}}}} at {position}: expected a field name")
     if len(parts) == 1:
         return Placeholder(name=name, fallback=None)
     rest = "|".join(parts[1:]).strip()
@@ -63,84 +97,146 @@ def _parse_placeholder(field: str, raw: str, position: int) -> Placeholder:
     return Placeholder(name=name, fallback=_unquote(default.group(1) if default else rest))
 
 
-def _spin(field: str, text: str, rng: random.Random | None) -> str:
-    """Resolve {a|b} groups (recursively). A brace group without '|' stays literal."""
-    out: list[str] = []
+def _tokens(field: str, text: str) -> tuple[list[tuple[int, str | Slot]], tuple[Placeholder, ...]]:
+    """The text as (position, literal text | placeholder slot) tokens, in one pass."""
+    tokens: list[tuple[int, str | Slot]] = []
+    placeholders: list[Placeholder] = []
     i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "}":
-            raise TemplateError(field, f"unmatched '}}' at {i}")
-        if ch != "{":
-            out.append(ch)
-            i += 1
-            continue
-        depth, j, splits = 1, i + 1, []
-        while j < len(text) and depth:
-            if text[j] == "{":
-                depth += 1
-            elif text[j] == "}":
-                depth -= 1
-            elif text[j] == "|" and depth == 1:
-                splits.append(j)
-            j += 1
-        if depth:
-            raise TemplateError(field, f"unclosed '{{' at {i}")
-        inner = text[i + 1 : j - 1]
-        if not splits:
-            out.append("{" + _spin(field, inner, rng) + "}")
+    while True:
+        start = text.find("{{", i)
+        end = text.find("}}", start + 2) if start >= 0 else -1
+        if end < 0:
+            break
+        if start > i:
+            tokens.append((i, text[i:start]))
+        placeholders.append(_parse_placeholder(field, text[start + 2 : end], start))
+        tokens.append((start, Slot(len(placeholders) - 1)))
+        i = end + 2
+    if i < len(text):
+        tokens.append((i, text[i:]))
+    return tokens, tuple(placeholders)
+
+
+class _Group:
+    def __init__(self, position: int) -> None:
+        self.position = position
+        self.options: list[list[Part]] = [[]]
+
+
+class _SpintaxParser:
+    """Braces into a tree, iteratively (no recursion to exhaust). A '|' outside braces is text."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.top: list[Part] = []
+        self.stack: list[_Group] = []
+
+    def current(self) -> list[Part]:
+        return self.stack[-1].options[-1] if self.stack else self.top
+
+    def parse(self, tokens: list[tuple[int, str | Slot]]) -> Sequence_:
+        for position, token in tokens:
+            if isinstance(token, Slot):
+                self.current().append(token)
+            else:
+                self._text(position, token)
+        if self.stack:
+            raise TemplateError(self.field, f"unclosed '{{' at {self.stack[0].position}")
+        return tuple(self.top)
+
+    def _text(self, position: int, token: str) -> None:
+        run_start = 0
+        for offset, ch in enumerate(token):
+            if ch not in "{}|" or (ch == "|" and not self.stack):
+                continue
+            if offset > run_start:
+                self.current().append(token[run_start:offset])
+            run_start = offset + 1
+            self._structural(ch, position + offset)
+        if run_start < len(token):
+            self.current().append(token[run_start:])
+
+    def _structural(self, ch: str, at: int) -> None:
+        if ch == "{":
+            if len(self.stack) >= MAX_DEPTH:
+                raise TemplateError(self.field, f"spintax nested more than {MAX_DEPTH} levels deep at {at}")
+            self.stack.append(_Group(at))
+        elif ch == "|":
+            self.stack[-1].options.append([])
+        elif not self.stack:
+            raise TemplateError(self.field, f"unmatched '}}' at {at}")
         else:
-            bounds = [i, *splits, j - 1]
-            options = [text[a + 1 : b] for a, b in itertools.pairwise(bounds)]
-            chosen = options[rng.randrange(len(options))] if rng else options[0]
-            if rng is None:  # validating: every option must parse
-                for option in options:
-                    _spin(field, option, None)
-            out.append(_spin(field, chosen, rng))
-        i = j
-    return "".join(out)
+            options = tuple(tuple(option) for option in self.stack.pop().options)
+            self.current().append(Choice(options) if len(options) > 1 else Braces(options[0]))
 
 
 @dataclass(frozen=True)
 class Parsed:
     field: str
-    skeleton: str  # text with placeholders replaced by sentinels
+    tree: Sequence_  # literal text, placeholder slots and (with spintax) choice groups
     placeholders: tuple[Placeholder, ...]
     spintax: bool
+
+
+def _check_text(field: str, text: str) -> None:
+    if len(text) > MAX_CHARS:
+        raise TemplateError(field, f"{len(text):,} characters; at most {MAX_CHARS:,}")
+    control = _CONTROL.search(text)
+    if control is not None:
+        raise TemplateError(
+            field, f"control character U+{ord(control.group()):04X} at {control.start()} is not allowed"
+        )
+    if field == "subject":
+        brk = _LINE_BREAK.search(text)
+        if brk is not None:
+            raise TemplateError(field, f"line break at {brk.start()}: a subject is one line")
 
 
 @lru_cache(maxsize=2048)
 def parse(field: str, text: str, *, spintax: bool = True) -> Parsed:
     """Parse and validate; raises TemplateError on any syntax problem, before anything is sent."""
-    placeholders: list[Placeholder] = []
+    _check_text(field, text)
+    tokens, placeholders = _tokens(field, text)
+    tree: Sequence_ = _SpintaxParser(field).parse(tokens) if spintax else tuple(t for _, t in tokens)
+    return Parsed(field=field, tree=tree, placeholders=placeholders, spintax=spintax)
 
-    def _take(match: re.Match[str]) -> str:
-        placeholders.append(_parse_placeholder(field, match.group(1), match.start()))
-        return _SENTINEL.format(len(placeholders) - 1)
 
-    skeleton = _PLACEHOLDER.sub(_take, text)
-    if spintax:
-        _spin(field, skeleton, None)
-    return Parsed(field=field, skeleton=skeleton, placeholders=tuple(placeholders), spintax=spintax)
+def _spun(tree: Sequence_, rng: random.Random) -> list[str | Slot]:
+    """The tree with each choice made, left to right (an option is chosen, then its inside)."""
+    out: list[str | Slot] = []
+    pending: list[Part | str] = list(reversed(tree))
+    while pending:
+        part = pending.pop()
+        if isinstance(part, (str, Slot)):
+            out.append(part)
+        elif isinstance(part, Choice):
+            pending.extend(reversed(part.options[rng.randrange(len(part.options))]))
+        else:
+            pending.extend(["}", *reversed(part.inner), "{"])
+    return out
 
 
 def render(parsed: Parsed, values: Mapping[str, str], seed: int) -> str:
     """Render with lead values. Raises TemplateError naming a field that is empty and has no fallback."""
     rng = random.Random(seed)  # seeded: same key, same variant
-    body = _spin(parsed.field, parsed.skeleton, rng) if parsed.spintax else parsed.skeleton
-
-    def _fill(match: re.Match[str]) -> str:
-        ph = parsed.placeholders[int(match.group(1))]
+    parts = _spun(parsed.tree, rng)
+    out: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        ph = parsed.placeholders[part.index]
         if ph.options:
-            return ph.options[rng.randrange(len(ph.options))]
+            out.append(ph.options[rng.randrange(len(ph.options))])
+            continue
         value = values.get(ph.name, "").strip()
         if value:
-            return value
-        if ph.fallback is None:
+            out.append(value)
+        elif ph.fallback is None:
             raise TemplateError(parsed.field, f"{{{{{ph.name}}}}} is empty for this lead and has no fallback")
-        return ph.fallback
-
-    return _SENTINEL_RE.sub(_fill, body)
+        else:
+            out.append(ph.fallback)
+    return "".join(out)
 
 
 def field_names(*parsed: Parsed) -> set[str]:

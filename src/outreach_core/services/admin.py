@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import structlog
 
+from outreach_core.domain.addresses import AddressError, canonical_email, is_single_line
 from outreach_core.domain.jobs import JobStatus
 from outreach_core.domain.models import (
+    MAX_STEP_DELAY,
     Campaign,
     CampaignStatus,
     CampaignStep,
@@ -22,6 +25,7 @@ from outreach_core.domain.models import (
 from outreach_core.policies.config import TenantPolicy
 from outreach_core.ports import Clock, Put
 from outreach_core.records import Records, Timer, TimerKind
+from outreach_core.rendering.reply_token import PLACEHOLDER
 from outreach_core.rendering.templating import parse
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.limiter import SendLimiter
@@ -30,6 +34,20 @@ from outreach_core.services.sequence import pending_timers
 log = structlog.get_logger(__name__)
 
 PAUSED_BY_CAMPAIGN = "campaign paused"
+
+
+def _reply_to(value: str) -> str:
+    """A Reply-To is one address, optionally with the {reply_token} placeholder in its local part."""
+    if not is_single_line(value):
+        raise ValueError("reply-to: a line break or control character is not allowed in an address")
+    probe = value.strip().replace(PLACEHOLDER, "token")
+    try:
+        canonical = canonical_email(probe)
+    except AddressError as exc:
+        raise ValueError(f"reply-to: {exc}") from exc
+    local, domain = canonical.rsplit("@", 1)
+    token_local = value.strip().rsplit("@", 1)[0]
+    return f"{token_local if PLACEHOLDER in value else local}@{domain}"
 
 
 class AdminService:
@@ -69,13 +87,20 @@ class AdminService:
         return created
 
     def add_identity(self, tenant_id: str, identity_id: str, email: str, **options: Any) -> SenderIdentity:
-        from email_validator import EmailNotValidError, validate_email
-
         self.records.tenant(tenant_id)
         try:
-            normalised = validate_email(email, check_deliverability=False, allow_smtputf8=False).normalized
-        except EmailNotValidError as exc:
-            raise ValueError(f"sender address {email!r}: {exc}") from exc
+            normalised = canonical_email(email)
+        except AddressError as exc:
+            raise ValueError(f"sender address: {exc}") from exc
+        if not is_single_line(options.get("display_name", "")):
+            raise ValueError("display name: a line break or control character is not allowed in a header")
+        if options.get("reply_to"):
+            options["reply_to"] = _reply_to(options["reply_to"])
+        if options.get("daily_cap", 1) < 1:
+            raise ValueError(
+                f"daily cap {options['daily_cap']}: an identity sends at least 1 a day "
+                "(to stop one, `outreach identity pause`)"
+            )
         for direction_id in options.get("directions", ()):
             self.records.get(Direction, tenant_id, direction_id)
         identity = SenderIdentity(
@@ -112,6 +137,8 @@ class AdminService:
         self.records.tenant(tenant_id)
         self.records.get(Direction, tenant_id, direction_id)
         for step in steps:
+            if not timedelta(0) <= step.delay <= MAX_STEP_DELAY:
+                raise ValueError(f"step {step.number}: a delay is 0 to {MAX_STEP_DELAY.days} days")
             template = self.records.get(Template, tenant_id, step.template_id)
             if step.number == 1 and not template.subject.strip():
                 raise ValueError(
@@ -195,6 +222,7 @@ class AdminService:
         return reopened
 
     def campaigns(self, tenant_id: str) -> list[Campaign]:
+        self.records.tenant(tenant_id)
         return self.records.all(Campaign, tenant_id)
 
     # --- identities ------------------------------------------------------------------------------
@@ -210,12 +238,15 @@ class AdminService:
         return updated
 
     def identities(self, tenant_id: str) -> list[SenderIdentity]:
+        self.records.tenant(tenant_id)
         return self.records.all(SenderIdentity, tenant_id)
 
     def directions(self, tenant_id: str) -> list[Direction]:
+        self.records.tenant(tenant_id)
         return self.records.all(Direction, tenant_id)
 
     def templates(self, tenant_id: str) -> list[Template]:
+        self.records.tenant(tenant_id)
         return self.records.all(Template, tenant_id)
 
     def _write_timers(self, timers: Sequence[Timer]) -> None:

@@ -38,6 +38,27 @@ class DeadLetterService:
     def list(self, limit: int = 100) -> list[DeadLetterRow]:
         return [DeadLetterRow(letter, self._job(letter)) for letter in self.queue.dead_letters(limit)]
 
+    def reconcile(self, limit: int = 1000) -> int:
+        """Jobs whose message the queue dead-lettered by itself (SQS's redrive policy, or a worker that
+        died on the message's last delivery) still look alive (`queued`): mark them
+        dead-lettered, with the letter's reason, so no open job hides behind a dead letter. A job that
+        is `sending` keeps its lease timer, which makes it `uncertain` if it stays so. Returns how many."""
+        if not self.queue.stats().dead:
+            return 0
+        now = self.clock.now()
+        marked = 0
+        for row in self.list(limit):
+            job = row.job
+            if job is None or job.status is not JobStatus.QUEUED:
+                continue
+            reason = row.letter.reason or "dead-lettered by the queue"
+            try:
+                self.records.save_job(job.moved(JobStatus.DEAD_LETTERED, now, reason))
+            except ConditionFailed:
+                continue
+            marked += 1
+        return marked
+
     def redrive(self, message_ids: Sequence[str] | None = None) -> int:
         """Reopen the dead-lettered jobs (attempts reset) and move their messages back to the queue."""
         now = self.clock.now()

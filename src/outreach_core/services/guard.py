@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from outreach_core.domain.addresses import redact_addresses
 from outreach_core.domain.jobs import MessageJob
 from outreach_core.domain.models import Campaign, CampaignStatus, IdentityStatus, SenderIdentity
 from outreach_core.policies.autostop import (
@@ -166,6 +167,7 @@ class ReputationGuard:
         """A deferral or throttle about one of our sends: cut the identity's and provider's rate (AIMD)."""
         if not job.sender_id:
             return []
+        detail = redact_addresses(detail)  # provider texts quote the recipient; audit and alerts must not
         cuts = self.limiter.record(job.tenant_id, job.sender_id, provider, "deferred", self.clock.now())
         for scope in cuts:
             self.audit.record(
@@ -202,6 +204,7 @@ class ReputationGuard:
     def sender_block(self, tenant_id: str, identity_id: str, provider: Provider, detail: str) -> bool:
         """A provider refused us for who we are (5.7.x reputation, blocklists): pause the identity at
         that provider and alert. The recipient is not suppressed: it did nothing wrong."""
+        detail = redact_addresses(detail)
         until = self.limiter.pause_provider(tenant_id, identity_id, provider, self.clock.now(), detail)
         if until is None:
             return False

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import structlog
-from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationError
 
+from outreach_core.domain.addresses import AddressError, canonical_email
 from outreach_core.domain.ids import lead_id_for
 from outreach_core.domain.models import Campaign, CampaignStatus, LawfulBasis, Lead, LeadStatus
 from outreach_core.domain.window import zone
@@ -102,27 +102,70 @@ def _decoded_lines(raw: bytes, report: ImportReport) -> Iterator[tuple[int, str]
 
 
 class _NumberedLines:
-    """Feeds csv.reader and remembers the file line each record started on."""
+    """Feeds csv.reader and remembers the file line each record started on, and the text of the lines
+    of the record just read, so the lines an unterminated quote swallowed can be read again."""
 
     def __init__(self, lines: Iterator[tuple[int, str]]) -> None:
         self._lines = lines
+        self._again: list[tuple[int, str]] = []  # pushed back, next first (a stack: reversed order)
         self._numbers: list[int] = []
+        self._record: list[tuple[int, str]] = []
+        self._taken: list[tuple[int, str]] = []
         self._mark = 0
 
     def __iter__(self) -> Iterator[str]:
-        for number, text in self._lines:
-            self._numbers.append(number)
-            yield text
+        return self
+
+    def __next__(self) -> str:
+        # Not a generator: after the end of the file, lines pushed back are still served.
+        number, text = self._again.pop() if self._again else next(self._lines)
+        self._numbers.append(number)
+        self._record.append((number, text))
+        return text
 
     @property
     def last(self) -> int:
         return self._numbers[-1] if self._numbers else 0
 
-    def record_start(self) -> int:
-        """The line the record just read began on; call once after each record."""
+    def record_start(self) -> tuple[int, int]:
+        """The lines (first, last) of the record just read; call once after each record."""
         start = self._numbers[self._mark] if self._mark < len(self._numbers) else self.last
         self._mark = len(self._numbers)
-        return start
+        self._taken, self._record = self._record, []
+        return start, self.last
+
+    @property
+    def taken(self) -> list[str]:
+        """The raw lines of the record just read."""
+        return [text for _, text in self._taken]
+
+    def read_again_after_first(self) -> None:
+        """Feed the record's lines but its first to the reader again (they were swallowed by it)."""
+        self._again.extend(reversed(self._taken[1:]))
+
+
+def _open_quote(header: list[str], lines: list[str]) -> bool:
+    """Did a quote left open swallow rows? `lines` are the raw lines of one record that spans several.
+    A quoted value may hold line breaks; but an odd number of quote characters means one never closed
+    (it ran to the end of the file), and a following line that reads as a row of its own (as many
+    fields as the header, an @ in the email column) was a row, not part of a value."""
+    if sum(line.count('"') for line in lines) % 2:
+        return True
+    email = header.index("email")
+    for line in lines[1:]:
+        cells = next(csv.reader([line]), [])
+        if len(cells) == len(header) and "@" in cells[email]:
+            return True
+    return False
+
+
+def _duplicate_column(header: list[str]) -> str | None:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            return f"column {name!r} appears twice (columns {seen[name]} and {position})"
+        seen[name] = position
+    return None
 
 
 class LeadImportService:
@@ -153,12 +196,21 @@ class LeadImportService:
         header = [_column(c) for c in header_row]
         if "email" not in header:
             raise ImportFileError(f"line {lines.last}: no 'email' column (found: {', '.join(header_row)})")
+        duplicate = _duplicate_column(header)
+        if duplicate:
+            raise ImportFileError(f"line {lines.last}: {duplicate}; nothing was imported")
         now = self.clock.now()
         seen: dict[str, int] = {}
         good: list[tuple[int, Lead]] = []
         try:
             for row in reader:
-                line = lines.record_start()
+                line, last = lines.record_start()
+                if last > line and _open_quote(header, lines.taken):
+                    report.problems.append(
+                        RowProblem(line, f"a quote left open: the value ran on to line {last}")
+                    )
+                    lines.read_again_after_first()  # the rows it swallowed are rows of their own
+                    continue
                 if not any(cell.strip() for cell in row):
                     continue
                 lead = self._lead(tenant.id, header, row, line, now, list_name, source, lawful_basis, report)
@@ -207,9 +259,9 @@ class LeadImportService:
             report.problems.append(RowProblem(line, "missing email"))
             return None
         try:
-            email = validate_email(raw_email, check_deliverability=False, allow_smtputf8=False).normalized
-        except EmailNotValidError as exc:
-            report.problems.append(RowProblem(line, f"bad address: {exc}", raw_email))
+            email = canonical_email(raw_email)  # one form (ASCII domain) for dedupe, suppression, sending
+        except AddressError as exc:
+            report.problems.append(RowProblem(line, f"bad address: {exc.__cause__ or exc}", raw_email))
             return None
         timezone = values.get("timezone") or None
         if timezone:

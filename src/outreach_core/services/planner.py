@@ -508,8 +508,15 @@ class PlannerService:
     def _expire_lease(self, timer: Timer, now: datetime, report: PlanReport) -> None:
         job = self.records.job(timer.tenant_id, timer.job_id)
         drop = self.records.timer_delete(timer)
-        if job is None or job.status is not JobStatus.SENDING or (job.lease_until and job.lease_until > now):
+        if job is None or job.status is not JobStatus.SENDING:
             self.records.store.write(drop)
+            return
+        if job.lease_until and job.lease_until > now:
+            # Still leased (a newer lease than this timer's): a `sending` job always keeps a timer for
+            # the end of its lease, or it could stay `sending` where nobody looks.
+            live = timer.model_copy(update={"at": job.lease_until})
+            if live.sort != timer.sort:
+                self.records.store.write(drop, self.records.timer_put(live))
             return
         uncertain = job.moved(
             JobStatus.UNCERTAIN, now, "the sender stopped between handing it over and recording the result"

@@ -24,6 +24,7 @@ from enum import StrEnum
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from outreach_core.domain.addresses import redact_addresses
 from outreach_core.domain.ids import job_id_for, stable_fraction
 from outreach_core.domain.jobs import TERMINAL, JobStatus, MessageJob
 from outreach_core.domain.mail import (
@@ -33,6 +34,7 @@ from outreach_core.domain.mail import (
     MailRejected,
     MailSendingPaused,
     MailThrottled,
+    MailUnencodable,
     OutboundEmail,
 )
 from outreach_core.domain.models import (
@@ -93,6 +95,9 @@ class SenderConfig(BaseModel):
     unsubscribe_secret: str = "change-me"
     lease: timedelta = timedelta(minutes=5)  # > the provider call's timeout; then the job is `uncertain`
     max_attempts: int = 5
+    # The queue's receive limit (SQS maxReceiveCount): the delivery that reaches it is not handled
+    # again but dead-lettered together with its job, so no job looks alive behind a dead letter.
+    max_receives: int = 3
     retry_base: timedelta = timedelta(minutes=2)
     sending_paused_backoff: timedelta = timedelta(hours=1)
     soft_retry: timedelta = timedelta(hours=6)  # the soft-bounce rule's spacing (mailbox full)
@@ -204,6 +209,8 @@ class SenderService:
             return SendResult(Outcome.SKIPPED, job.job_id, f"already {job.status.value}")
         if job.status is JobStatus.SENDING:
             return self._held(job, now)
+        if message.receive_count >= self.config.max_receives and job.status is JobStatus.QUEUED:
+            return self._last_receive(job, message, now)
         ctx = self._context(job)
         stop = self._stop_reason(job, ctx)
         if stop is not None:
@@ -236,16 +243,37 @@ class SenderService:
                 job=job,
                 unsubscribe_url=self.unsubscribe_url(job.tenant_id, job.lead_id),
                 thread=choice.thread,
+                secret=self.config.unsubscribe_secret,
                 reply_token=sign_reply(self.config.unsubscribe_secret, job.tenant_id, job.lead_id),
                 message_ref=seal_ref(self.config.unsubscribe_secret, job.tenant_id, job.job_id),
             )
         except TemplateError as exc:
-            return self._finish(job, JobStatus.FAILED, f"template: {exc}", now, Outcome.FAILED)
+            return self._not_rendered(job, choice, f"template: {exc}", now)
+        except ValueError as exc:  # the composed message is not sendable (e.g. a header value)
+            return self._not_rendered(job, choice, f"render: {_first_error(exc)}", now)
         return self._send(job, choice, email, message, now)
+
+    def _last_receive(self, job: MessageJob, message: ReceivedMessage, now: datetime) -> SendResult:
+        """Every earlier delivery of this message went unacknowledged: its worker died or its handling
+        failed each time. Rather than let the queue move it to the dead letters behind the job's back
+        (the job would stay `queued`, looking alive), dead-letter both, visibly, now."""
+        reason = (
+            f"received {message.receive_count} times without being acknowledged "
+            "(the worker stopped or failed while handling it)"
+        )
+        self.queue.dead_letter(message.receipt, reason)
+        log.error("sender.dead_lettered", receives=message.receive_count)
+        return self._finish(job, JobStatus.DEAD_LETTERED, reason, now, Outcome.DEAD_LETTERED)
 
     def unsubscribe_url(self, tenant_id: str, lead_id: str) -> str:
         token = sign(self.config.unsubscribe_secret, tenant_id, lead_id)
         return f"{self.config.unsubscribe_base_url.rstrip('/')}/{token}"
+
+    def _not_rendered(self, job: MessageJob, choice: _Choice, reason: str, now: datetime) -> SendResult:
+        """Nothing was handed over: give back what the limiter reserved; the job fails for good."""
+        if choice.grant is not None:
+            self.limiter.release(job.tenant_id, choice.grant)
+        return self._finish(job, JobStatus.FAILED, reason, now, Outcome.FAILED)
 
     def _held(self, job: MessageJob, now: datetime) -> SendResult:
         """Another delivery of a message whose job is `sending`: a live lease is left alone; an expired
@@ -368,7 +396,7 @@ class SenderService:
             receipt = self.mailer.send(email)
         except MailError as exc:
             return self._refused(sending, choice, exc, message)
-        except Exception as exc:
+        except Exception as exc:  # raised after the hand-over may have begun: never resend blindly
             return self._uncertain(sending, f"provider call failed unexpectedly: {type(exc).__name__}: {exc}")
         sent_at = self.clock.now()
         sent = sending.moved(
@@ -409,17 +437,21 @@ class SenderService:
     ) -> SendResult:
         now = self.clock.now()
         if isinstance(exc, MailOutcomeUnknown):
-            return self._uncertain(job, f"{type(exc).__name__}: {exc.text}"[:500])
+            return self._uncertain(job, f"{type(exc).__name__}: {exc.text}")
         if choice.grant is not None:
             self.limiter.release(job.tenant_id, choice.grant)
+        if isinstance(exc, MailUnencodable):  # a rendering failure in the adapter: nothing went out
+            reason = f"render: {type(exc).__name__}: {exc.text}"[:500]
+            return self._finish(job, JobStatus.FAILED, reason, now, Outcome.FAILED)
         if isinstance(exc, MailSendingPaused):
-            detail = f"{type(exc).__name__}: {exc.text}"[:500]
+            detail = redact_addresses(f"{type(exc).__name__}: {exc.text}")[:500]
             log.error("sender.provider_paused", detail=detail)
             return self._requeue(
                 job, now + self.config.sending_paused_backoff, detail, now, count_attempt=False
             )
         verdict = classify(reply_of(exc))
-        detail = f"{verdict.cls.value}: {exc}"[:500]
+        # Provider texts quote the recipient: redacted before the reason, a log line or an alert has it.
+        detail = redact_addresses(f"{verdict.cls.value}: {exc}")[:500]
         log.info("sender.refused", response_class=verdict.cls.value, rule=verdict.rule, stage=exc.stage)
         return self._apply(job, choice, exc, verdict, detail, message, now)
 
@@ -484,6 +516,7 @@ class SenderService:
         self.suppression.suppress(job.tenant_id, lead.email, reason, source=job.job_id, at=now)
 
     def _uncertain(self, job: MessageJob, detail: str) -> SendResult:
+        detail = redact_addresses(detail)[:500]
         self.records.save_job(
             job.moved(JobStatus.UNCERTAIN, self.clock.now(), detail),
             self.records.timer_delete(self._lease(job)),
@@ -496,6 +529,7 @@ class SenderService:
     def _finish(
         self, job: MessageJob, status: JobStatus, reason: str, now: datetime, outcome: Outcome
     ) -> SendResult:
+        reason = redact_addresses(reason)
         extra = [self.records.timer_delete(self._lease(job))] if job.status is JobStatus.SENDING else []
         self.records.save_job(job.moved(status, now, reason, lease_until=None), *extra)
         log.info("job.finished", status=status.value, reason=reason)
@@ -553,6 +587,16 @@ class SenderService:
             )
         log.info("job.deferred", outcome=outcome.value, until=until.isoformat(), reason=job.status_reason)
         return SendResult(outcome, job.job_id, job.status_reason)
+
+
+def _first_error(exc: ValueError) -> str:
+    """One line from a ValueError (a pydantic ValidationError lists every field; say the first)."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "value"
+        return redact_addresses(f"{where}: {first.get('msg', '')}")
+    return redact_addresses(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 def reply_of(exc: MailError) -> ProviderReply:

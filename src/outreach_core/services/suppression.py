@@ -7,6 +7,7 @@ from datetime import datetime
 
 import structlog
 
+from outreach_core.domain.addresses import REDACTED_LOCAL, address_key, redact_addresses
 from outreach_core.domain.ids import email_hash, lead_id_for
 from outreach_core.domain.jobs import JobStatus, MessageJob
 from outreach_core.domain.models import Lead, LeadStatus
@@ -26,6 +27,14 @@ log = structlog.get_logger(__name__)
 # Audit entries about the global list are kept under this pseudo-tenant (never a valid tenant slug).
 GLOBAL_AUDIT = GLOBAL
 _OPEN = frozenset({JobStatus.PLANNED, JobStatus.QUEUED})
+
+
+def _without(text: str, email: str) -> str:
+    """The text with every quoted address redacted, and this one gone whatever its spelling."""
+    text = redact_addresses(text)
+    for form in {email, address_key(email)}:
+        text = text.replace(form, REDACTED_LOCAL) if form else text
+    return text
 
 
 @dataclass(frozen=True)
@@ -195,7 +204,9 @@ class SuppressionService:
     def erase(self, tenant_id: str, email: str, *, at: datetime, actor: str, reason: str) -> ErasureReport:
         """Erase-on-request: forget the person, keep them unreachable. Afterwards only the address's
         hash remains (in the tenant's suppression list, and in any global entry); the lead record is
-        deleted, its open jobs cancelled and the personal text of its jobs (subjects) blanked."""
+        deleted, its open jobs cancelled and the personal text of its jobs blanked: subjects, and any
+        address quoted in a status reason (a provider's `550 <person@...>`). docs/archive.md says what
+        lies beyond reach (archived raw events and exports, until they expire)."""
         digest = email_hash(email)
         scrubbed = 0
         ops: list[Put | Delete] = []
@@ -229,8 +240,11 @@ class SuppressionService:
         cancelled = self.cancel_open_jobs(tenant_id, lead_id, "lead erased on request", at)
         jobs_scrubbed = 0
         for job in self.records.lead_jobs(tenant_id, lead_id):
-            if job.subject:
-                self.records.save_job(job.model_copy(update={"subject": ""}))
+            scrubbed_reason = _without(job.status_reason, email)
+            if job.subject or scrubbed_reason != job.status_reason:
+                self.records.save_job(
+                    job.model_copy(update={"subject": "", "status_reason": scrubbed_reason})
+                )
                 jobs_scrubbed += 1
         erased = False
         for _ in range(3):

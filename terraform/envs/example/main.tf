@@ -70,7 +70,7 @@ module "queue" {
 
   name                     = "${local.name}-jobs"
   consumer_timeout_seconds = var.sender_timeout_seconds
-  max_receive_count        = 3
+  max_receive_count        = 3 # = the sender's OUTREACH_MAX_RECEIVES
 }
 
 module "archive" {
@@ -184,6 +184,7 @@ module "sender" {
     OUTREACH_UNSUBSCRIBE_SECRET    = var.unsubscribe_secret
     OUTREACH_SENDER_LEASE_S        = tostring(var.sender_lease_seconds)
     OUTREACH_MAX_ATTEMPTS          = tostring(var.max_attempts)
+    OUTREACH_MAX_RECEIVES          = "3" # = module.queue's max_receive_count: the last receive dead-letters
     OUTREACH_METRICS_NAMESPACE     = var.metrics_namespace
     OUTREACH_ALERT_TOPIC_ARN       = module.alerts.topic_arn
     OUTREACH_ALERT_WINDOW_S        = tostring(var.alert_window_seconds)

@@ -30,6 +30,7 @@ def test_the_lambda_handlers_import_no_cli_only_package() -> None:
         "OUTREACH_AWS_ENDPOINT_URL": "http://127.0.0.1:9",
         "OUTREACH_JOB_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs",
         "OUTREACH_ARCHIVE_BUCKET": "archive",
+        "OUTREACH_UNSUBSCRIBE_SECRET": "cold-start-test-secret",  # the sender refuses to start without
     }
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -136,6 +136,7 @@ def test_the_manifest_names_the_modules_and_settings_each_function_uses(function
             archive_bucket="archive",
             alert_topic_arn="arn:aws:sns:eu-west-1:123456789012:alerts",
             inbound_bucket="inbound",
+            unsubscribe_secret="manifest-test-secret",
         )
         READ.clear()
         app = AwsApplication(settings=settings)

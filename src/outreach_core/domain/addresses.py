@@ -1,0 +1,79 @@
+"""Email addresses and the text around them: one canonical form, single-line header text, redaction.
+
+Canonical form: the ASCII form (IDNA A-label domain, lower-cased), as SES and SMTP without SMTPUTF8 need
+it on the wire. `idn@bücher.de` and `idn@xn--bcher-kva.de` are one address: the same lead, the same
+suppression entry, the same bytes at send time. Local parts must be ASCII (no SMTPUTF8).
+"""
+
+from __future__ import annotations
+
+import re
+
+from email_validator import EmailNotValidError, validate_email
+
+# Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: none may reach a
+# header line, where CR/LF would end the header and start another.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_LINE_BREAK = re.compile("[\r\n\x0b\x0c\x85\u2028\u2029]")
+# An address inside provider text: `<person@example.com>`, `person@example.com:`, `"p@x"`.
+_ADDRESS = re.compile(r"""[^\s<>()\[\],;:"'@]+@([^\s<>()\[\],;:"'@]+\.[^\s<>()\[\],;:"'@.]+)""")
+REDACTED_LOCAL = "***"
+
+
+class AddressError(ValueError):
+    """Not an address we can send to or compare: says why."""
+
+
+def canonical_email(raw: str) -> str:
+    """The canonical form of an address typed or imported by a person; raises AddressError."""
+    try:
+        valid = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise AddressError(f"{_shown(raw)} is not an email address we can send to: {exc}") from exc
+    return f"{valid.local_part}@{valid.ascii_domain.lower()}"
+
+
+def address_key(email: str) -> str:
+    """What hashes and lead ids are derived from: the canonical form, lower-cased. Lenient (provider
+    events carry what they carry); only non-ASCII text pays for the IDNA conversion."""
+    text = email.strip()
+    if not text.isascii():
+        try:
+            valid = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+            text = f"{valid.local_part}@{valid.ascii_domain}"
+        except EmailNotValidError:
+            pass
+    return text.lower()
+
+
+def is_single_line(text: str) -> bool:
+    return _CONTROL.search(text) is None
+
+
+def single_line(text: str) -> str:
+    """Header text: every run of control characters (CR, LF, TAB, NUL...) becomes one space."""
+    return _CONTROL.sub(" ", text).strip()
+
+
+def line_break_at(text: str) -> int | None:
+    match = _LINE_BREAK.search(text)
+    return match.start() if match else None
+
+
+def control_at(text: str) -> int | None:
+    match = _CONTROL.search(text)
+    return match.start() if match else None
+
+
+def redact_addresses(text: str) -> str:
+    """Provider texts quote the recipient (`550 5.1.1 <person@example.com> unknown`): keep the domain,
+    drop the person, before the text is logged or stored."""
+    if "@" not in text:
+        return text
+    return _ADDRESS.sub(lambda m: f"{REDACTED_LOCAL}@{m.group(1)}", text)
+
+
+def _shown(raw: str) -> str:
+    """An invalid input, for an error message: short, single-line."""
+    text = single_line(raw)
+    return repr(text if len(text) <= 80 else text[:77] + "...")
