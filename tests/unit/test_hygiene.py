@@ -85,6 +85,17 @@ def test_role_accounts_follow_the_tenant_policy_and_unattended_mailboxes_are_nev
         )
 
 
+def test_the_ses_mailbox_simulator_is_a_test_address_not_an_unattended_mailbox() -> None:
+    for local in ("bounce", "complaint+nw7", "success", "ooto+x"):
+        verdict = assess(f"{local}@simulator.amazonses.com", None, disposable=DISPOSABLE)
+        assert verdict.ok and verdict.flags == ("SES mailbox simulator (a test address)",)
+    assert assess("bounce@corp.example", None, disposable=()).skip is SkipCode.NEVER_READ
+    assert (
+        assess("bounce@simulator.amazonses.com", None, disposable=(), do_not_contact="amazonses.com").skip
+        is SkipCode.DO_NOT_CONTACT
+    )
+
+
 def test_typo_policy_flag_sends_and_says_so() -> None:
     flag = HygienePolicy(typo_domains=TypoPolicy.FLAG)
     verdict = assess("zed@outlok.com", None, disposable=(), policy=flag)

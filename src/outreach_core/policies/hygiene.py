@@ -69,6 +69,10 @@ NEVER_READ = frozenset(
         "mailer-daemon", "bounce", "bounces", "spam", "root", "nobody",
     }
 )  # fmt: skip
+# Amazon SES's mailbox simulator: test addresses (bounce@, complaint@, ooto@, success@, each with any
+# +label) that SES answers with that outcome, never a person. Sending to them is how an operator tests
+# the bounce and complaint paths on a real account, so no rule about real mailboxes applies to them.
+SES_MAILBOX_SIMULATOR = "simulator.amazonses.com"
 # Real domains one edit away from a big one: never "typos" (mail.com vs gmail.com, ymail.com...).
 _REAL_LOOKALIKES = frozenset(
     {
@@ -145,6 +149,8 @@ def assess(
         return HygieneVerdict(
             SkipCode.DO_NOT_CONTACT, f"do-not-contact domain for this tenant: {do_not_contact}"
         )
+    if domain == SES_MAILBOX_SIMULATOR:
+        return HygieneVerdict(flags=("SES mailbox simulator (a test address)",))
     listed = disposable_domain(domain, disposable)
     if listed:
         return HygieneVerdict(SkipCode.DISPOSABLE, f"disposable-address domain ({listed})")
