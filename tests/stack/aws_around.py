@@ -97,7 +97,7 @@ class EventSourceMapping:
 
     def _sqs(self) -> tuple[Any, str]:
         function = self.lambdas.by_arn(self.mapping["FunctionArn"])
-        _, _, _, region, account, name = self.mapping["EventSourceArn"].split(":")
+        region = self.mapping["EventSourceArn"].split(":")[3]
         sqs = self.clients("sqs", region=region, credentials=self.lambdas.credentials_for(function))
         return sqs, self.lambdas.queue_url(self.mapping["EventSourceArn"])
 
@@ -281,8 +281,8 @@ class SesEventPublisher:
                         "emailAddress": recipient,
                         "action": "failed",
                         "status": "5.1.1",
-                        "diagnosticCode": "Amazon SES did not send the message to this address because it is on "
-                        "the suppression list for your account.",
+                        "diagnosticCode": "Amazon SES did not send the message to this address because it "
+                        "is on the suppression list for your account.",
                     }
                 ],
                 "timestamp": later,

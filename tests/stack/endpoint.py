@@ -78,12 +78,20 @@ class _Middleware:
             and environ.get("PATH_INFO") == SES_SEND_PATH
             and region in self.endpoint.ses_outage
         ):
+            try:
+                tags = {t["Name"]: t["Value"] for t in json.loads(body or b"{}").get("EmailTags", [])}
+            except ValueError:
+                tags = {}
+            self.endpoint.refused_sends.append(tags.get("job", "?"))
             payload = json.dumps({"message": f"SES in {region} is unavailable (stack test outage)"}).encode()
             start_response(
                 "503 Service Unavailable",
-                [("Content-Type", "application/json"), ("x-amzn-ErrorType", "ServiceUnavailable"),
-                 ("Content-Length", str(len(payload)))],
-            )  # fmt: skip
+                [
+                    ("Content-Type", "application/json"),
+                    ("x-amzn-ErrorType", "ServiceUnavailable"),
+                    ("Content-Length", str(len(payload))),
+                ],
+            )
             return [payload]
         return self.app(environ, start_response)
 
@@ -156,6 +164,7 @@ class LocalEndpoint:
         self.ca_bundle, self.key_file = self_signed(directory)
         self.traffic = Traffic()
         self.ses_outage: set[str] = set()
+        self.refused_sends: list[str] = []  # the job tag of each SendEmail the outage answered 503
         self._server = _Server(self)
         self._saved = (moto_settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count)
 

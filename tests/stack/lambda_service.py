@@ -14,6 +14,7 @@ caller's role policy (Scheduler); a missing one is refused and recorded, never i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -139,10 +140,8 @@ class ExecutionEnvironment:
             self.process.kill()
         self.process.wait()
         for closer in (self.results.close, lambda: os.close(self.invoke_write), self.log.close):
-            try:
+            with contextlib.suppress(OSError):
                 closer()
-            except OSError:
-                pass
 
 
 @dataclass
@@ -160,6 +159,7 @@ class LambdaService:
     async_outcomes: list[AsyncOutcome] = field(default_factory=list)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _credentials: dict[str, dict[str, str]] = field(default_factory=dict)
+    _resource_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     _async: queue.Queue[tuple[str, Any, str] | None] = field(default_factory=queue.Queue)
     _pending: int = 0
     _pending_lock: threading.Condition = field(default_factory=threading.Condition)
@@ -225,13 +225,22 @@ class LambdaService:
         role = function.role_arn.rsplit("/", 1)[-1]
         trust = self.clients("iam").get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
         if not _trusts_service(trust, "lambda.amazonaws.com"):
-            raise InvocationError(function.name, {"errorType": "AccessDeniedException",
-                                                  "errorMessage": f"role {role} does not trust lambda.amazonaws.com"})  # fmt: skip
+            raise InvocationError(
+                function.name,
+                {
+                    "errorType": "AccessDeniedException",
+                    "errorMessage": f"role {role} does not trust lambda.amazonaws.com",
+                },
+            )
         account, region = function.arn.split(":")[4], function.arn.split(":")[3]
         assumed = sts_backends[account]["aws"].assume_role(
-            region_name=region, role_session_name=function.name, role_arn=function.role_arn,
-            policy="", duration=3600, external_id="",
-        )  # fmt: skip
+            region_name=region,
+            role_session_name=function.name,
+            role_arn=function.role_arn,
+            policy="",
+            duration=3600,
+            external_id="",
+        )
         credentials = {
             "AWS_ACCESS_KEY_ID": assumed.access_key_id,
             "AWS_SECRET_ACCESS_KEY": assumed.secret_access_key,
@@ -372,11 +381,15 @@ class LambdaService:
     # --- who may invoke ------------------------------------------------------------------------
 
     def resource_policy_allows(self, function: DeployedFunction, principal: str, source_arn: str) -> bool:
-        client = self.clients("lambda", region=function.arn.split(":")[3])
-        try:
-            policy = json.loads(client.get_policy(FunctionName=function.name)["Policy"])
-        except client.exceptions.ResourceNotFoundException:
-            return False
+        """Read once per function (Terraform set it; nothing in the run changes it)."""
+        policy = self._resource_policies.get(function.name)
+        if policy is None:
+            client = self.clients("lambda", region=function.arn.split(":")[3])
+            try:
+                policy = json.loads(client.get_policy(FunctionName=function.name)["Policy"])
+            except client.exceptions.ResourceNotFoundException:
+                policy = {}
+            self._resource_policies[function.name] = policy
         for statement in policy.get("Statement", []):
             if statement.get("Effect") != "Allow" or statement.get("Action") not in (
                 "lambda:InvokeFunction",

@@ -331,8 +331,14 @@ def _send_email(original: Callable[[SESV2Response], str]) -> Callable[[SESV2Resp
 
 
 def _subscription_publish(original: Callable[..., None]) -> Callable[..., None]:
-    def publish(self: Subscription, message: str, message_id: str, subject: str | None = None,
-                message_attributes: dict[str, Any] | None = None, **kwargs: Any) -> None:  # fmt: skip
+    def publish(
+        self: Subscription,
+        message: str,
+        message_id: str,
+        subject: str | None = None,
+        message_attributes: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if self.protocol != "lambda":
             original(
                 self, message, message_id, subject=subject, message_attributes=message_attributes, **kwargs
@@ -552,7 +558,7 @@ def _principal_matches(statement: dict[str, Any], principal: str) -> bool:
     aws = expected.get("AWS") if isinstance(expected, dict) else None
     if aws is None:
         return False
-    return aws == "*" or principal == aws or (isinstance(aws, list) and principal in aws)
+    return aws in ("*", principal) or (isinstance(aws, list) and principal in aws)
 
 
 def _statement_permits(

@@ -110,9 +110,15 @@ class Stack:
         moto_shim.STATE.lambda_sink = self._deliver_from_sns
 
     def _deliver_from_sns(
-        self, subscription: str, topic: str, function: str, message_id: str, message: str,
-        subject: str | None, attributes: dict[str, Any] | None,
-    ) -> None:  # fmt: skip
+        self,
+        subscription: str,
+        topic: str,
+        function: str,
+        message_id: str,
+        message: str,
+        subject: str | None,
+        attributes: dict[str, Any] | None,
+    ) -> None:
         record = sns_record(subscription, topic, message_id, message, subject, attributes)
         self.lambdas.invoke_as_service(function, {"Records": [record]}, "sns.amazonaws.com", topic)
 
@@ -130,6 +136,7 @@ class Stack:
             "OUTREACH_JOB_DLQ_URL": self.outputs["job_dlq_url"],
             "OUTREACH_ARCHIVE_BUCKET": self.outputs["archive_bucket"],
             "OUTREACH_WORKSPACE": str(self.workdir / "operator"),
+            "COLUMNS": "250",  # rich tables at full width: ids not wrapped
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_CA_BUNDLE": self.local.ca_bundle,
             "AWS_DEFAULT_REGION": PRIMARY,
@@ -140,6 +147,7 @@ class Stack:
         outreach = Path(sys.executable).with_name("outreach")
         result = subprocess.run(
             [str(outreach), *args],
+            check=False,
             env=self.cli_env(),
             capture_output=True,
             text=True,
@@ -179,9 +187,13 @@ class Stack:
 def admin_credentials(endpoint: str, ca_bundle: str) -> dict[str, str]:
     """The test's operator: made while IAM is still open, before enforcement is switched on."""
     iam = boto3.client(
-        "iam", endpoint_url=endpoint, region_name=PRIMARY, aws_access_key_id="bootstrap",
-        aws_secret_access_key="bootstrap", verify=ca_bundle,
-    )  # fmt: skip
+        "iam",
+        endpoint_url=endpoint,
+        region_name=PRIMARY,
+        aws_access_key_id="bootstrap",
+        aws_secret_access_key="bootstrap",
+        verify=ca_bundle,
+    )
     iam.create_user(UserName=ADMIN_USER)
     iam.put_user_policy(
         UserName=ADMIN_USER,
@@ -222,9 +234,13 @@ def deployed(workdir: Path, zip_path: Path, telegram_api: str) -> Iterator[Stack
             tfvars(zip_path, telegram_api),
         )
         lambdas = LambdaService(
-            endpoint=endpoint, zip_path=zip_path, workdir=workdir / "lambda", clients=None,
-            dns_server=dns.address, ca_bundle=local.ca_bundle,
-        )  # fmt: skip
+            endpoint=endpoint,
+            zip_path=zip_path,
+            workdir=workdir / "lambda",
+            clients=None,
+            dns_server=dns.address,
+            ca_bundle=local.ca_bundle,
+        )
         stack = Stack(endpoint, local, terraform, lambdas, workdir, admin)
         lambdas.clients = stack.client
         stack_.callback(lambdas.close)

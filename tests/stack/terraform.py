@@ -22,9 +22,25 @@ MIRROR_CANDIDATES = (
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 # Every service the configuration talks to; the override points each at the endpoint.
 SERVICES = (
-    "apigatewayv2", "acm", "budgets", "cloudwatch", "cloudwatchlogs", "dynamodb", "iam", "kms", "lambda",
-    "route53", "s3", "scheduler", "ses", "sesv2", "sns", "sqs", "ssm", "sts",
-)  # fmt: skip
+    "apigatewayv2",
+    "acm",
+    "budgets",
+    "cloudwatch",
+    "cloudwatchlogs",
+    "dynamodb",
+    "iam",
+    "kms",
+    "lambda",
+    "route53",
+    "s3",
+    "scheduler",
+    "ses",
+    "sesv2",
+    "sns",
+    "sqs",
+    "ssm",
+    "sts",
+)
 
 
 def provider_mirror() -> Path | None:
@@ -70,7 +86,7 @@ class Terraform:
             )
         shutil.copytree(source, workdir, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
         root = workdir / "envs" / "example"
-        aliases = [""] + _provider_aliases(root)
+        aliases = ["", *_provider_aliases(root)]
         (root / "stack_test_override.tf").write_text(override(endpoint, aliases))
         (root / "stack-test.tfvars.json").write_text(json.dumps(tfvars, indent=2))
         cli_config = workdir / "terraform.rc"
@@ -115,9 +131,14 @@ class Terraform:
     def plan(self, *extra: str) -> tuple[int, str]:
         """`plan -detailed-exitcode`: 0 = no changes, 2 = changes; the human-readable plan."""
         result = self.run(
-            "plan", "-detailed-exitcode", "-no-color", "-parallelism=30", "-var-file=stack-test.tfvars.json", *extra,
+            "plan",
+            "-detailed-exitcode",
+            "-no-color",
+            "-parallelism=30",
+            "-var-file=stack-test.tfvars.json",
+            *extra,
             check=False,
-        )  # fmt: skip
+        )
         if result.returncode not in (0, 2):
             raise RuntimeError(f"terraform plan failed ({result.returncode}):\n{_tail(result)}")
         return result.returncode, result.stdout
