@@ -143,28 +143,42 @@ class Stack:
             **self.admin,
         }
 
-    def cli(self, *args: str, input_file: Path | None = None) -> str:
-        outreach = Path(sys.executable).with_name("outreach")
-        result = subprocess.run(
-            [str(outreach), *args],
-            check=False,
-            env=self.cli_env(),
-            capture_output=True,
-            text=True,
-            cwd=self.workdir,
-            timeout=120,
-        )
-        if result.returncode != 0:
-            raise AssertionError(f"outreach {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result.stdout
+    def cli(self, *args: str, subprocess_: bool = False) -> str:
+        """The operator's `outreach` command against the deployment. In this process by default (the
+        same typer app and container the installed command runs; the set-up takes two dozen calls), or
+        as the installed console script when `subprocess_` is set."""
+        if subprocess_:
+            outreach = Path(sys.executable).with_name("outreach")
+            result = subprocess.run(
+                [str(outreach), *args],
+                check=False,
+                env=self.cli_env(),
+                capture_output=True,
+                text=True,
+                cwd=self.workdir,
+                timeout=120,
+            )
+            if result.returncode != 0:
+                raise AssertionError(f"outreach {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+            return result.stdout
+        from typer.testing import CliRunner
 
-    def application(self) -> Any:
-        """The engine's own view of the deployed state (what `outreach status` reads), in this process."""
+        from entrypoints.cli.app import app
+
+        outcome = CliRunner().invoke(app, list(args), env=self.cli_env(), catch_exceptions=False)
+        if outcome.exit_code != 0:
+            raise AssertionError(f"outreach {' '.join(args)} failed ({outcome.exit_code}):\n{outcome.output}")
+        return str(outcome.output)
+
+    def application(self, monkeypatch: Any) -> Any:
+        """The engine's own view of the deployed state (what `outreach status` reads), in this process,
+        with the operator's environment (set through `monkeypatch`, so the test's process gets it back)."""
         from entrypoints.container import build
         from entrypoints.settings import Settings
 
-        env = {k: v for k, v in self.cli_env().items() if k.startswith(("AWS_", "OUTREACH_"))}
-        os.environ.update(env)
+        for name, value in self.cli_env().items():
+            if name.startswith(("AWS_", "OUTREACH_")):
+                monkeypatch.setenv(name, value)
         return build(Settings(_env_file=None))  # type: ignore[call-arg]
 
     # --- reading what AWS holds ------------------------------------------------------------------

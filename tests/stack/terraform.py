@@ -143,6 +143,40 @@ class Terraform:
             raise RuntimeError(f"terraform plan failed ({result.returncode}):\n{_tail(result)}")
         return result.returncode, result.stdout
 
+    def drift_detail(self) -> dict[str, dict[str, tuple[Any, Any]]]:
+        """Like drift(), with the values: address -> attribute -> (now, what the plan would set)."""
+        shown = json.loads(self.run("show", "-json", "drift.tfplan").stdout)
+        detail: dict[str, dict[str, tuple[Any, Any]]] = {}
+        for change in shown.get("resource_changes", []):
+            before = change["change"].get("before") or {}
+            after = change["change"].get("after") or {}
+            diff = {k: (before.get(k), after.get(k)) for k in set(before) | set(after) if before.get(k) != after.get(k)}
+            if diff and change["change"]["actions"] not in (["no-op"], ["read"]):
+                detail[change["address"]] = diff
+        return detail
+
+    def drift(self) -> dict[str, list[str]]:
+        """What `terraform plan` would change now: resource address -> the attributes it would set."""
+        self.run(
+            "plan", "-no-color", "-parallelism=30", "-var-file=stack-test.tfvars.json", "-out=drift.tfplan"
+        )
+        shown = json.loads(self.run("show", "-json", "drift.tfplan").stdout)
+        changes: dict[str, list[str]] = {}
+        for change in shown.get("resource_changes", []):
+            actions = change["change"]["actions"]
+            if actions in (["no-op"], ["read"]):
+                continue
+            before = change["change"].get("before") or {}
+            after = change["change"].get("after") or {}
+            unknown = change["change"].get("after_unknown") or {}
+            keys = sorted(
+                k
+                for k in set(before) | set(after)
+                if before.get(k) != after.get(k) and not (k in unknown and unknown[k] is True)
+            )
+            changes[change["address"]] = [f"{'/'.join(actions)}: {k}" for k in keys] or ["/".join(actions)]
+        return changes
+
     def apply(self) -> str:
         return self.run(
             "apply", "-auto-approve", "-no-color", "-parallelism=30", "-var-file=stack-test.tfvars.json"
