@@ -43,7 +43,7 @@ unit: $(STAMP)
 	$(BIN)/pytest --ignore=tests/stack
 
 # The deployed stack (tests/stack): terraform apply of envs/example on a local AWS endpoint and a
-# campaign through the built zip. Last, in a process of its own; says so when it cannot run.
+# campaign through the built zip. Last, in a process of its own; fails, saying why, when it cannot run.
 stack: $(STAMP) package
 	bash scripts/stack-test.sh $(BIN)/pytest
 

@@ -27,7 +27,7 @@ from moto.iam.access_control import IAMPolicyStatement, IAMRequest, IAMRequestBa
 from moto.ses.models import ConfigurationSet, EmailIdentity
 from moto.ses.responses import EmailResponse as SESResponse
 from moto.sesv2 import urls as sesv2_urls
-from moto.sesv2.models import sesv2_backends
+from moto.sesv2.models import SESV2Backend, sesv2_backends
 from moto.sesv2.responses import SESV2Response
 from moto.sns.models import Subscription
 from moto.sns.responses import SNSResponse
@@ -75,9 +75,11 @@ GAPS: tuple[tuple[str, str, str], ...] = (
         "SES event publishing: events carry the send's tags (mail.tags), by which feedback finds the job",
     ),
     (
-        "SQS RedriveAllowPolicy attribute",
-        "unknown attribute: SetQueueAttributes ignores it, GetQueueAttributes never returns it",
-        "queue module (aws_sqs_queue_redrive_allow_policy waits until it reads back)",
+        "SQS RedriveAllowPolicy attribute; unset policies",
+        "unknown attribute: SetQueueAttributes ignores it, GetQueueAttributes never returns it; a "
+        "policy set to '' (how the provider removes one) is returned as '', which is not JSON",
+        "queue module (aws_sqs_queue_redrive_allow_policy and aws_sqs_queue_policy wait until what they "
+        "set or removed reads back; on destroy that wait never ended)",
     ),
     (
         "Budgets DescribeSubscribersForNotification, ListTagsForResource",
@@ -132,6 +134,31 @@ GAPS: tuple[tuple[str, str, str], ...] = (
         "service (tests/stack/lambda_service.py), which checks the function's resource policy",
     ),
     (
+        "SNS GetTopicAttributes SignatureVersion",
+        "stored by CreateTopic / SetTopicAttributes but never returned",
+        "the topics sign with SHA256 (signature_version = 2); terraform reads it back",
+    ),
+    (
+        "SQS GetQueueAttributes RedrivePolicy",
+        "re-serialised with spaces (json.dumps defaults), which the provider sees as a change",
+        "queue module: the jobs queue's redrive to its DLQ",
+    ),
+    (
+        "SESv2 ListTagsForResource of an email identity",
+        "tags are kept under 'email-identity/NAME', the ARN SES and the provider use is 'identity/NAME'",
+        "ses_region module: the identities' tags (default_tags)",
+    ),
+    (
+        "SESv2 GetConfigurationSet TrackingOptions, VdmOptions",
+        "returned as empty objects when never set, which the provider reads as a configured block",
+        "ses_region module: the configuration set has neither",
+    ),
+    (
+        "Budgets CreateBudget ResourceTags",
+        "ignored, and ListTagsForResource is missing",
+        "budget module: the budget's tags (default_tags)",
+    ),
+    (
         "IAM evaluation for DynamoDB, SNS, SSM and SESv2 SendEmail requests",
         "the request's resource is '*', so no statement scoped to a table, a topic, a parameter or an "
         "identity ever matches; SendEmail is authorized against the sending identity and the "
@@ -141,17 +168,6 @@ GAPS: tuple[tuple[str, str, str], ...] = (
 )
 
 REQUEST = threading.local()  # per request thread: .secure (set by the endpoint's middleware)
-
-# Differences `terraform plan` reports after the run that are moto's, not the stack's: (resource type,
-# attribute, why). Any other difference fails the stack test.
-MOTO_DRIFT: tuple[tuple[str, str, str], ...] = ()
-
-
-def moto_drift(address: str, change: str) -> bool:
-    resource_type = next((part for part in address.split(".") if part.startswith("aws_")), "")
-    attribute = change.split(": ", 1)[-1]
-    return any(resource_type == t and attribute == a for t, a, _ in MOTO_DRIFT)
-
 
 DKIM_TOKENS = ("shimdkimtokenone", "shimdkimtokentwo", "shimdkimtokenthree")
 
@@ -179,6 +195,7 @@ class ShimState:
     event_destinations: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
     mail_from: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     sent: list[SentEmail] = field(default_factory=list)
+    budget_tags: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def sends(self) -> list[SentEmail]:
@@ -315,9 +332,25 @@ def _config_set_v2(original: Callable[[ConfigurationSet], dict[str, Any]]) -> An
         if isinstance(enabled, dict):
             enabled = enabled.get("SendingEnabled", True)
         body["SendingOptions"] = {"SendingEnabled": bool(enabled)}
+        for block in ("TrackingOptions", "VdmOptions"):
+            if not _has_value(body.get(block)):
+                body.pop(block, None)
         return {k: v for k, v in body.items() if v is not None}
 
     return to_dict_v2
+
+
+def _has_value(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_value(v) for v in value.values())
+    return value not in (None, "", [], {})
+
+
+def _identity_tags(original: Callable[..., list[dict[str, str]]]) -> Callable[..., list[dict[str, str]]]:
+    def list_tags_for_resource(self: Any, resource_arn: str) -> list[dict[str, str]]:
+        return original(self, resource_arn.replace(":identity/", ":email-identity/", 1))
+
+    return list_tags_for_resource
 
 
 def _send_email(original: Callable[[SESV2Response], str]) -> Callable[[SESV2Response], str]:
@@ -435,8 +468,11 @@ def _delete_receipt_rule(self: SESResponse) -> Any:
 def _queue_attributes(original: Any) -> Any:
     def attributes(self: Queue) -> dict[str, Any]:
         result: dict[str, Any] = dict(original.fget(self))
-        if result.get("RedriveAllowPolicy") is None:
-            result.pop("RedriveAllowPolicy", None)
+        for name in ("Policy", "RedrivePolicy", "RedriveAllowPolicy"):  # unset: absent, as on AWS
+            if not result.get(name):
+                result.pop(name, None)
+        if result.get("RedrivePolicy"):
+            result["RedrivePolicy"] = json.dumps(json.loads(result["RedrivePolicy"]), separators=(",", ":"))
         return result
 
     return property(attributes)
@@ -461,8 +497,38 @@ def _describe_subscribers(self: BudgetsResponse) -> str:
     return json.dumps({"Subscribers": subscribers, "NextToken": None})
 
 
+def _create_budget(original: Callable[[BudgetsResponse], str]) -> Callable[[BudgetsResponse], str]:
+    def create_budget(self: BudgetsResponse) -> str:
+        answer = original(self)
+        name = (self._get_param("Budget") or {}).get("BudgetName", "")
+        with STATE.lock:
+            STATE.budget_tags[(self._get_param("AccountId"), name)] = list(
+                self._get_param("ResourceTags") or []
+            )
+        return answer
+
+    return create_budget
+
+
 def _list_budget_tags(self: BudgetsResponse) -> str:
-    return json.dumps({"ResourceTags": []})
+    arn = str(self._get_param("ResourceARN") or "")  # arn:aws:budgets::ACCOUNT:budget/NAME
+    account, name = arn.split(":")[4], arn.rsplit("/", 1)[-1]
+    with STATE.lock:
+        tags = STATE.budget_tags.get((account, name), [])
+    return json.dumps({"ResourceTags": tags})
+
+
+# --- SNS -----------------------------------------------------------------------------------------
+
+
+def _topic_attributes(original: Callable[[SNSResponse], Any]) -> Callable[[SNSResponse], Any]:
+    def get_topic_attributes(self: SNSResponse) -> Any:
+        answer = original(self)
+        topic = self.backend.get_topic(self._get_param("TopicArn"))
+        answer.result["Attributes"]["SignatureVersion"] = str(getattr(topic, "signature_version", "1"))
+        return answer
+
+    return get_topic_attributes
 
 
 # --- IAM: the resource of a request, where moto leaves it '*' -------------------------------------
@@ -667,6 +733,7 @@ def install() -> ShimState:
     STATE.event_destinations.clear()
     STATE.mail_from.clear()
     STATE.sent.clear()
+    STATE.budget_tags.clear()
     STATE.lambda_sink = None
     _patch(SESResponse, "delete_receipt_rule", _delete_receipt_rule)
     _patch(LambdaFunction, "__init__", _function_init(LambdaFunction.__init__))
@@ -691,6 +758,9 @@ def install() -> ShimState:
     _patch(Queue, "lambda_event_source_mappings", _no_moto_event_source_mappings())
     _patch(BudgetsResponse, "describe_subscribers_for_notification", _describe_subscribers)
     _patch(BudgetsResponse, "list_tags_for_resource", _list_budget_tags)
+    _patch(BudgetsResponse, "create_budget", _create_budget(BudgetsResponse.create_budget))
+    _patch(SNSResponse, "get_topic_attributes", _topic_attributes(SNSResponse.get_topic_attributes))
+    _patch(SESV2Backend, "list_tags_for_resource", _identity_tags(SESV2Backend.list_tags_for_resource))
     _patch(IAMRequestBase, "_create_aws_request", _signed_request)
     _patch(IAMPolicyStatement, "is_action_permitted", _statement_permits)
     _patch(IAMRequest, "check_action_permitted", _check_action_permitted(IAMRequest.check_action_permitted))

@@ -114,9 +114,14 @@ class Terraform:
 
     def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         command = ["terraform", f"-chdir={self.root}", *args]
-        result = subprocess.run(
-            command, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        try:
+            result = subprocess.run(
+                command, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired as stuck:
+            output = stuck.output.decode() if isinstance(stuck.output, bytes) else str(stuck.output or "")
+            tail = "\n".join(output.splitlines()[-40:])
+            raise RuntimeError(f"terraform {args[0]} still running after {timeout:.0f} s:\n{tail}") from None
         if check and result.returncode != 0:
             raise RuntimeError(f"terraform {args[0]} failed ({result.returncode}):\n{_tail(result)}")
         return result
@@ -150,7 +155,11 @@ class Terraform:
         for change in shown.get("resource_changes", []):
             before = change["change"].get("before") or {}
             after = change["change"].get("after") or {}
-            diff = {k: (before.get(k), after.get(k)) for k in set(before) | set(after) if before.get(k) != after.get(k)}
+            diff = {
+                k: (before.get(k), after.get(k))
+                for k in set(before) | set(after)
+                if before.get(k) != after.get(k)
+            }
             if diff and change["change"]["actions"] not in (["no-op"], ["read"]):
                 detail[change["address"]] = diff
         return detail
