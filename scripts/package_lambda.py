@@ -332,7 +332,8 @@ def smoke_test(source: Path) -> list[str]:
             if (site / name).exists():
                 (Path(runtime) / name).symlink_to(site / name)
         for function in (*FUNCTIONS, ALERT_RELAY):
-            env = {"PATH": os.environ.get("PATH", ""), **LAMBDA_ENV, **function_environment(function)}
+            env = {"PATH": os.environ.get("PATH", ""), **LAMBDA_ENV, "_HANDLER": function.handler}
+            env.update(function_environment(function))
             resolves = env.get("OUTREACH_MX_RESOLVER") == "dns"
             expected = ",".join(" ".join(h.rstrip(".").split()) for h in MX_HOSTS)
             command = [

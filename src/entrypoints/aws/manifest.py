@@ -6,6 +6,7 @@ IAM_ACTIONS; environment = OUTREACH_<SETTING> for each setting), and tests check
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 _COMMON = ("backend", "aws_region", "table_name", "log_level")
@@ -121,3 +122,21 @@ ALERT_RELAY = LambdaFunction(
 
 def function(name: str) -> LambdaFunction:
     return next(f for f in (*FUNCTIONS, ALERT_RELAY) if f.name == name)
+
+
+class MissingSetting(RuntimeError):
+    """The deployment left out an environment variable this function reads (a default would be wrong)."""
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Every setting the manifest lists for this handler (Lambda's `_HANDLER`) must be in the
+    environment, empty or not: a missing one means Terraform and the code disagree."""
+    function = next((f for f in FUNCTIONS if f.handler == environ.get("_HANDLER")), None)
+    if function is None:
+        return
+    missing = [name for name in function.environment if name not in environ]
+    if missing:
+        raise MissingSetting(
+            f"{function.name}: {', '.join(missing)} not set in the function's environment "
+            "(terraform sets every setting entrypoints/aws/manifest.py lists)"
+        )

@@ -4,6 +4,9 @@ buffered metrics written out as EMF lines on stdout (CloudWatch Logs turns them 
 
 from __future__ import annotations
 
+import os
+
+from entrypoints.aws.manifest import check_environment
 from entrypoints.container import Application, build
 from entrypoints.log_setup import configure_logging
 from entrypoints.observability import flushed
@@ -11,6 +14,7 @@ from entrypoints.settings import Settings
 
 
 def cold_start() -> Application:
+    check_environment(os.environ)
     settings = Settings(backend="aws")
     configure_logging(settings.log_level, json=True)
     return build(settings)

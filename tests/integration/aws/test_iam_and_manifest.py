@@ -15,7 +15,7 @@ import pytest
 from botocore import xform_name
 
 import adapters.aws
-from entrypoints.aws.manifest import FUNCTIONS, TEST_ONLY_SETTINGS
+from entrypoints.aws.manifest import FUNCTIONS, TEST_ONLY_SETTINGS, MissingSetting, check_environment
 from entrypoints.container import AwsApplication
 from entrypoints.settings import Settings
 from tests.integration.aws import moto_env
@@ -159,3 +159,17 @@ def test_the_sender_may_send_mail_and_the_planner_may_not() -> None:
         "feedback",
     }
     assert {"dynamodb:PutItem", "dynamodb:Query"} <= by_name["planner"].iam_actions
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=[f.name for f in FUNCTIONS])
+def test_a_cold_start_names_a_setting_the_deployment_left_out(function: Any) -> None:
+    environ = {"_HANDLER": function.handler, **dict.fromkeys(function.environment, "")}
+    check_environment(environ)  # every setting present (empty is a value: Terraform set it)
+    left_out = function.environment[-1]
+    del environ[left_out]
+    with pytest.raises(MissingSetting, match=rf"^{function.name}: {left_out} not set"):
+        check_environment(environ)
+
+
+def test_outside_lambda_the_environment_is_not_checked() -> None:
+    check_environment({})  # no _HANDLER: a test or a script importing the runtime with its own settings
