@@ -343,6 +343,7 @@ class CampaignRun:
                 print(f"[{time.monotonic() - started:5.0f} s] {self.progress()}", flush=True)
                 last_report = time.monotonic()
             stack.ses_events.publish_new()
+            self._fail_fast(stack)
             self._milestones()
             idle_polls = 0 if handled else idle_polls + 1
             if idle_polls >= 3 and self._settled():
@@ -350,6 +351,16 @@ class CampaignRun:
             if not handled:
                 time.sleep(0.5)
         raise AssertionError(f"the campaign did not settle in {CAMPAIGN_BUDGET_S} s: {self.progress()}")
+
+    @staticmethod
+    def _fail_fast(stack: Stack) -> None:
+        """A function that errors (at init or in an invocation) fails the run at once, naming it."""
+        failed = [o for o in stack.lambdas.async_outcomes if o.error]
+        if failed or stack.sender_queue.errors:
+            first = failed[0] if failed else None
+            raise AssertionError(
+                f"{first.function} ({first.source}): {first.error}" if first else stack.sender_queue.errors[0]
+            )
 
     def progress(self) -> str:
         by_tenant = {
