@@ -14,7 +14,14 @@ from rich.console import Console
 from rich.table import Table
 
 from entrypoints.cli.context import CliState, app_for, fail
-from outreach_core.domain.models import MAX_STEP_DELAY, CampaignStep, IdentityStatus, LawfulBasis, Quotas
+from outreach_core.domain.models import (
+    MAX_STEP_DELAY,
+    CampaignStep,
+    IdentityStatus,
+    LawfulBasis,
+    Quotas,
+    Variant,
+)
 from outreach_core.domain.window import WindowSpec
 from outreach_core.records import AlreadyExistsError, NotFoundError
 from outreach_core.services.admin import AdminService
@@ -38,7 +45,7 @@ def _admin(ctx: Ctx) -> AdminService:
 
 
 @contextmanager
-def _guarded(action: str) -> Iterator[None]:
+def guarded(action: str) -> Iterator[None]:
     """Turn expected failures (validation, duplicates, missing records) into one clear line."""
     try:
         yield
@@ -47,6 +54,9 @@ def _guarded(action: str) -> Iterator[None]:
         fail(f"{action}: {details}")
     except (ValueError, AlreadyExistsError, NotFoundError) as exc:
         fail(f"{action}: {exc.args[0] if exc.args else exc}")
+
+
+_guarded = guarded
 
 
 # --- tenants -------------------------------------------------------------------------------------
@@ -249,10 +259,18 @@ def template_add(
     subject: Annotated[str, typer.Option(help="empty on a follow-up: 'Re: ' + the first email's subject")],
     text_file: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="plain-text body (UTF-8)")],
     html_file: Annotated[Path | None, typer.Option(exists=True, dir_okay=False)] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="a custom lead column the leads will bring, not imported yet (repeat)"),
+    ] = None,
 ) -> None:
+    """Add a template, linted first: unclosed {{ or {, spintax errors and placeholders naming no lead field
+    (the standard ones, the tenant's leads' columns, --field) are refused with their line and column."""
     with _guarded("template add"):
         html = html_file.read_text(encoding="utf-8") if html_file else None
-        _admin(ctx).add_template(tenant_id, template_id, subject, text_file.read_text(encoding="utf-8"), html)
+        _admin(ctx).add_template(
+            tenant_id, template_id, subject, text_file.read_text(encoding="utf-8"), html, tuple(field or ())
+        )
     console.print(f"template {tenant_id}/{template_id} added")
 
 
@@ -268,15 +286,36 @@ def template_list(ctx: Ctx, tenant_id: Tenant) -> None:
 # --- campaigns -----------------------------------------------------------------------------------
 
 
-def _parse_step(number: int, spec: str) -> CampaignStep:
-    template_id, _, delay = spec.partition(":")
+STEP_SPEC = "TEMPLATE[=WEIGHT][,TEMPLATE[=WEIGHT]...][:DAYS]"
+
+
+def parse_step(number: int, spec: str) -> CampaignStep:
+    """`first`, `bump:3` (3 days after the previous step), `intro-a,intro-b:0` (an A/B step, even split),
+    `intro-a=3,intro-b=1` (75% / 25%)."""
+    templates, _, delay = spec.partition(":")
     try:
         days = float(delay) if delay else 0.0
     except ValueError as exc:
-        raise ValueError(f"step {number}: delay {delay!r} is not a number of days (TEMPLATE[:DAYS])") from exc
+        raise ValueError(f"step {number}: delay {delay!r} is not a number of days ({STEP_SPEC})") from exc
     if not 0 <= days <= MAX_STEP_DELAY.days:  # also NaN and inf, which compare false
         raise ValueError(f"step {number}: delay {delay!r} must be 0 to {MAX_STEP_DELAY.days} days")
-    return CampaignStep(number=number, template_id=template_id, delay=timedelta(days=days))
+    variants: list[Variant] = []
+    for part in templates.split(","):
+        template_id, _, weight = part.strip().partition("=")
+        try:
+            variants.append(Variant(template_id=template_id, weight=int(weight) if weight else 1))
+        except ValueError as exc:
+            raise ValueError(f"step {number}: {part!r} is not TEMPLATE[=WEIGHT 1-100] ({STEP_SPEC})") from exc
+    first = variants[0].template_id
+    return CampaignStep(
+        number=number,
+        template_id=first,
+        variants=tuple(variants) if len(variants) > 1 else (),
+        delay=timedelta(days=days),
+    )
+
+
+_parse_step = parse_step
 
 
 @campaign_app.command("add")
@@ -286,7 +325,8 @@ def campaign_add(
     campaign_id: str,
     direction: Annotated[str, typer.Option(help="direction id")],
     step: Annotated[
-        list[str], typer.Option(help="TEMPLATE[:DAYS after the previous step], in order; repeat")
+        list[str],
+        typer.Option(help=f"{STEP_SPEC}: days after the previous step; A/B variants with commas; repeat"),
     ],
     lead_list: Annotated[str, typer.Option("--list", help="lead list it targets")] = "default",
     name: str = "",
@@ -377,7 +417,13 @@ def leads_import(
     basis: Annotated[
         LawfulBasis, typer.Option(help="lawful basis (if the CSV has no lawful_basis column)")
     ] = (LawfulBasis.LEGITIMATE_INTEREST),
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="the file's encoding when not UTF-8 or UTF-16 with BOM: cp1252, latin-1, ..."),
+    ] = None,
 ) -> None:
+    """Import leads from a CSV (`outreach leads columns` lists the columns; docs/samples/leads.csv is one):
+    every good row in, every bad row reported with its line; the separator is detected."""
     state: CliState = ctx.obj
     with _guarded("leads import"):
         report = (
@@ -389,6 +435,7 @@ def leads_import(
                 list_name=lead_list,
                 source=source or f"csv:{file.name}",
                 lawful_basis=basis,
+                encoding=encoding,
             )
         )
     console.print(

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from entrypoints.cli import admin, domains, feedback, observe, ops
+from entrypoints.cli import admin, domains, feedback, lifecycle, observe, ops, templates
 from entrypoints.cli.context import CliState, app_for, fail
 from entrypoints.log_setup import configure_logging
 from entrypoints.settings import BuiltInSecretError, Settings
@@ -35,6 +35,7 @@ app.command("cost")(observe.cost)
 app.add_typer(observe.archive_app, name="archive")
 app.add_typer(observe.alerts_app, name="alerts")
 console = Console()
+_REGISTERED = (feedback, lifecycle, templates)  # modules that add commands to the groups above
 
 
 @app.callback()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import getpass
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +16,11 @@ from rich.table import Table
 
 from entrypoints.cli.context import CliState, address, app_for, fail, known_tenant
 from entrypoints.cli.ops import jobs_app, suppress_app
+from entrypoints.cli.output import JsonFlag, emit_json
+from outreach_core.domain.ids import lead_id_for
+from outreach_core.domain.models import Lead
 from outreach_core.domain.suppression import SuppressionReason, SuppressionScope
-from outreach_core.records import NotFoundError
+from outreach_core.records import GLOBAL, NotFoundError
 from outreach_core.services.uncertain import Resolution
 
 console = Console()
@@ -58,27 +60,67 @@ def suppress_add_global(
 @suppress_app.command("remove")
 def suppress_remove(
     ctx: typer.Context,
-    email: str,
+    tenant_id: Annotated[
+        str, typer.Argument(help="tenant id (GLOBAL: the cross-tenant list)", metavar="TENANT")
+    ],
+    email: Annotated[str, typer.Argument(help="the address", metavar="EMAIL")],
     reason: Reason,
     actor: Actor,
-    tenant: Annotated[str | None, typer.Option(help="the tenant's list (omit with --global)")] = None,
-    global_: Annotated[bool, typer.Option("--global", help="the cross-tenant list")] = False,
+    reactivate: Annotated[
+        bool,
+        typer.Option(
+            "--reactivate", help="also make the lead active again: its sequences go on where they stopped"
+        ),
+    ] = False,
 ) -> None:
-    """Take an address off a list. Its lead stays stopped; erased addresses cannot be removed."""
-    if bool(tenant) == global_:
-        fail("name exactly one list: --tenant TENANT or --global")
+    """Take an address off a list. The lead stays stopped unless --reactivate (a bounce, complaint or
+    unsubscribe put it there; a reply or list hygiene cannot be undone this way). Erased addresses stay."""
     state: CliState = ctx.obj
     application = app_for(state)
-    scope = SuppressionScope.GLOBAL if global_ else SuppressionScope.TENANT
-    if tenant:
-        known_tenant(state, tenant)
+    is_global = tenant_id == GLOBAL
+    if not is_global:
+        known_tenant(state, tenant_id)
+    if is_global and reactivate:
+        fail("suppress remove: --reactivate works on one tenant's lead: run it with that tenant")
+    scope = SuppressionScope.GLOBAL if is_global else SuppressionScope.TENANT
+    email = address(email)
     try:
         removed = application.services.suppression().remove(
-            scope, tenant, address(email), at=application.adapters.clock().now(), actor=actor, reason=reason
+            scope,
+            None if is_global else tenant_id,
+            email,
+            at=application.adapters.clock().now(),
+            actor=actor,
+            reason=reason,
         )
     except ValueError as exc:
-        fail(str(exc))
-    console.print("removed" if removed else "not on that list")
+        fail(f"suppress remove: {exc}")
+    where = "the global list" if is_global else f"{tenant_id}'s list"
+    if not removed:
+        console.print(f"{email} is not on {where}")
+        return
+    console.print(f"{email} removed from {where}", markup=False)
+    if is_global:
+        return
+    lead = application.services.records().find(Lead, tenant_id, lead_id_for(tenant_id, email))
+    if lead is None:
+        return
+    if not reactivate:
+        if lead.status.value != "active":
+            console.print(
+                f"the lead stays {lead.status.value}: nothing more is sent to it; "
+                "pass --reactivate to put it back in its sequences",
+                markup=False,
+            )
+        return
+    try:
+        change = application.services.lead_actions(actor=actor).reactivate(lead, reason)
+    except ValueError as exc:
+        fail(f"suppress remove --reactivate: {exc}")
+    where_now = ", ".join(change.campaigns) or "no running campaign"
+    console.print(
+        f"the lead is active again; {change.timers} next steps scheduled in {where_now}", markup=False
+    )
 
 
 @suppress_app.command("export")
@@ -164,7 +206,7 @@ def audit_list(
         str | None, typer.Option(help="only actions starting with this (e.g. suppression.)")
     ] = None,
     limit: int = 200,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     state: CliState = ctx.obj
     start = None
@@ -177,8 +219,7 @@ def audit_list(
     known_tenant(state, tenant_id, allow_global=True)
     entries = app_for(state).services.audit_log().entries(tenant_id, since=start, action=action, limit=limit)
     if as_json:
-        for entry in entries:
-            print(json.dumps(entry.model_dump(mode="json"), ensure_ascii=False))
+        emit_json([entry.model_dump(mode="json") for entry in entries])
         return
     table = Table("when (UTC)", "actor", "action", "target", "reason", "details")
     for e in entries:

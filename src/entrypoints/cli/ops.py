@@ -14,6 +14,7 @@ from entrypoints.cli.context import CliState, address, app_for, fail, known_tena
 from entrypoints.cli.render import status_tables
 from outreach_core.domain.jobs import JobStatus
 from outreach_core.domain.suppression import SuppressionReason, SuppressionScope
+from outreach_core.records import GLOBAL
 
 console = Console()
 dlq_app = typer.Typer(help="Dead letters: list and redrive.", no_args_is_help=True)
@@ -99,18 +100,39 @@ def jobs_uncertain(ctx: typer.Context, tenant: str | None = None) -> None:
 @suppress_app.command("add")
 def suppress_add(
     ctx: typer.Context,
-    tenant_id: str,
-    email: str,
-    reason: SuppressionReason = SuppressionReason.MANUAL,
+    tenant_id: Annotated[
+        str, typer.Argument(help="tenant id (GLOBAL: every tenant's list)", metavar="TENANT")
+    ],
+    email: Annotated[str, typer.Argument(help="the address", metavar="EMAIL")],
+    reason: Annotated[str, typer.Option(metavar="TEXT", help="why (kept in the audit log)")] = "",
+    kind: Annotated[
+        SuppressionReason, typer.Option(help="the kind of entry, as the list shows it")
+    ] = SuppressionReason.MANUAL,
 ) -> None:
+    """Never mail this address for this tenant again (checked at send time)."""
     state: CliState = ctx.obj
     application = app_for(state)
-    known_tenant(state, tenant_id)
     clock = application.adapters.clock()
+    if tenant_id == GLOBAL:
+        added = application.services.suppression().add_global(
+            address(email),
+            kind,
+            source=f"cli: {reason}"[:200] if reason else "cli",
+            at=clock.now(),
+            actor="operator",
+        )
+        console.print("suppressed globally" if added else "already on the global list")
+        return
+    known_tenant(state, tenant_id)
     application.services.suppression().suppress(
-        tenant_id, address(email), reason, source="cli", at=clock.now(), actor="operator"
+        tenant_id,
+        address(email),
+        kind,
+        source=f"cli: {reason}"[:200] if reason else "cli",
+        at=clock.now(),
+        actor="operator",
     )
-    console.print("suppressed")
+    console.print(f"suppressed for {tenant_id}")
 
 
 @suppress_app.command("list")

@@ -42,7 +42,8 @@ class TemplateLintError(TemplateError):
     """Every problem of a template at once, each with its field, line and column, on one line."""
 
     def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("template", "; ".join(problems))
+        ValueError.__init__(self, "; ".join(problems))
+        self.field = "template"
         self.problems = list(problems)
 
 
