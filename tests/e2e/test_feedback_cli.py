@@ -125,7 +125,7 @@ def test_jobs_resolve_records_a_persons_decision(workspace: tuple[Path, Applicat
     resolved = records.job(TENANT, job.job_id)
     assert resolved is not None and resolved.status is JobStatus.FAILED
     listing = run(path, "audit", "list", TENANT, "--action", "job.resolve", "--json")
-    (entry,) = map(json.loads, listing.splitlines())
+    (entry,) = json.loads(listing)
     assert (entry["actor"], entry["reason"]) == ("dana", "not in the SES console")
     again = CliRunner().invoke(
         app, ["--workspace", str(path), "jobs", "resolve", TENANT, job.job_id, "--sent", "--reason", "x"]

@@ -12,11 +12,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from entrypoints.cli.context import CliState, address, app_for, fail, known_tenant
+from entrypoints.cli.conventions import group
 from entrypoints.cli.ops import jobs_app, suppress_app
-from entrypoints.cli.output import JsonFlag, emit_json
+from entrypoints.cli.output import JsonFlag, emit_json, table
 from outreach_core.domain.ids import lead_id_for
 from outreach_core.domain.models import Lead
 from outreach_core.domain.suppression import SuppressionReason, SuppressionScope
@@ -24,7 +24,7 @@ from outreach_core.records import GLOBAL, NotFoundError
 from outreach_core.services.uncertain import Resolution
 
 console = Console()
-audit_app = typer.Typer(help="The audit log: who did what, when and why.", no_args_is_help=True)
+audit_app = group("The audit log: who did what, when and why.")
 
 
 def _operator() -> str:
@@ -73,8 +73,10 @@ def suppress_remove(
         ),
     ] = False,
 ) -> None:
-    """Take an address off a list. The lead stays stopped unless --reactivate (a bounce, complaint or
-    unsubscribe put it there; a reply or list hygiene cannot be undone this way). Erased addresses stay."""
+    """Take an address off a suppression list; --reactivate puts its lead back in its sequences.
+
+    Without it the lead stays stopped. A bounce, complaint or unsubscribe can be undone this way; a
+    reply or list hygiene cannot. Erased addresses stay suppressed."""
     state: CliState = ctx.obj
     application = app_for(state)
     is_global = tenant_id == GLOBAL
@@ -208,6 +210,7 @@ def audit_list(
     limit: int = 200,
     as_json: JsonFlag = False,
 ) -> None:
+    """Who did what, when and why, newest last (GLOBAL: the global suppression list's log)."""
     state: CliState = ctx.obj
     start = None
     if since:
@@ -221,19 +224,20 @@ def audit_list(
     if as_json:
         emit_json([entry.model_dump(mode="json") for entry in entries])
         return
-    table = Table("when (UTC)", "actor", "action", "target", "reason", "details")
+    grid = table("when (UTC)", "actor", "action", "target", "reason", "details")
     for e in entries:
         details = ", ".join(f"{k}={v}" for k, v in e.details.items() if v not in ("", None))
-        table.add_row(
+        grid.add_row(
             f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.target[:24], e.reason[:60], details[:80]
         )
-    console.print(table)
+    console.print(grid)
 
 
 @audit_app.command("archive")
 def audit_archive(
     ctx: typer.Context,
     tenant_id: Annotated[str | None, typer.Argument(help="tenant id (omit: every tenant and GLOBAL)")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Copy complete days of the log to the archive (JSON lines per tenant per day). Safe to repeat."""
     state: CliState = ctx.obj
@@ -244,6 +248,9 @@ def audit_archive(
         [tenant_id] if tenant_id else [t.id for t in application.services.records().tenants()] + ["GLOBAL"]
     )
     log = application.services.audit_log()
-    for tenant in tenants:
-        for day in log.archive_pending(tenant):
-            console.print(f"{tenant} {day.day}: {day.entries} entries -> {day.ref}")
+    done = [(tenant, day) for tenant in tenants for day in log.archive_pending(tenant)]
+    if as_json:
+        emit_json([{"tenant": t, "day": d.day, "entries": d.entries, "ref": d.ref} for t, d in done])
+        return
+    for tenant, day in done:
+        console.print(f"{tenant} {day.day}: {day.entries} entries -> {day.ref}")

@@ -40,7 +40,8 @@ def campaign_stop(
     ctx: typer.Context, tenant_id: Tenant, campaign_id: CampaignId, reason: ReasonOption = ""
 ) -> None:
     """End a campaign for good: planned and queued messages are cancelled, nothing more is sent.
-    (`campaign pause` stops it for now; a stopped campaign cannot be resumed.)"""
+
+    `campaign pause` stops it for now; a stopped campaign cannot be resumed."""
     with guarded("campaign stop"):
         _, cancelled = app_for(ctx.obj).services.admin().stop_campaign(tenant_id, campaign_id, reason)
     console.print(
@@ -58,8 +59,9 @@ def campaign_edit_step(
         str, typer.Argument(help=f"{STEP_SPEC}, e.g. bump-v2:4 or intro-a,intro-b", metavar="SPEC")
     ],
 ) -> None:
-    """Change a step of a draft, running or paused campaign: its template(s), weights and delay. What is
-    not sent yet uses the change; the delay moves the step timers not yet due."""
+    """Change a step's template(s), weights or delay, in a draft, running or paused campaign.
+
+    What is not sent yet uses the change; a new delay moves the step timers not yet due."""
     with guarded("campaign edit-step"):
         step = parse_step(number, spec)
         app_for(ctx.obj).services.admin().edit_step(tenant_id, campaign_id, step)
@@ -92,9 +94,11 @@ def campaign_forecast(
     days: Annotated[int, typer.Option(min=1, metavar="N", help="how many sending days to list")] = 14,
     as_json: JsonFlag = False,
 ) -> None:
-    """When the campaign will be done: what is left, laid out day by day under the tenant's quotas, the
-    window and its holidays, each identity's warm-up ramp and limits (shared with the tenant's other
-    running campaigns). A draft or paused campaign is forecast as if started now."""
+    """When the campaign will be done, day by day under every limit, window and warm-up.
+
+    What is left is laid out under the tenant's quotas, its window and holidays, each identity's
+    warm-up ramp and limits (shared with the tenant's other running campaigns). A draft or paused
+    campaign is forecast as if started now."""
     with guarded("campaign forecast"):
         result = app_for(ctx.obj).services.forecast().campaign(tenant_id, campaign_id)
     plan = result.plan
@@ -171,8 +175,10 @@ def campaign_forecast(
 
 @leads_app.command("show")
 def leads_show(ctx: typer.Context, tenant_id: Tenant, email: Email, as_json: JsonFlag = False) -> None:
-    """One lead: each campaign's steps (planned, waiting, sent, delivered, ...), when the next one may
-    go, and what holds it back now, with the numbers (window, holiday, quotas, warm-up, pauses)."""
+    """One lead's timeline: each step, when the next may go and what holds it back.
+
+    Per campaign and step: planned, waiting, sent, delivered, ...; for the next step, the limits and
+    windows holding it back now, with their numbers (window, holiday, quotas, warm-up, pauses)."""
     with guarded("leads show"):
         view = app_for(ctx.obj).services.timeline().show(tenant_id, email)
     lead = view.lead
@@ -300,8 +306,7 @@ def jobs_list(
     limit: Annotated[int, typer.Option(min=1, metavar="N", help="at most this many")] = 200,
     as_json: JsonFlag = False,
 ) -> None:
-    """Jobs by status with their recipient and reason: by default those that did not go out and need a
-    look (failed, dead-lettered, uncertain)."""
+    """Jobs by status with their recipient and reason (default: failed, dead-lettered, uncertain)."""
     from outreach_core.services.reporting import FAILED_STATUSES
 
     state: CliState = ctx.obj
@@ -424,8 +429,10 @@ def tenant_holidays(
     clear: Annotated[bool, typer.Option("--clear", help="no holidays at all")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Show or set the tenant's holiday calendar. Dates come from the `holidays` package for this year and
-    the next two, and are stored with the tenant (the senders need no package); run it again to renew."""
+    """Show or set the tenant's holiday calendar: no lead is mailed on its days.
+
+    Dates come from the `holidays` package for this year and the next two, and are stored with the
+    tenant (the planner and the sender need no package); run it again to renew."""
     from adapters.holiday_calendar import build_calendar
 
     application = app_for(ctx.obj)

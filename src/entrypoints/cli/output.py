@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -42,12 +43,28 @@ def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_default))
 
 
-def table(*columns: str, title: str | None = None, numeric: Iterable[str] = ()) -> Table:
-    """A table whose cells fold rather than vanish into an ellipsis when the terminal is narrow."""
+def table(
+    *columns: str,
+    title: str | None = None,
+    numeric: Iterable[str] = (),
+    compact: bool = False,
+    whole: Iterable[str] = (),
+) -> Table:
+    """A table whose cells fold rather than vanish into an ellipsis when the terminal is narrow; its
+    first column (the id) and the `whole` ones are never broken. `compact`: no vertical rules."""
     right = set(numeric)
-    grid = Table(title=title, title_justify="left", expand=False)
+    keep = {*columns[:1], *whole}
+    grid = Table(
+        title=title,
+        title_justify="left",
+        expand=False,
+        box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD,
+        padding=(0, 1),
+    )
     for name in columns:
-        grid.add_column(name, overflow="fold", justify="right" if name in right else "left")
+        grid.add_column(
+            name, overflow="fold", justify="right" if name in right else "left", no_wrap=name in keep
+        )
     return grid
 
 

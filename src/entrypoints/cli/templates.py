@@ -63,8 +63,10 @@ def template_update(
         typer.Option("--field", metavar="COLUMN", help="a custom lead column not imported yet (repeat)"),
     ] = None,
 ) -> None:
-    """Change a template: linted like `add`, stored as a new revision; the old one is kept. Messages not
-    yet sent use the new revision; those sent keep the one they used (`template show --revision N`)."""
+    """Change a template: linted like `add`, stored as a new revision (the old one is kept).
+
+    Messages not yet sent use the new revision; those sent keep the one they used (`template show
+    --revision N`, `leads show` name it)."""
     with guarded("template update"):
         updated = (
             app_for(ctx.obj)
@@ -131,8 +133,9 @@ def template_preview(
     raw: Annotated[bool, typer.Option("--raw", help="the wire form as is (bodies quoted-printable)")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """The message as it would go out: its headers, footer and links; the bodies decoded (--raw: the
-    MIME source byte for byte)."""
+    """The message as it would go out for a lead: headers, body, footer and links.
+
+    The bodies are shown decoded; --raw prints the MIME source byte for byte."""
     from adapters.mime import to_bytes
 
     application = app_for(ctx.obj)
@@ -189,8 +192,9 @@ def template_test_send(
     identity: IdentityOption = None,
     campaign: CampaignOption = None,
 ) -> None:
-    """Send the rendered template to one address through the configured mailer, outside any campaign:
-    no job, no limits, no sequence. Refused for a suppressed address. Audited."""
+    """Send the rendered template to one address through the configured mailer.
+
+    Outside any campaign: no job, no limits, no sequence. Refused for a suppressed address. Audited."""
     state: CliState = ctx.obj
     application = app_for(state)
     try:
