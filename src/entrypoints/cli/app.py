@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from entrypoints.cli import admin, domains, feedback, lifecycle, observe, ops, templates
 from entrypoints.cli.context import CliState, app_for, fail
@@ -225,24 +226,33 @@ def simulate(
     """Run a scenario through the local stack in virtual time; report limits, fairness and safety."""
     from entrypoints.chart import render_html, render_svg
     from entrypoints.cli.render import simulate_table
-    from entrypoints.simulate import Scenario, run_scenario
+    from entrypoints.simulate import Scenario, check_expectations, run_scenario
 
-    spec = Scenario.load(scenario)
+    try:
+        spec = Scenario.load(scenario)
+    except (OSError, ValueError) as exc:
+        fail(f"simulate: {scenario}: {str(exc).splitlines()[0]}")
     report = run_scenario(spec)
     series = report.pop("series")
+    checks = check_expectations(spec, report)
     chart = chart or Path(f"{scenario.stem}.html")
     if chart.suffix == ".svg":
-        page = render_svg(spec.name, series["tenants"], series["providers"])
+        page = render_svg(spec.name, series["tenants"], series["providers"], spec.start)
     else:
-        page = render_html(spec.name, report, series["tenants"], series["providers"])
+        page = render_html(spec.name, report, series["tenants"], series["providers"], spec.start, checks)
     chart.write_text(page, encoding="utf-8")
     report["chart"] = str(chart)
+    report["expect"] = [{"check": name, "held": ok, "figures": detail} for name, ok, detail in checks]
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:
         simulate_table(console, report)
-    if report["violations"] or report["sends_after_block"]:
-        fail("the scenario broke a limit or sent after a block")
+        for name, ok, detail in checks:
+            mark = "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
+            console.print(f"{mark} {escape(name)} ({escape(detail)})", highlight=False)
+    failed = [name for name, ok, _ in checks if not ok]
+    if failed:
+        fail(f"the scenario's expectations failed: {', '.join(failed)}")
 
 
 def main() -> None:
