@@ -526,7 +526,7 @@ def leads_skipped(
             ]
         )
         return
-    grid = table("email", "list", "why", "reason")
+    grid = table("email", "list", "why", "reason")  # the email column (first) is never broken
     for lead in chosen:
         grid.add_row(lead.email, lead.list_name, lead.skip_code, lead.status_reason)
     console.print(grid)

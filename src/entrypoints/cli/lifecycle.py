@@ -332,7 +332,16 @@ def jobs_list(
             ]
         )
         return
-    grid = table("campaign", "step", "recipient", "status", "when (UTC)", "reason", numeric=("step",))
+    grid = table(
+        "campaign",
+        "step",
+        "recipient",
+        "status",
+        "when (UTC)",
+        "reason",
+        numeric=("step",),
+        whole=("recipient",),
+    )
     for job, row in rows:
         grid.add_row(f"{row.tenant_id}/{row.campaign_id}", str(row.step), row.email, row.status,
                      when(job.updated_at), row.reason)  # fmt: skip

@@ -270,6 +270,8 @@ class LeadActions:
             timers = pending_timers(campaign, [lead], live, now)
             ops.extend(self.records.timer_put(t) for t in timers)
             written += len(timers)
+        kept = {(op.partition, op.sort) for op in ops if isinstance(op, Put)}
+        ops = [op for op in ops if isinstance(op, Put) or (op.partition, op.sort) not in kept]
         _write(self.records, ops)
         return LeadChange(lead, reopened=reopened, timers=written, campaigns=tuple(sorted(ids)))
 

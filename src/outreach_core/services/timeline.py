@@ -156,11 +156,10 @@ class LeadTimeline:
             holds.append(f"campaign {campaign.status.value}")
         window = (campaign.step(step).window or tenant.window).in_zone(lead.timezone)
         closed = tenant.holidays.closed_for(lead.country)
-        at = max(due, now)
-        if not window.contains(at, closed):
-            opens = window.next_open(at, closed)
-            holiday = tenant.holidays.holiday(at.astimezone(zone(window.timezone)).date(), lead.country)
-            what = f"holiday: {holiday}" if holiday else f"window {window.describe()}"
+        if not window.contains(now, closed):  # closed now, which is also why a step may stand later
+            opens = window.next_open(max(due, now), closed)
+            holiday = tenant.holidays.holiday(now.astimezone(zone(window.timezone)).date(), lead.country)
+            what = f"holiday: {holiday}" if holiday else f"window {window.describe()} is closed now"
             holds.append(f"{what}; opens {opens:%a %Y-%m-%d %H:%M} UTC")
         if tenant.overlap is not Overlap.PARALLEL and not self.records.lead_campaign_jobs(
             tenant.id, campaign.id, lead.id
