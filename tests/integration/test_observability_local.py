@@ -126,11 +126,12 @@ class _Charts(HTMLParser):
             self.current = None
 
 
-def test_the_html_report_is_self_contained_with_five_charts(world: World) -> None:
+def test_the_html_report_is_self_contained_with_six_charts(world: World) -> None:
     html = render_report(ReportService(world.app.services.records(), world.clock).build())
     parser = _Charts()
     parser.feed(html)
     assert set(parser.charts) == {
+        "funnel",
         "sends-per-day",
         "delivery-rate",
         "problem-rates",

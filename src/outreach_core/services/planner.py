@@ -189,6 +189,7 @@ class PlannerService:
         now = self.clock.now()
         report = PlanReport()
         self._starting: set[tuple[str, str]] = set()  # leads whose first step of a sequence goes this tick
+        self._campaigns: dict[str, Campaign] = {}
         plans: list[_TenantPlan] = []
         tenants = self.records.tenants()
         for tenant in tenants:
@@ -225,6 +226,7 @@ class PlannerService:
         if admission.exhausted and not admission.booked_up:
             return None
         campaigns = {c.id: c for c in self.records.all(Campaign, tenant.id)}
+        self._campaigns = campaigns  # for the one-sequence-per-lead check, without reading them again
         admitted: list[_Candidate] = []
         after: str | None = None
         # Due timers the limits cannot take this tick stay due; read only so many of them.
@@ -386,7 +388,7 @@ class PlannerService:
         Only campaigns on the lead's own list can have enrolled it."""
         if (tenant.id, lead.id) in self._starting:
             return "another campaign (starting in this tick)"
-        for other in self.records.all(Campaign, tenant.id):
+        for other in self._campaigns.values():
             if (
                 other.id == campaign.id
                 or other.lead_list != lead.list_name
