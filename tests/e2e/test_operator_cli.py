@@ -402,3 +402,29 @@ def test_init_makes_what_it_says(cli: Run, tmp_path: Path) -> None:
     assert (ws / "outreach.db").exists() and (ws / "archive").is_dir() and (ws / "outreach.env").exists()
     assert (ws / ".gitignore").read_text().strip().endswith("*")
     assert "outreach.db" in out and ".gitignore" in out
+
+
+def test_the_demo_tables_keep_campaign_ids_whole_at_80_columns() -> None:
+    import io
+
+    from rich.console import Console
+
+    from entrypoints.cli.render import demo_tables
+
+    figures = dict.fromkeys(
+        ("leads", "jobs_planned", "sent", "delivered", "bounced", "complained", "replied", "suppressed",
+         "failed", "dead_lettered", "duplicate_sends", "sends_to_suppressed", "non_terminal_jobs",
+         "virtual_days", "wall_seconds", "cancelled"),
+        1452,
+    )  # fmt: skip
+    campaigns = [
+        {**figures, "campaign": f"northwind/{name}", "status": "completed: every sequence is over"}
+        for name in ("audit-q1", "dash-q1")
+    ]
+    summary = {**figures, "tenants": [{**figures, "tenant": "northwind"}], "campaigns": campaigns,
+               "paused_campaigns": [], "blocked_identities": []}  # fmt: skip
+    out = io.StringIO()
+    demo_tables(Console(file=out, width=80), summary)
+    text = out.getvalue()
+    assert "northwind/audit-q1" in text and "northwind/dash-q1" in text and "…" not in text
+    assert all(len(line) <= 80 for line in text.splitlines())
