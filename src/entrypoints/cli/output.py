@@ -60,6 +60,9 @@ def table(
         expand=False,
         box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD,
         padding=(0, 1),
+        # compact: two spaces between columns, none at the edges, so that ordinary ids fit 80 columns
+        pad_edge=not compact,
+        collapse_padding=compact,
     )
     for name in columns:
         grid.add_column(

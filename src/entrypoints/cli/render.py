@@ -63,7 +63,11 @@ def status_tables(console: Console, report: StatusReport) -> None:
         console.print(skipped)
     columns = ("campaign", "state", "waiting", "next (UTC)", "sent", "replied", "reply", "bounces")
     campaigns = table(
-        *columns, title="Campaigns", numeric=("waiting", "sent", "replied", "reply", "bounces"), compact=True
+        *columns,
+        title="Campaigns",
+        numeric=("waiting", "sent", "replied", "reply", "bounces"),
+        compact=True,
+        whole=("state",),
     )
     jobs = table(
         "campaign", *_GROUPS, "skipped", title="Campaign jobs", numeric=(*_GROUPS, "skipped"), compact=True
