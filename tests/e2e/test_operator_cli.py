@@ -273,6 +273,19 @@ def test_ab_variants_and_holidays(cli: Run, tmp_path: Path) -> None:
     assert set(variants) == {"first", "first-b"} and sum(variants.values()) in range(1, 13)
     assert "no winner yet: fewer than 100 sends" in next(iter(status["verdicts"].values()))  # type: ignore[union-attr]
     assert "A/B variants" in cli("status")
+    cli("report", "--out", str(tmp_path / "r.html"))
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<h2>A/B variants</h2>" in page and "first-b" in page
+    # The forecast skips a closed day and names it: a custom one today (the CLI's clock is the wall's).
+    from datetime import UTC, datetime
+
+    today = datetime.now(UTC).date()
+    cli("tenant", "holidays", "acme", "--add", f"{today}=Office move")
+    cli("campaign", "add", "acme", "later", "--direction", "sales", "--step", "first")
+    forecast = json.loads(cli("campaign", "forecast", "acme", "later", "--json"))
+    assert {"day": str(today), "name": "Office move"} in forecast["holidays"]
+    assert forecast["remaining_messages"] == 12 and forecast["finish"] > str(today)
+    assert "closed: Office move" in cli("campaign", "forecast", "acme", "later")
 
 
 # --- 7. CSV ---------------------------------------------------------------------------------------------
