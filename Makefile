@@ -25,7 +25,7 @@ $(TOOLS_STAMP): constraints-tools.txt
 	touch $(TOOLS_STAMP)
 
 demo: $(STAMP)
-	$(BIN)/outreach demo --summary-json demo-summary.json
+	$(BIN)/outreach demo --summary-json demo-summary.json --keep demo-workspace
 
 test: $(STAMP) lint types imports browser package unit infra stack
 
@@ -72,4 +72,4 @@ package: $(STAMP)
 	$(BIN)/python scripts/package_lambda.py
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache demo-summary.json
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache demo-summary.json demo-workspace

@@ -58,6 +58,7 @@ LEFT_OUT = [  # ours, never imported by a Lambda handler (the smoke test below w
     "adapters/cost_model.py",
     "adapters/archive_export.py",
     "adapters/domain_auth.py",  # `outreach domain check` (checkdmarc, dkimpy): the CLI's only
+    "adapters/holiday_calendar.py",  # `outreach tenant holidays` (the holidays package): tables go in as data
 ]
 UNUSED = {  # parts of the dependencies that nothing in the zip imports, and why that holds
     "pydantic/v1": "the pydantic 1 compatibility API, reached only by `import pydantic.v1`",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from outreach_core.services.reporting import DayRow, GroupRow, Outcomes, ReportData
+from outreach_core.services.reporting import CampaignFunnel, DayRow, GroupRow, Outcomes, ReportData
 
 COLORS = {
     "delivered": "#2e7d32",
@@ -21,7 +21,11 @@ COLORS = {
     "pending": "#90a4ae",
     "sent": "#1565c0",
     "threshold": "#6d4c41",
+    "enrolled": "#b0bec5",
+    "contacted": "#1565c0",
+    "replied": "#6a1b9a",
 }
+FUNNEL = ("enrolled", "contacted", "delivered", "replied")
 BOUNCE_THRESHOLD = 0.05  # the seed's auto-stop rules: campaign pause
 COMPLAINT_THRESHOLD = 0.001  # identity block
 
@@ -50,6 +54,8 @@ td.bad { color: #c62828; font-weight: 600; }
 .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; }
 svg.chart { width: 100%; height: auto; display: block; }
 svg.chart text { font: 11px system-ui, sans-serif; fill: #5b6675; }
+svg.chart text.axis-title { font-size: 12px; fill: #1c2430; }
+td.wrap { text-align: left; white-space: normal; max-width: 520px; }
 .grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
 @media (max-width: 900px) { .grid2 { grid-template-columns: 1fr; } }
 footer { color: #5b6675; font-size: 12px; }
@@ -68,11 +74,11 @@ def _legend(*names: str) -> str:
 @dataclass(frozen=True)
 class _Frame:
     width: int = 1040
-    height: int = 260
-    left: int = 52
+    height: int = 270
+    left: int = 64
     right: int = 16
     top: int = 14
-    bottom: int = 34
+    bottom: int = 44
 
     @property
     def plot_w(self) -> float:
@@ -110,12 +116,44 @@ def _scale(value: float, integer: bool = True) -> tuple[float, int]:
     return min(options)
 
 
-def _axes(frame: _Frame, top_value: float, intervals: int, fmt: str, labels: Sequence[str]) -> list[str]:
+def _pct_digits(top_value: float, intervals: int) -> int:
+    """The fewest decimals that print every tick exactly: 0%, 25%, ... or 0.00%, 0.25%, ..."""
+    for digits in range(4):
+        if all(
+            abs(round(top_value * i / intervals * 100, digits) - top_value * i / intervals * 100) < 1e-9
+            for i in range(intervals + 1)
+        ):
+            return digits
+    return 3
+
+
+def _axes(
+    frame: _Frame,
+    top_value: float,
+    intervals: int,
+    fmt: str,
+    labels: Sequence[str],
+    titles: tuple[str, str] = ("", ""),
+) -> list[str]:
+    """Grid lines, tick labels on both axes, and the axes' titles (x below, y turned up the left)."""
     parts = []
+    digits = _pct_digits(top_value, intervals)
+    x_title, y_title = titles
+    if y_title:
+        mid = frame.top + frame.plot_h / 2
+        parts.append(
+            f'<text class="axis-title" x="12" y="{mid:.1f}" text-anchor="middle" '
+            f'transform="rotate(-90 12 {mid:.1f})">{escape(y_title)}</text>'
+        )
+    if x_title:
+        parts.append(
+            f'<text class="axis-title" x="{frame.left + frame.plot_w / 2:.1f}" y="{frame.height - 2}" '
+            f'text-anchor="middle">{escape(x_title)}</text>'
+        )
     for i in range(intervals + 1):
         value = top_value * i / intervals
         y = frame.y(value, top_value)
-        text = _pct(value, 2 if top_value < 0.02 else 1) if fmt == "pct" else f"{value:,.0f}"
+        text = _pct(value, digits) if fmt == "pct" else f"{value:,.0f}"
         parts.append(
             f'<line x1="{frame.left}" x2="{frame.width - frame.right}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="#eef1f5"/><text x="{frame.left - 6}" y="{y + 4:.1f}" text-anchor="end">{text}</text>'
@@ -126,7 +164,8 @@ def _axes(frame: _Frame, top_value: float, intervals: int, fmt: str, labels: Seq
         if i % every:
             continue
         x = frame.left + frame.plot_w * (i + 0.5) / max(n, 1)
-        parts.append(f'<text x="{x:.1f}" y="{frame.height - 12}" text-anchor="middle">{escape(label)}</text>')
+        y_label = frame.height - (24 if x_title else 12)
+        parts.append(f'<text x="{x:.1f}" y="{y_label}" text-anchor="middle">{escape(label)}</text>')
     return parts
 
 
@@ -144,7 +183,7 @@ def sends_chart(days: Sequence[DayRow]) -> str:
     frame = _Frame()
     top, intervals = _scale(max((d.outcomes.sent for d in days), default=0))
     labels = [d.day.strftime("%d %b") for d in days]
-    body = _axes(frame, top, intervals, "count", labels)
+    body = _axes(frame, top, intervals, "count", labels, ("send day", "messages"))
     slot = frame.plot_w / max(len(days), 1)
     width = max(2.0, slot * 0.7)
     for i, row in enumerate(days):
@@ -174,13 +213,14 @@ def rate_chart(
     name: str, label: str, days: Sequence[DayRow], series: Sequence[tuple[str, str]], threshold: float | None
 ) -> str:
     """Lines of rates per send day; days with nothing sent leave a gap. `series`: (color key, field)."""
-    frame = _Frame(width=520, height=250, left=56)
+    frame = _Frame(width=520, height=260, left=66)
     values = [getattr(d.outcomes, f) for d in days for _, f in series if d.outcomes.sent]
-    top, intervals = _scale(max([*values, threshold or 0.0, 0.0001]) * 1.05, integer=False)
+    # Zero-safe: with nothing (or next to nothing) to show, the axis still runs 0% to 1%, in round steps.
+    top, intervals = _scale(max([*values, threshold or 0.0, 0.01]) * 1.05, integer=False)
     if top > 1.0:
         top, intervals = 1.0, 5
     labels = [d.day.strftime("%d %b") for d in days]
-    body = _axes(frame, top, intervals, "pct", labels)
+    body = _axes(frame, top, intervals, "pct", labels, ("send day", "% of messages sent"))
     slot = frame.plot_w / max(len(days), 1)
     if threshold is not None:
         y = frame.y(threshold, top)
@@ -262,6 +302,121 @@ def group_chart(name: str, label: str, rows: Sequence[GroupRow]) -> str:
     return _svg(name, label, frame, body)
 
 
+def funnel_chart(funnels: Sequence[CampaignFunnel]) -> str:
+    """Per campaign, four bars from the top: leads enrolled, contacted (step 1 went), delivered, replied."""
+    bar, gap, left, group_gap = 14, 3, 190, 14
+    rows = list(funnels) or []
+    height = max(70, len(rows) * (4 * (bar + gap) + group_gap) + 40)
+    frame = _Frame(height=height, left=left, bottom=34)
+    top, intervals = _scale(max((f.enrolled for f in rows), default=0))
+    body: list[str] = []
+    for i in range(intervals + 1):
+        value = top * i / intervals
+        x = left + frame.plot_w * value / top
+        body.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{frame.top}" y2="{frame.height - frame.bottom}" '
+            f'stroke="#eef1f5"/><text x="{x:.1f}" y="{frame.height - frame.bottom + 14}" '
+            f'text-anchor="middle">{value:,.0f}</text>'
+        )
+    body.append(
+        f'<text class="axis-title" x="{left + frame.plot_w / 2:.1f}" y="{frame.height - 4}" '
+        'text-anchor="middle">leads</text>'
+    )
+    y = float(frame.top)
+    for f in rows:
+        body.append(
+            f'<text x="{left - 8}" y="{y + 2 * (bar + gap) + 2:.1f}" text-anchor="end">'
+            f"{escape((f.tenant_id + '/' + f.campaign_id)[:30])}</text>"
+            f'<text x="{left - 8}" y="{y + 2 * (bar + gap) + 15:.1f}" text-anchor="end">'
+            f"reply {_pct(f.reply_rate)}</text>"
+        )
+        for series, count in zip(FUNNEL, (f.enrolled, f.contacted, f.delivered, f.replied), strict=True):
+            width = frame.plot_w * count / top if top else 0
+            body.append(
+                f'<rect class="mark" data-series="{series}" x="{left}" y="{y:.1f}" '
+                f'width="{max(width, 0.5):.1f}" height="{bar}" fill="{COLORS[series]}">'
+                f"<title>{escape(f.campaign_id)} {series}: {count}</title></rect>"
+            )
+            y += bar + gap
+        y += group_gap
+    return _svg("funnel", "Leads per campaign: enrolled, contacted, delivered, replied", frame, body)
+
+
+def _funnel_tables(funnels: Sequence[CampaignFunnel]) -> str:
+    head = (
+        "<tr><th>campaign</th><th>status</th><th>enrolled</th><th>contacted</th><th>delivered</th>"
+        "<th>replied</th><th>reply rate</th><th>bounced</th><th>unsubscribed</th></tr>"
+    )
+    rows = "".join(
+        f"<tr><td>{escape(f.tenant_id)}/{escape(f.campaign_id)}</td><td>{escape(f.status)}</td>"
+        f"<td>{f.enrolled:,}</td><td>{f.contacted:,}</td><td>{f.delivered:,}</td><td>{f.replied:,}</td>"
+        f"<td><b>{_pct(f.reply_rate)}</b></td><td>{f.bounced:,}</td><td>{f.unsubscribed:,}</td></tr>"
+        for f in funnels
+    )
+    steps = "".join(
+        f"<tr><td>{escape(f.tenant_id)}/{escape(f.campaign_id)}</td><td>{s.step}</td><td>{s.sent:,}</td>"
+        f"<td>{s.delivered:,}</td><td>{s.bounced:,}</td><td>{s.complained:,}</td><td>{s.replied:,}</td>"
+        f"<td>{_pct(s.reply_rate)}</td><td>{s.unsubscribed:,}</td><td>{s.failed:,}</td></tr>"
+        for f in funnels
+        for s in f.steps
+    )
+    variants = "".join(
+        f"<tr><td>{escape(v.tenant_id)}/{escape(v.campaign_id)}</td><td>{v.step}</td>"
+        f"<td>{escape(v.figures.template)}</td><td>{v.figures.sent:,}</td><td>{v.figures.replied:,}</td>"
+        f"<td>{_pct(v.figures.reply_rate)}</td><td>{v.figures.bounced:,}</td><td>{v.figures.unsubscribed:,}</td></tr>"
+        for f in funnels
+        for v in f.variants
+    )
+    verdicts = "".join(
+        f"<li>{escape(f.campaign_id)} step {step}: {escape(text)}</li>"
+        for f in funnels
+        for step, text in f.verdicts.items()
+    )
+    ab = (
+        "<h2>A/B variants</h2><table><thead><tr><th>campaign</th><th>step</th><th>variant</th><th>sent</th>"
+        "<th>replied</th><th>reply rate</th><th>bounced</th><th>unsubscribed</th></tr></thead>"
+        f"<tbody>{variants}</tbody></table><ul>{verdicts}</ul>"
+        if variants
+        else ""
+    )
+    return (
+        f"<table><thead>{head}</thead><tbody>{rows}</tbody></table>"
+        "<h2>Per step</h2><table><thead><tr><th>campaign</th><th>step</th><th>sent</th><th>delivered</th>"
+        "<th>bounced</th><th>complained</th><th>replied</th><th>reply rate</th><th>unsubscribed</th>"
+        f"<th>not sent</th></tr></thead><tbody>{steps}</tbody></table>{ab}"
+    )
+
+
+def _failures_section(data: ReportData) -> str:
+    if not data.failures:
+        return "<section><h2>Failures</h2><p>No job failed, dead-lettered or is uncertain.</p></section>"
+    reasons: dict[tuple[str, str], int] = {}
+    for f in data.failures:
+        key = (f.status, f.reason.split(": ", 2)[0] if len(f.reason) > 90 else f.reason)
+        reasons[key] = reasons.get(key, 0) + 1
+    grouped = "".join(
+        f'<tr><td>{escape(status)}</td><td class="wrap">{escape(reason)}</td><td>{count:,}</td></tr>'
+        for (status, reason), count in sorted(reasons.items(), key=lambda kv: -kv[1])
+    )
+    listed = "".join(
+        f"<tr><td>{escape(f.tenant_id)}/{escape(f.campaign_id)}</td><td>{f.step}</td><td>{escape(f.email)}</td>"
+        f'<td>{escape(f.status)}</td><td class="wrap">{escape(f.reason)}</td></tr>'
+        for f in data.failures[:200]
+    )
+    more = (
+        f"<p>… and {len(data.failures) - 200:,} more (`outreach jobs list`)</p>"
+        if len(data.failures) > 200
+        else ""
+    )
+    return (
+        f"<section><h2>Failures: {len(data.failures):,} jobs did not go out (or may not have)</h2>"
+        "<table><thead><tr><th>status</th><th>reason</th><th>jobs</th></tr></thead>"
+        f"<tbody>{grouped}</tbody></table><h2>Each one</h2><table><thead><tr><th>campaign</th><th>step</th>"
+        f"<th>recipient</th><th>status</th><th>reason</th></tr></thead><tbody>{listed}</tbody></table>{more}"
+        "</section>"
+    )
+
+
 def _rate_cell(value: float, limit: float, digits: int = 1) -> str:
     css = ' class="bad"' if value > limit else ""
     return f"<td{css}>{_pct(value, digits)}</td>"
@@ -314,8 +469,11 @@ def _skipped_table(data: ReportData) -> str:
 def render_report(data: ReportData, title: str = "Outreach report") -> str:
     totals = data.totals
     scope = f"tenant {data.tenant_filter}" if data.tenant_filter else f"{len(data.tenants)} tenant(s)"
+    contacted = sum(f.contacted for f in data.funnels)
+    replied = sum(f.replied for f in data.funnels)
     kpis = [
         ("sent", f"{totals.sent:,}", False),
+        ("reply rate", _pct(replied / contacted if contacted else 0.0), False),
         ("delivery rate", _pct(totals.delivery_rate), False),
         ("bounce rate", _pct(totals.bounce_rate), totals.bounce_rate > BOUNCE_THRESHOLD),
         ("complaint rate", _pct(totals.complaint_rate, 2), totals.complaint_rate > COMPLAINT_THRESHOLD),
@@ -336,6 +494,9 @@ def render_report(data: ReportData, title: str = "Outreach report") -> str:
 generated {data.generated_at:%Y-%m-%d %H:%M UTC}</p></header>
 <main>
 <section class="kpis">{kpi_html}</section>
+<section><h2>Per campaign: the funnel, and the reply rate</h2>{_legend(*FUNNEL)}
+{funnel_chart(data.funnels)}
+{_funnel_tables(data.funnels)}</section>
 <section><h2>Messages sent per day, by outcome</h2>
 {_legend("delivered", "complained", "bounced", "pending")}
 {sends_chart(data.days)}</section>
@@ -361,9 +522,11 @@ generated {data.generated_at:%Y-%m-%d %H:%M UTC}</p></header>
 {group_chart("per-provider", "Messages per mailbox provider by outcome", data.providers)}
 {_table(data.providers, "provider")}</section>
 <section><h2>Per tenant: success and failure</h2>{_table(data.tenants, "tenant", ("name",))}</section>
+{_failures_section(data)}
 {_skipped_table(data)}
 <footer>Outcomes are counted against the day a message was sent. Rates: delivered, bounced and
-complained over messages the provider accepted. Red: above the auto-stop thresholds
+complained over messages the provider accepted; reply rate: leads who replied over leads contacted (a
+reply counts for the last step sent to the lead). Red: above the auto-stop thresholds
 (bounce {_pct(BOUNCE_THRESHOLD)}, complaint {_pct(COMPLAINT_THRESHOLD, 2)}). Jobs by status: {
         escape(statuses)
     }.</footer>

@@ -46,9 +46,11 @@ from outreach_core.services.audit_log import AuditLog
 from outreach_core.services.deadletters import DeadLetterService
 from outreach_core.services.domain_health import DomainHealthService, MailFrom
 from outreach_core.services.feedback import FeedbackService, ReplyService
+from outreach_core.services.forecast import ForecastService
 from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.hygiene import ListHygiene
 from outreach_core.services.leads import LeadImportService
+from outreach_core.services.lifecycle import LeadActions
 from outreach_core.services.limiter import SendLimiter
 from outreach_core.services.monitoring import QueueMonitor
 from outreach_core.services.planner import PlannerConfig, PlannerService
@@ -56,6 +58,8 @@ from outreach_core.services.providers import ProviderDirectory
 from outreach_core.services.sender import SenderConfig, SenderService
 from outreach_core.services.status import StatusService
 from outreach_core.services.suppression import SuppressionService
+from outreach_core.services.templates import TemplateService
+from outreach_core.services.timeline import LeadTimeline
 from outreach_core.services.uncertain import UncertainJobs
 from outreach_core.services.unsubscribe import UnsubscribeService
 from outreach_core.telemetry import MeteredMailProvider
@@ -282,6 +286,16 @@ class Services(containers.DeclarativeContainer):
         mail_from=providers.Callable(_mail_from, settings),
     )
     leads = providers.Factory(LeadImportService, records=records, clock=adapters.clock, hygiene=hygiene)
+    lead_actions = providers.Factory(LeadActions, records=records, clock=adapters.clock)
+    templates = providers.Factory(
+        TemplateService,
+        records=records,
+        clock=adapters.clock,
+        unsubscribe_base_url=settings.provided.unsubscribe_base_url,
+        secret=settings.provided.unsubscribe_secret.get_secret_value.call(),
+    )
+    forecast = providers.Factory(ForecastService, records=records, clock=adapters.clock, limiter=limiter)
+    timeline = providers.Factory(LeadTimeline, records=records, clock=adapters.clock, limiter=limiter)
     planner = providers.Singleton(
         PlannerService,
         records=records,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -31,11 +32,28 @@ STEP = timedelta(minutes=1)  # the smallest jump of virtual time: batches what c
 TICK = timedelta(minutes=5)  # the planner once a horizon, as EventBridge Scheduler runs it
 
 
+DEMO_MARK = ".outreach-demo"  # in a kept workspace: `demo --keep` may empty it and run again
+
+
+def prepare_workspace(path: Path) -> None:
+    """An empty directory for `demo --keep`: a new one, or one an earlier demo left (never anything else)."""
+    if path.exists() and any(path.iterdir()):
+        if not (path / DEMO_MARK).exists():
+            raise ValueError(f"{path} is not empty and not a demo workspace: name a new directory")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / DEMO_MARK).write_text("kept by `outreach demo --keep`; the next demo run replaces it\n")
+    (path / ".gitignore").write_text("*\n")
+
+
 def run_demo(
     workspace: Path | None = None, seed: int = 7, progress: Callable[[float, str], None] | None = None
 ) -> dict[str, Any]:
-    """Run the demo world to completion; returns the summary (see `summarise`)."""
+    """Run the demo world to completion; returns the summary (see `summarise`). With `workspace`, the
+    run is kept there (SQLite, archive) for `outreach --workspace DIR status|report|leads show` after."""
     started = time.perf_counter()
+    if workspace is not None:
+        prepare_workspace(workspace)
     with tempfile.TemporaryDirectory(prefix="outreach-demo-") as tmp:
         settings = Settings(
             workspace=workspace or Path(tmp),
@@ -52,6 +70,8 @@ def run_demo(
         world = build_world(services.admin(), services.leads(), seed=seed)
         worker = LocalWorker.from_app(app)
         stats = _drive(worker, clock, services.records(), progress)
+        for tenant in services.records().tenants():  # the last sends went: the campaigns are over
+            worker.planner.completion.check(tenant.id, clock.now(), force=True)
         summary = summarise(services.records(), app.adapters.simulator(), world.leads, stats)
         summary["virtual_days"] = round((clock.now() - DEMO_START) / timedelta(days=1), 2)
         summary["wall_seconds"] = round(time.perf_counter() - started, 2)

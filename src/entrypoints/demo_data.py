@@ -243,6 +243,7 @@ def _templates(admin: AdminService) -> None:
             "{Hi|Hello} {{first_name|there}},\n\nI noticed {{company|your company}} works in "
             "{{industry|your industry}}. {We help teams like yours|Our clients} cut reporting time in "
             "half.\n\nWorth a 15-minute call next week?",
+            fields=("industry",),  # a column of the lists imported after the templates
         )
         admin.add_template(
             tenant,
@@ -263,6 +264,7 @@ def _templates(admin: AdminService) -> None:
         "{Здравствуйте|Добрый день}, {{first_name|коллега}}!\n\nМы помогаем компаниям в сфере "
         "«{{industry|логистика}}» отслеживать автопарк в реальном времени.\n\nУдобно созвониться на "
         "этой неделе?",
+        fields=("industry",),
     )
     admin.add_template("globex", "gx-2", "", "{{first_name|Коллега}}, напоминаю о письме выше — актуально?")
     admin.add_template(

@@ -279,6 +279,60 @@ def _late_start(worker: LocalWorker, tenant_id: str, clock: VirtualClock) -> Non
 # --- measuring -----------------------------------------------------------------------------------------
 
 
+def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    """Every line of the scenario's [expect], and the limits it always holds to: (what, held, figures)."""
+    expect = scenario.expect
+    checks: list[tuple[str, bool, str]] = [
+        ("no limit exceeded", report["violations"] == 0, f"violations {report['violations']}"),
+        (
+            "nothing sent after a block",
+            report["sends_after_block"] == 0,
+            f"{report['sends_after_block']} sends",
+        ),
+    ]
+    for campaign in expect.paused:
+        paused = campaign in report["paused_campaigns"]
+        checks.append((f"paused: {campaign}", paused, ", ".join(report["paused_campaigns"]) or "none paused"))
+        if expect.pause_within_s is not None:
+            took = report["time_to_pause_s"].get(campaign)
+            quick = took is not None and took <= expect.pause_within_s
+            said = f"{took} s" if took is not None else "never"
+            checks.append((f"paused within {expect.pause_within_s:g} s", quick, said))
+    for identity in expect.blocked:
+        checks.append(
+            (f"blocked: {identity}", identity in report["blocked_identities"],
+             ", ".join(report["blocked_identities"]) or "none blocked"),
+        )  # fmt: skip
+    if expect.min_jain is not None:
+        jain = report["jain_index"]
+        checks.append(
+            (f"fairness (Jain) >= {expect.min_jain}", jain is not None and jain >= expect.min_jain, f"{jain}")
+        )
+    if expect.min_utilisation is not None:
+        used = report["utilisation"]
+        checks.append(
+            (
+                f"utilisation >= {expect.min_utilisation}",
+                used is not None and used >= expect.min_utilisation,
+                f"{used}",
+            )
+        )
+    if expect.share_of is not None:
+        share = report["shares"].get(expect.share_of, 0.0)
+        fair = report["fair_shares"].get(expect.share_of, 0.0)
+        contended = round((report["utilisation"] or 0) * report["contention_s"] * scenario.max_send_rate)
+        checks.append(
+            (f"{expect.share_of} within its fair share", share <= fair + 1 / max(1, contended),
+             f"share {share} vs fair {fair}"),
+        )  # fmt: skip
+    if expect.rate_cut:
+        checks.append(("deferrals cut a rate (AIMD)", report["rate_cuts"] > 0, f"{report['rate_cuts']} cuts"))
+        checks.append(
+            ("deferrals suppress nobody", report["bounce_rate"] < 0.01, f"bounce {report['bounce_rate']}")
+        )
+    return checks
+
+
 def max_in_window(times: list[int], period_us: int) -> int:
     times = sorted(times)
     best, lo = 0, 0

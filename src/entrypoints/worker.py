@@ -31,6 +31,19 @@ class WorkerStats:
     events_rejected: int = 0
     replies: int = 0
 
+    def describe(self, at: datetime) -> str:
+        """One line a person reads: "12:05:01 planned 3 · sent 2, deferred 1 · 4 events applied"."""
+        outcomes = ", ".join(
+            f"{name.replace('_', ' ')} {count}" for name, count in sorted(self.outcomes.items())
+        )
+        parts = [f"planned {self.planned}" if self.planned else "", outcomes]
+        if self.events_applied or self.events_rejected:
+            rejected = f" ({self.events_rejected} rejected)" if self.events_rejected else ""
+            parts.append(f"{self.events_applied} events applied{rejected}")
+        if self.replies:
+            parts.append(f"{self.replies} replies")
+        return f"{at:%H:%M:%S} " + " · ".join(p for p in parts if p)
+
     def add(self, other: WorkerStats) -> None:
         self.planned += other.planned
         for key, value in other.outcomes.items():

@@ -4,6 +4,7 @@ One layout for every backend (SQLite, DynamoDB, in-memory): partition `T#<tenant
 tenant's items, `GLOBAL` the tenant registry and the global suppression list. Sort keys:
 
   DIR#<id> IDENT#<id> TPL#<id> CAMP#<id> LEAD#<lead_id>     entities
+  TPLREV#<id>#<revision>                                   earlier revisions of a template
   JOB#<campaign>_<lead>_<step>                             jobs (index key MSG#<provider id> once sent)
   TIMER#<kind>#<yyyymmddThhmmss>#<job_id>                  work due at a time: step / wake / lease
   SUPP#<email hash>                                        suppression
@@ -139,6 +140,11 @@ class Records:
         partition, sort = self._key(entity)
         return self._replace(partition, sort, entity)
 
+    def replace_op(self, entity: Entity) -> Put:
+        """Write `entity` if the stored one is still at the version it was read at."""
+        partition, sort = self._key(entity)
+        return Put(partition=partition, sort=sort, data=_data(entity), expected_version=entity.version)
+
     def get(self, cls: type[E], tenant_id: str, ident: str) -> E:
         found = self.find(cls, tenant_id, ident)
         if found is None:
@@ -172,6 +178,35 @@ class Records:
         )
         return entity.model_copy(update={"version": entity.version + 1})
 
+    # --- template revisions ----------------------------------------------------------------------
+
+    @staticmethod
+    def _revision_sort(template_id: str, revision: int) -> str:
+        return f"TPLREV#{template_id}#{revision:06d}"
+
+    def template_revision_put(self, template: Template) -> Put:
+        """Keep `template` as it is (an earlier revision, before an update replaces it)."""
+        return Put(
+            partition=tenant_partition(template.tenant_id),
+            sort=self._revision_sort(template.id, template.revision),
+            data=_data(template),
+            expected_version=0,
+        )
+
+    def template_revisions(self, tenant_id: str, template_id: str) -> list[Template]:
+        """Every revision, oldest first, the current one last."""
+        items = self.store.query(tenant_partition(tenant_id), f"TPLREV#{template_id}#")
+        return [*(Template.model_validate(i.data) for i in items), self.get(Template, tenant_id, template_id)]
+
+    def template_at(self, tenant_id: str, template_id: str, revision: int | None) -> Template:
+        current = self.get(Template, tenant_id, template_id)
+        if revision is None or revision == current.revision:
+            return current
+        item = self.store.get(tenant_partition(tenant_id), self._revision_sort(template_id, revision))
+        if item is None:
+            raise NotFoundError(f"template {template_id!r} has no revision {revision}")
+        return Template.model_validate(item.data)
+
     # --- jobs ------------------------------------------------------------------------------------
 
     @staticmethod
@@ -184,6 +219,11 @@ class Records:
 
     def jobs(self, tenant_id: str, campaign_id: str | None = None) -> list[MessageJob]:
         prefix = self.job_sort(f"{campaign_id}_" if campaign_id else "")
+        return [_load(MessageJob, i) for i in self.store.query(tenant_partition(tenant_id), prefix)]
+
+    def lead_campaign_jobs(self, tenant_id: str, campaign_id: str, lead_id: str) -> list[MessageJob]:
+        """One lead's jobs in one campaign (one prefix query)."""
+        prefix = self.job_sort(f"{campaign_id}_{lead_id}_")
         return [_load(MessageJob, i) for i in self.store.query(tenant_partition(tenant_id), prefix)]
 
     def lead_jobs(self, tenant_id: str, lead_id: str) -> list[MessageJob]:

@@ -114,3 +114,19 @@ def test_simulate_prints_figures_and_writes_a_chart(tmp_path: Path) -> None:
     # One line per tenant (dirty, clean) and per receiving provider the leads are at.
     assert page.count("<polyline") == 2 + len({"google", "microsoft", "other"})
     assert "<th>violations</th><td>0</td>" in page
+
+
+def test_simulate_prints_pass_or_fail_per_expect_line_and_fails_on_a_fail(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parents[2] / "scenarios" / "dirty-list.toml"
+    text = source.read_text(encoding="utf-8").replace("days = 1.0", "days = 0.25")
+    text = text.replace('paused = ["dirty/main"]', 'paused = ["dirty/main", "clean/main"]')
+    scenario = tmp_path / "wrong.toml"
+    scenario.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["simulate", str(scenario), "--chart", str(tmp_path / "c.html")], env={"COLUMNS": "120"}
+    )
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("PASS paused: dirty/main") for line in lines), result.output
+    assert any(line.startswith("FAIL paused: clean/main") for line in lines), result.output
+    assert "the scenario's expectations failed: paused: clean/main" in result.output

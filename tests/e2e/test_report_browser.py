@@ -20,11 +20,13 @@ import subprocess
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from adapters.html_report import COLORS, render_report
+from adapters.simulated_ses import OutcomeRates, SimulatorProfile
 from outreach_core.services.reporting import ReportService
 from tests.integration.small_world import World, small_world
 
@@ -52,6 +54,11 @@ const pre = document.createElement('pre');
 pre.id = 'probe';
 pre.textContent = JSON.stringify(charts);
 document.body.appendChild(pre);
+const titles = document.createElement('pre');
+titles.id = 'titles';
+titles.textContent = JSON.stringify([...document.querySelectorAll('svg.chart text.axis-title')]
+  .filter(t => t.getBBox().width > 0).map(t => t.textContent));
+document.body.appendChild(titles);
 </script>"""
 
 
@@ -94,7 +101,13 @@ def _run(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProces
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     workspace = tmp_path_factory.mktemp("browser-world")
-    world: World = small_world(workspace)
+    profile = SimulatorProfile(
+        seed="browser",
+        default=OutcomeRates(bounce=0.0, complaint=0.0, delay=0.0, reply=0.2, auto_reply=0.0),
+        domains={"gone.example": OutcomeRates(bounce=1.0)},
+        senders={"gus@globex-mail.com": OutcomeRates(complaint=0.1)},
+    )
+    world: World = small_world(workspace, profile=profile)
     world.run(days=12)
     data = ReportService(world.app.services.records(), world.clock).build(days=30)
     world.close()
@@ -111,13 +124,35 @@ def test_every_chart_is_laid_out_with_painted_marks(chromium: str, report_file: 
     match = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
     assert match, f"no probe output; chromium exited {result.returncode}: {result.stderr[-2000:]}"
     charts = {c["chart"]: c for c in json.loads(html.unescape(match[1]))}
-    assert set(charts) == {"sends-per-day", "delivery-rate", "problem-rates", "per-identity", "per-provider"}
+    assert set(charts) == {
+        "funnel",
+        "sends-per-day",
+        "delivery-rate",
+        "problem-rates",
+        "per-identity",
+        "per-provider",
+    }
     for name, chart in charts.items():
         assert chart["width"] > 300 and chart["height"] > 40, (name, chart)
         assert chart["marks"] > 0 and chart["painted"] == chart["marks"], (name, chart)
     assert {"delivered", "bounced"} <= set(charts["sends-per-day"]["series"])
     assert set(charts["problem-rates"]["series"]) == {"bounced", "complained"}
     assert "complained" in charts["per-identity"]["series"]
+    # The funnel: per campaign, enrolled > contacted >= delivered > replied, every bar painted.
+    assert set(charts["funnel"]["series"]) == {"enrolled", "contacted", "delivered", "replied"}
+    titles = json.loads(html.unescape(re.search(r'<pre id="titles">(.*?)</pre>', result.stdout, re.S)[1]))
+    assert {"send day", "messages", "% of messages sent", "leads"} <= set(titles)
+
+
+def test_axes_are_zero_safe_and_exact() -> None:
+    from adapters.html_report import rate_chart
+    from outreach_core.services.reporting import DayRow, Outcomes
+
+    days = [DayRow(date(2026, 1, d), Outcomes(sent=10)) for d in (5, 6, 7)]  # nothing bounced at all
+    svg = rate_chart("x", "x", days, [("bounced", "bounce_rate")], None)
+    ticks = re.findall(r'text-anchor="end">([0-9.]+%)</text>', svg)
+    assert ticks == ["0.00%", "0.25%", "0.50%", "0.75%", "1.00%"] or len(set(ticks)) == len(ticks) >= 4
+    assert "0.00% 0.00%" not in " ".join(ticks)
 
 
 def _png_pixels(data: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
@@ -177,6 +212,8 @@ def test_the_screenshot_shows_the_chart_colours(chromium: str, report_file: Path
     assert shot.exists(), f"no screenshot; chromium exited {result.returncode}: {result.stderr[-2000:]}"
     width, height, pixels = _png_pixels(shot.read_bytes())
     assert (width, height) == (640, 1800)  # the window at device scale 0.5
+    if os.environ.get("OUTREACH_KEEP_SCREENSHOTS"):  # to look at what the test saw
+        shutil.copy(shot, Path(os.environ["OUTREACH_KEEP_SCREENSHOTS"]) / "report.png")
     counts = Counter(pixels)
 
     def near(color: str, tolerance: int = 6) -> int:
@@ -190,5 +227,72 @@ def test_the_screenshot_shows_the_chart_colours(chromium: str, report_file: Path
     assert near(COLORS["delivered"]) > 5_000  # bars of delivered mail dominate
     assert near(COLORS["bounced"]) > 150
     assert near(COLORS["complained"]) > 25
+    assert near(COLORS["replied"]) > 100  # the funnel's replied bars
+    assert near(COLORS["enrolled"]) > 300  # and its enrolled bars
     white = counts[(255, 255, 255)]
     assert white < width * height * 0.9  # not a blank page
+
+
+def test_the_simulate_chart_has_labelled_axes_and_a_legend_in_the_browser(
+    chromium: str, tmp_path: Path
+) -> None:
+    """The chart `outreach simulate` writes, for two tenants whose lines lie on top of each other."""
+    from datetime import UTC, datetime
+
+    from entrypoints.chart import render_html
+
+    tenants = {"quiet": [60] * 24, "modest": [60] * 24, "noisy": [60, 60, 180, 180, 90] + [0] * 19}
+    providers = {"google": [50 + h for h in range(24)], "other": [30] * 24}
+    checks = [("no limit exceeded", True, "violations 0"), ("paused: dirty/main", False, "none paused")]
+    page = tmp_path / "sim.html"
+    page.write_text(
+        render_html("overlap", {"sent": 1}, tenants, providers, datetime(2026, 1, 5, 8, tzinfo=UTC), checks),
+        "utf-8",
+    )
+    probe = """<script>
+const svg = document.querySelector('svg.sim-chart');
+const seen = t => t.getBBox().width > 0;
+const out = {
+  titles: [...svg.querySelectorAll('text.axis-title')].filter(seen).map(t => t.textContent),
+  xticks: [...svg.querySelectorAll('text.tick.x')].filter(seen).map(t => t.textContent),
+  yticks: [...svg.querySelectorAll('text.tick.y')].filter(seen).map(t => t.textContent),
+  legend: [...svg.querySelectorAll('g.legend-item')].map(g => ({series: g.dataset.series,
+    dash: g.querySelector('line').getAttribute('stroke-dasharray') || '',
+    colour: g.querySelector('line').getAttribute('stroke'), width: g.getBBox().width})),
+  lines: [...svg.querySelectorAll('polyline.series')].filter(l => l.getBBox().width > 300).length,
+  expect: [...document.querySelectorAll('table.expect tr')].map(r => r.cells[0].textContent),
+};
+const pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(out);
+document.body.appendChild(pre);
+</script>"""
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", probe + "</body>"), "utf-8")
+    result = _run(chromium, tmp_path / "profile", "--dump-dom", probed.as_uri())
+    match = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
+    assert match, f"no probe output; chromium exited {result.returncode}: {result.stderr[-2000:]}"
+    seen = json.loads(html.unescape(match[1]))
+    assert seen["titles"].count("sends per hour") == 2
+    assert seen["titles"].count("time since the scenario began (hours)") == 2
+    assert (
+        "05 Jan" in seen["xticks"]
+        and "6 h" in seen["xticks"]
+        and {"0", "50", "100", "150", "200"} <= set(seen["yticks"])
+    )
+    legend = {item["series"]: item for item in seen["legend"] if item["width"] > 0}
+    assert {"quiet", "modest", "noisy", "google", "other"} <= set(legend)
+    # quiet and modest are the same line: told apart by colour and dash pattern both
+    assert legend["quiet"]["colour"] != legend["modest"]["colour"]
+    assert legend["quiet"]["dash"] != legend["modest"]["dash"]
+    assert seen["lines"] == 5 and seen["expect"] == ["PASS", "FAIL"]
+    shot = tmp_path / "sim.png"
+    _run(chromium, tmp_path / "profile", "--window-size=900,1200", f"--screenshot={shot}", page.as_uri())
+    assert shot.exists()
+    if os.environ.get("OUTREACH_KEEP_SCREENSHOTS"):
+        shutil.copy(shot, Path(os.environ["OUTREACH_KEEP_SCREENSHOTS"]) / "simulate.png")
+    *_, pixels = _png_pixels(shot.read_bytes())
+    colours = Counter(pixels)
+    for colour in ("#1f77b4", "#d62728", "#2ca02c"):  # the first three series are drawn
+        r, g, b = _rgb(colour)
+        assert (
+            sum(n for (pr, pg, pb), n in colours.items() if abs(pr - r) + abs(pg - g) + abs(pb - b) < 30) > 40
+        )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.simulate import Scenario, run_scenario
+from entrypoints.simulate import Scenario, check_expectations, run_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 NAMES = sorted(p.stem for p in SCENARIOS.glob("*.toml"))
@@ -19,6 +19,10 @@ NAMES = sorted(p.stem for p in SCENARIOS.glob("*.toml"))
 def test_scenario_keeps_every_limit_and_stops_what_it_must(name: str) -> None:
     scenario = Scenario.load(SCENARIOS / f"{name}.toml")
     report = run_scenario(scenario)
+    checks = check_expectations(scenario, report)
+    assert checks and all(held for _, held, _ in checks), [
+        c for c in checks if not c[1]
+    ]  # what the CLI prints
     expect = scenario.expect
     assert report["sent"] > 0
     assert report["violations"] == 0, report["max_rate_vs_limit"]

@@ -126,11 +126,12 @@ class _Charts(HTMLParser):
             self.current = None
 
 
-def test_the_html_report_is_self_contained_with_five_charts(world: World) -> None:
+def test_the_html_report_is_self_contained_with_six_charts(world: World) -> None:
     html = render_report(ReportService(world.app.services.records(), world.clock).build())
     parser = _Charts()
     parser.feed(html)
     assert set(parser.charts) == {
+        "funnel",
         "sends-per-day",
         "delivery-rate",
         "problem-rates",
@@ -224,7 +225,8 @@ def test_cli_report_writes_the_html_file(world: World, tmp_path: Path) -> None:
     result = _outreach("--workspace", str(workspace), "report", "--out", str(out), "--days", "60")
     assert result.exit_code == 0, result.output
     assert "report written" in result.output
-    assert out.read_text(encoding="utf-8").count('class="chart"') == 5
+    html = out.read_text(encoding="utf-8")
+    assert html.count('class="chart"') == 6 and 'data-chart="funnel"' in html
 
 
 def test_cli_cost_default_deployment_at_10k_is_under_5_dollars_and_itemised(tmp_path: Path) -> None:

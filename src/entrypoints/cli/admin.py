@@ -11,22 +11,30 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from entrypoints.cli.context import CliState, app_for, fail
-from outreach_core.domain.models import MAX_STEP_DELAY, CampaignStep, IdentityStatus, LawfulBasis, Quotas
+from entrypoints.cli.conventions import group
+from entrypoints.cli.output import JsonFlag, emit_json, table
+from outreach_core.domain.models import (
+    MAX_STEP_DELAY,
+    CampaignStep,
+    IdentityStatus,
+    LawfulBasis,
+    Quotas,
+    Variant,
+)
 from outreach_core.domain.window import WindowSpec
 from outreach_core.policies.config import TenantPolicy
 from outreach_core.records import AlreadyExistsError, NotFoundError
 from outreach_core.services.admin import AdminService
 
-console = Console()
-tenant_app = typer.Typer(help="Client companies.", no_args_is_help=True)
-direction_app = typer.Typer(help="Offers / verticals of a tenant.", no_args_is_help=True)
-identity_app = typer.Typer(help="Sender identities (verified from-addresses).", no_args_is_help=True)
-template_app = typer.Typer(help="Message templates.", no_args_is_help=True)
-campaign_app = typer.Typer(help="Multi-step campaigns.", no_args_is_help=True)
-leads_app = typer.Typer(help="Lead lists.", no_args_is_help=True)
+console = Console()  # the one of cli.output: plain stdout
+tenant_app = group("Client companies.")
+direction_app = group("Offers / verticals of a tenant.")
+identity_app = group("Sender identities (verified from-addresses).")
+template_app = group("Message templates.")
+campaign_app = group("Multi-step campaigns.")
+leads_app = group("Lead lists.")
 
 Ctx = typer.Context
 Tenant = Annotated[str, typer.Argument(help="tenant id")]
@@ -39,7 +47,7 @@ def _admin(ctx: Ctx) -> AdminService:
 
 
 @contextmanager
-def _guarded(action: str) -> Iterator[None]:
+def guarded(action: str) -> Iterator[None]:
     """Turn expected failures (validation, duplicates, missing records) into one clear line."""
     try:
         yield
@@ -48,6 +56,9 @@ def _guarded(action: str) -> Iterator[None]:
         fail(f"{action}: {details}")
     except (ValueError, AlreadyExistsError, NotFoundError) as exc:
         fail(f"{action}: {exc.args[0] if exc.args else exc}")
+
+
+_guarded = guarded
 
 
 # --- tenants -------------------------------------------------------------------------------------
@@ -62,12 +73,15 @@ def tenant_add(
     legal_name: str = "",
     privacy_url: str = "",
     timezone: Annotated[str, typer.Option(help="default sending-window time zone")] = "UTC",
-    days: Annotated[str, typer.Option(help="sending days")] = "mon,tue,wed,thu,fri",
-    start: str = "09:00",
-    end: str = "17:00",
+    days: Annotated[str, typer.Option(help="sending days: mon,tue,... or all")] = "mon,tue,wed,thu,fri",
+    start: Annotated[str, typer.Option(help="the window opens (the lead's local time)")] = "09:00",
+    end: Annotated[str, typer.Option(help="the window closes; = start: all day")] = "17:00",
     daily: Annotated[int, typer.Option(help="sends per UTC day")] = 1000,
     hourly: Annotated[int, typer.Option(help="sends admitted per hour")] = 120,
 ) -> None:
+    """Add a client company: its footer address, sending window and quotas.
+
+    --days all --start 00:00 --end 00:00 sends at any hour (to try a campaign now)."""
     with _guarded("tenant add"):
         window = WindowSpec(timezone=timezone, days=days.split(","), start=start, end=end).to_window()
         _admin(ctx).add_tenant(
@@ -90,6 +104,7 @@ def tenant_hygiene(
         str | None, typer.Option(help="info@, sales@, ...: allow, flag (send and show) or skip")
     ] = None,
     typos: Annotated[str | None, typer.Option(help="likely typos of big domains: flag or skip")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show or set the tenant's list-hygiene policy (dead, disposable, do-not-contact: always skipped)."""
     from outreach_core.policies.hygiene import RolePolicy, TypoPolicy
@@ -106,6 +121,9 @@ def tenant_hygiene(
                 }
             )
             hygiene.set_policy(tenant_id, policy, at=application.adapters.clock().now(), actor="operator")
+    if as_json:
+        emit_json(policy.model_dump(mode="json"))
+        return
     console.print(
         f"{tenant_id}: role accounts {policy.role_accounts.value}, typo domains {policy.typo_domains.value}; "
         "dead, disposable and do-not-contact domains and unattended mailboxes are always skipped"
@@ -143,18 +161,18 @@ def tenant_policy(
 
 
 @tenant_app.command("list")
-def tenant_list(ctx: Ctx) -> None:
-    table = Table("id", "name", "window", "daily", "hourly")
-    for t in _admin(ctx).tenants():
-        w = t.window
-        table.add_row(
-            t.id,
-            t.name,
-            f"{w.timezone} {w.start:%H:%M}-{w.end:%H:%M}",
-            str(t.quotas.daily),
-            str(t.quotas.hourly),
+def tenant_list(ctx: Ctx, as_json: JsonFlag = False) -> None:
+    """The tenants, their windows and quotas."""
+    tenants = _admin(ctx).tenants()
+    if as_json:
+        emit_json([t.model_dump(mode="json", exclude={"holidays"}) for t in tenants])
+        return
+    grid = table("id", "name", "window", "daily", "hourly", "overlap", numeric=("daily", "hourly"))
+    for t in tenants:
+        grid.add_row(
+            t.id, t.name, t.window.describe(), str(t.quotas.daily), str(t.quotas.hourly), t.overlap.value
         )
-    console.print(table)
+    console.print(grid)
 
 
 # --- directions ----------------------------------------------------------------------------------
@@ -168,18 +186,24 @@ def direction_add(
     name: Annotated[str, typer.Option()],
     description: str = "",
 ) -> None:
+    """Add an offer or vertical of a tenant (identities and campaigns belong to one)."""
     with _guarded("direction add"):
         _admin(ctx).add_direction(tenant_id, direction_id, name, description)
     console.print(f"direction {tenant_id}/{direction_id} added")
 
 
 @direction_app.command("list")
-def direction_list(ctx: Ctx, tenant_id: Tenant) -> None:
-    table = Table("id", "name", "description")
+def direction_list(ctx: Ctx, tenant_id: Tenant, as_json: JsonFlag = False) -> None:
+    """A tenant's directions."""
     with _guarded("direction list"):
-        for d in _admin(ctx).directions(tenant_id):
-            table.add_row(d.id, d.name, d.description)
-    console.print(table)
+        directions = _admin(ctx).directions(tenant_id)
+    if as_json:
+        emit_json([d.model_dump(mode="json") for d in directions])
+        return
+    grid = table("id", "name", "description")
+    for d in directions:
+        grid.add_row(d.id, d.name, d.description)
+    console.print(grid)
 
 
 # --- identities ----------------------------------------------------------------------------------
@@ -195,10 +219,13 @@ def identity_add(
     direction: Annotated[
         list[str] | None, typer.Option(help="direction it sends for (repeat); none = all")
     ] = None,
-    daily_cap: int = 50,
-    weight: float = 1.0,
-    reply_to: str = "",
+    daily_cap: Annotated[int, typer.Option(help="sends per day once warmed up")] = 50,
+    weight: Annotated[float, typer.Option(help="rotation weight among the tenant's identities")] = 1.0,
+    reply_to: Annotated[
+        str, typer.Option(help="Reply-To; {reply_token} in it matches replies by token")
+    ] = "",
 ) -> None:
+    """Add a sender identity (a verified from-address); it warms up from 20 a day to its cap."""
     with _guarded("identity add"):
         _admin(ctx).add_identity(
             tenant_id,
@@ -214,19 +241,24 @@ def identity_add(
 
 
 @identity_app.command("list")
-def identity_list(ctx: Ctx, tenant_id: Tenant) -> None:
-    table = Table("id", "email", "directions", "cap", "weight", "status")
+def identity_list(ctx: Ctx, tenant_id: Tenant, as_json: JsonFlag = False) -> None:
+    """A tenant's sender identities, their caps and status."""
     with _guarded("identity list"):
-        for i in _admin(ctx).identities(tenant_id):
-            table.add_row(
-                i.id,
-                i.email,
-                ",".join(i.directions) or "all",
-                str(i.daily_cap),
-                f"{i.weight:g}",
-                i.status.value + (f" ({i.status_reason})" if i.status_reason else ""),
-            )
-    console.print(table)
+        identities = _admin(ctx).identities(tenant_id)
+    if as_json:
+        emit_json([i.model_dump(mode="json") for i in identities])
+        return
+    grid = table("id", "email", "directions", "cap", "weight", "status", numeric=("cap", "weight"))
+    for i in identities:
+        grid.add_row(
+            i.id,
+            i.email,
+            ",".join(i.directions) or "all",
+            str(i.daily_cap),
+            f"{i.weight:g}",
+            i.status.value + (f" ({i.status_reason})" if i.status_reason else ""),
+        )
+    console.print(grid)
 
 
 def _set_identity(ctx: Ctx, tenant_id: str, identity_id: str, status: IdentityStatus, reason: str) -> None:
@@ -239,16 +271,19 @@ def _set_identity(ctx: Ctx, tenant_id: str, identity_id: str, status: IdentitySt
 def identity_block(
     ctx: Ctx, tenant_id: Tenant, identity_id: str, reason: str = "blocked by operator"
 ) -> None:
+    """Stop an identity sending, for good until unblocked (what a complaint spike does)."""
     _set_identity(ctx, tenant_id, identity_id, IdentityStatus.BLOCKED, reason)
 
 
 @identity_app.command("pause")
 def identity_pause(ctx: Ctx, tenant_id: Tenant, identity_id: str, reason: str = "paused by operator") -> None:
+    """Hold an identity: its follow-ups wait, other identities take new first emails."""
     _set_identity(ctx, tenant_id, identity_id, IdentityStatus.PAUSED, reason)
 
 
 @identity_app.command("unblock")
 def identity_unblock(ctx: Ctx, tenant_id: Tenant, identity_id: str) -> None:
+    """Let a blocked or paused identity send again."""
     _set_identity(ctx, tenant_id, identity_id, IdentityStatus.ACTIVE, "")
 
 
@@ -280,34 +315,70 @@ def template_add(
     subject: Annotated[str, typer.Option(help="empty on a follow-up: 'Re: ' + the first email's subject")],
     text_file: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="plain-text body (UTF-8)")],
     html_file: Annotated[Path | None, typer.Option(exists=True, dir_okay=False)] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="a custom lead column the leads will bring, not imported yet (repeat)"),
+    ] = None,
 ) -> None:
+    """Add a template, linted first (line and column of every problem).
+
+    Refused: an unclosed {{ or {, spintax errors, and placeholders naming no lead field (the standard
+    ones, the columns of the tenant's leads, --field)."""
     with _guarded("template add"):
         html = html_file.read_text(encoding="utf-8") if html_file else None
-        _admin(ctx).add_template(tenant_id, template_id, subject, text_file.read_text(encoding="utf-8"), html)
+        _admin(ctx).add_template(
+            tenant_id, template_id, subject, text_file.read_text(encoding="utf-8"), html, tuple(field or ())
+        )
     console.print(f"template {tenant_id}/{template_id} added")
 
 
 @template_app.command("list")
-def template_list(ctx: Ctx, tenant_id: Tenant) -> None:
-    table = Table("id", "subject", "html")
+def template_list(ctx: Ctx, tenant_id: Tenant, as_json: JsonFlag = False) -> None:
+    """A tenant's templates and their current revision."""
     with _guarded("template list"):
-        for t in _admin(ctx).templates(tenant_id):
-            table.add_row(t.id, t.subject or "(reply in thread)", "yes" if t.html else "no")
-    console.print(table)
+        templates = _admin(ctx).templates(tenant_id)
+    if as_json:
+        emit_json([t.model_dump(mode="json") for t in templates])
+        return
+    grid = table("id", "rev", "subject", "html", numeric=("rev",))
+    for t in templates:
+        grid.add_row(t.id, str(t.revision), t.subject or "(reply in thread)", "yes" if t.html else "no")
+    console.print(grid)
 
 
 # --- campaigns -----------------------------------------------------------------------------------
 
 
-def _parse_step(number: int, spec: str) -> CampaignStep:
-    template_id, _, delay = spec.partition(":")
+STEP_SPEC = "TEMPLATE[=WEIGHT][,TEMPLATE[=WEIGHT]...][:DAYS]"
+
+
+def parse_step(number: int, spec: str) -> CampaignStep:
+    """`first`, `bump:3` (3 days after the previous step), `intro-a,intro-b:0` (an A/B step, even split),
+    `intro-a=3,intro-b=1` (75% / 25%)."""
+    templates, _, delay = spec.partition(":")
     try:
         days = float(delay) if delay else 0.0
     except ValueError as exc:
-        raise ValueError(f"step {number}: delay {delay!r} is not a number of days (TEMPLATE[:DAYS])") from exc
+        raise ValueError(f"step {number}: delay {delay!r} is not a number of days ({STEP_SPEC})") from exc
     if not 0 <= days <= MAX_STEP_DELAY.days:  # also NaN and inf, which compare false
         raise ValueError(f"step {number}: delay {delay!r} must be 0 to {MAX_STEP_DELAY.days} days")
-    return CampaignStep(number=number, template_id=template_id, delay=timedelta(days=days))
+    variants: list[Variant] = []
+    for part in templates.split(","):
+        template_id, _, weight = part.strip().partition("=")
+        try:
+            variants.append(Variant(template_id=template_id, weight=int(weight) if weight else 1))
+        except ValueError as exc:
+            raise ValueError(f"step {number}: {part!r} is not TEMPLATE[=WEIGHT 1-100] ({STEP_SPEC})") from exc
+    first = variants[0].template_id
+    return CampaignStep(
+        number=number,
+        template_id=first,
+        variants=tuple(variants) if len(variants) > 1 else (),
+        delay=timedelta(days=days),
+    )
+
+
+_parse_step = parse_step
 
 
 @campaign_app.command("add")
@@ -317,11 +388,13 @@ def campaign_add(
     campaign_id: str,
     direction: Annotated[str, typer.Option(help="direction id")],
     step: Annotated[
-        list[str], typer.Option(help="TEMPLATE[:DAYS after the previous step], in order; repeat")
+        list[str],
+        typer.Option(help=f"{STEP_SPEC}: days after the previous step; A/B variants with commas; repeat"),
     ],
     lead_list: Annotated[str, typer.Option("--list", help="lead list it targets")] = "default",
-    name: str = "",
+    name: Annotated[str, typer.Option(help="display name (default: the id)")] = "",
 ) -> None:
+    """Add a draft campaign: a direction, a lead list and its steps (A/B variants with commas)."""
     with _guarded("campaign add"):
         steps = [_parse_step(n, spec) for n, spec in enumerate(step, start=1)]
         _admin(ctx).add_campaign(tenant_id, campaign_id, direction, steps, name=name, lead_list=lead_list)
@@ -332,18 +405,27 @@ def campaign_add(
 
 
 @campaign_app.command("list")
-def campaign_list(ctx: Ctx, tenant_id: Tenant) -> None:
-    table = Table("id", "direction", "list", "steps", "status")
+def campaign_list(ctx: Ctx, tenant_id: Tenant, as_json: JsonFlag = False) -> None:
+    """A tenant's campaigns, their steps and status."""
     with _guarded("campaign list"):
-        for c in _admin(ctx).campaigns(tenant_id):
-            table.add_row(
-                c.id,
-                c.direction_id,
-                c.lead_list,
-                str(len(c.steps)),
-                c.status.value + (f" ({c.status_reason})" if c.status_reason else ""),
-            )
-    console.print(table)
+        campaigns = _admin(ctx).campaigns(tenant_id)
+    if as_json:
+        emit_json([c.model_dump(mode="json") for c in campaigns])
+        return
+    grid = table("id", "direction", "list", "steps", "status")
+    for c in campaigns:
+        steps = " ".join(
+            ",".join(s.template_ids) + (f":{s.delay.total_seconds() / 86400:g}" if s.number > 1 else "")
+            for s in c.steps
+        )
+        grid.add_row(
+            c.id,
+            c.direction_id,
+            c.lead_list,
+            steps,
+            c.status.value + (f" ({c.status_reason})" if c.status_reason else ""),
+        )
+    console.print(grid)
 
 
 @campaign_app.command("start")
@@ -381,6 +463,7 @@ def campaign_start(
 
 @campaign_app.command("pause")
 def campaign_pause(ctx: Ctx, tenant_id: Tenant, campaign_id: str, reason: str = "paused by operator") -> None:
+    """Hold a running campaign: queued messages are cancelled and reopened by `campaign resume`."""
     with _guarded("campaign pause"):
         _admin(ctx).pause_campaign(tenant_id, campaign_id, reason)
     console.print(f"campaign {tenant_id}/{campaign_id} paused")
@@ -388,6 +471,7 @@ def campaign_pause(ctx: Ctx, tenant_id: Tenant, campaign_id: str, reason: str = 
 
 @campaign_app.command("resume")
 def campaign_resume(ctx: Ctx, tenant_id: Tenant, campaign_id: str) -> None:
+    """Run a paused campaign again: its held messages and next steps are planned again."""
     with _guarded("campaign resume"):
         reopened = _admin(ctx).resume_campaign(tenant_id, campaign_id)
     console.print(f"campaign {tenant_id}/{campaign_id} running again; {reopened} paused jobs reopened")
@@ -408,7 +492,15 @@ def leads_import(
     basis: Annotated[
         LawfulBasis, typer.Option(help="lawful basis (if the CSV has no lawful_basis column)")
     ] = (LawfulBasis.LEGITIMATE_INTEREST),
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="the file's encoding when not UTF-8 or UTF-16 with BOM: cp1252, latin-1, ..."),
+    ] = None,
 ) -> None:
+    """Import leads from a CSV: every good row in, every bad row reported with its line.
+
+    `outreach leads columns` lists the columns; docs/samples/leads.csv is one. The separator is
+    detected (comma, semicolon, tab, pipe)."""
     state: CliState = ctx.obj
     with _guarded("leads import"):
         report = (
@@ -420,6 +512,7 @@ def leads_import(
                 list_name=lead_list,
                 source=source or f"csv:{file.name}",
                 lawful_basis=basis,
+                encoding=encoding,
             )
         )
     console.print(
@@ -432,10 +525,10 @@ def leads_import(
         ("Flagged (imported and sent to)", report.flagged),
     ):
         if rows:
-            table = Table("line", "reason", "email", title=title)
+            grid = table("line", "reason", "email", title=title, numeric=("line",))
             for p in rows:
-                table.add_row(str(p.line), p.reason, p.email)
-            console.print(table)
+                grid.add_row(str(p.line), p.reason, p.email)
+            console.print(grid)
 
 
 @leads_app.command("skipped")
@@ -443,6 +536,7 @@ def leads_skipped(
     ctx: Ctx,
     tenant_id: Tenant,
     lead_list: Annotated[str | None, typer.Option("--list", help="only this list")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Leads list hygiene skipped (at import or just before step 1), each with its reason."""
     from outreach_core.domain.models import Lead, LeadStatus
@@ -450,8 +544,20 @@ def leads_skipped(
     state: CliState = ctx.obj
     with _guarded("leads skipped"):
         leads = app_for(state).services.records().all(Lead, tenant_id)
-    table = Table("email", "list", "why", "reason")
-    for lead in leads:
-        if lead.status is LeadStatus.SKIPPED and (lead_list is None or lead.list_name == lead_list):
-            table.add_row(lead.email, lead.list_name, lead.skip_code, lead.status_reason)
-    console.print(table)
+    chosen = [
+        lead
+        for lead in leads
+        if lead.status is LeadStatus.SKIPPED and (lead_list is None or lead.list_name == lead_list)
+    ]
+    if as_json:
+        emit_json(
+            [
+                {"email": x.email, "list": x.list_name, "why": x.skip_code, "reason": x.status_reason}
+                for x in chosen
+            ]
+        )
+        return
+    grid = table("email", "list", "why", "reason")  # the email column (first) is never broken
+    for lead in chosen:
+        grid.add_row(lead.email, lead.list_name, lead.skip_code, lead.status_reason)
+    console.print(grid)

@@ -11,13 +11,19 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from entrypoints.cli import admin, domains, feedback, observe, ops
+from entrypoints.cli import admin, domains, feedback, lifecycle, observe, ops, templates
 from entrypoints.cli.context import CliState, app_for, fail
+from entrypoints.cli.conventions import ConventionGroup
 from entrypoints.log_setup import configure_logging
 from entrypoints.settings import BuiltInSecretError, Settings
 
-app = typer.Typer(help="Multi-tenant cold-email outreach engine.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Multi-tenant cold-email outreach engine. Every command has --help; list commands take --json.",
+    no_args_is_help=True,
+    cls=ConventionGroup,
+)
 app.add_typer(admin.tenant_app, name="tenant")
 app.add_typer(admin.direction_app, name="direction")
 app.add_typer(admin.identity_app, name="identity")
@@ -35,6 +41,7 @@ app.command("cost")(observe.cost)
 app.add_typer(observe.archive_app, name="archive")
 app.add_typer(observe.alerts_app, name="alerts")
 console = Console()
+_REGISTERED = (feedback, lifecycle, templates)  # modules that add commands to the groups above
 
 
 @app.callback()
@@ -72,19 +79,31 @@ def init(ctx: typer.Context) -> None:
     application = app_for(state, create=True)
     application.adapters.store()  # creates outreach.db: the mark of a workspace for other commands
     application.adapters.job_queue()
+    state.settings.archive_root.mkdir(parents=True, exist_ok=True)
+    ignore = workspace / ".gitignore"
+    if not ignore.exists():  # lead lists and the database never land in a commit by `git add .`
+        ignore.write_text("# an outreach workspace: client data, never committed\n*\n", encoding="utf-8")
     console.print(f"workspace ready: {workspace.resolve()}")
+    console.print(
+        f"  {state.settings.db_path.name} (SQLite: state and queues), archive/, "
+        "outreach.env (settings, a fresh secret), .gitignore (keeps it all out of git)",
+        markup=False,
+    )
 
 
 @app.command()
 def run(
     ctx: typer.Context,
-    once: Annotated[bool, typer.Option(help="one pass (planner, sender, feedback) and exit")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="one pass (planner, sender, feedback) and exit")
+    ] = False,
     poll: Annotated[float, typer.Option(help="seconds between passes")] = 5.0,
     mailer: Annotated[str | None, typer.Option(help="simulator or smtp (overrides OUTREACH_MAILER)")] = None,
-    smtp_host: Annotated[str | None, typer.Option()] = None,
-    smtp_port: Annotated[int | None, typer.Option()] = None,
+    smtp_host: Annotated[str | None, typer.Option(help="SMTP server (overrides OUTREACH_SMTP_HOST)")] = None,
+    smtp_port: Annotated[int | None, typer.Option(help="its port (overrides OUTREACH_SMTP_PORT)")] = None,
     http: Annotated[
-        bool, typer.Option(help="serve POST /sns and /unsubscribe/<token> on OUTREACH_HTTP_HOST:PORT")
+        bool,
+        typer.Option("--http", help="serve POST /sns and /unsubscribe/<token> on OUTREACH_HTTP_HOST:PORT"),
     ] = False,
     http_port: Annotated[
         int | None, typer.Option(help="port for --http (default OUTREACH_HTTP_PORT)")
@@ -129,8 +148,8 @@ def run(
         if monitor.check().dead:  # queue figures, and the DLQ-not-empty alert (rate-limited)
             application.services.dead_letters().reconcile()  # no job looks alive behind a dead letter
         metrics.flush()
-        if stats.planned or stats.outcomes or stats.events_applied:
-            console.print(f"planned {stats.planned} · {stats.outcomes} · events {stats.events_applied}")
+        if stats.planned or stats.outcomes or stats.events_applied or stats.events_rejected:
+            console.print(stats.describe(application.adapters.clock().now()), markup=False, highlight=False)
         if once:
             break
         time.sleep(poll)
@@ -144,12 +163,15 @@ def demo(
     summary_json: Annotated[Path | None, typer.Option(help="write the summary as JSON here")] = None,
     seed: Annotated[int, typer.Option(help="seed for the generated world")] = 7,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    keep: Annotated[
+        Path | None,
+        typer.Option(help="keep the run's workspace here, for `outreach --workspace DIR status` or `report`"),
+    ] = None,
 ) -> None:
     """3 tenants, 1,200 leads, a 3-step sequence, ~2 weeks of virtual time through the whole pipeline."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from entrypoints.cli.render import demo_tables
-    from entrypoints.demo import run_demo
 
     state: CliState = ctx.obj
     if not state.verbose:  # the tables tell the story; -v shows every decision as a JSON log line
@@ -165,18 +187,31 @@ def demo(
             transient=False,
         ) as bar:
             task = bar.add_task("starting", total=1.0)
-            summary = run_demo(
-                seed=seed, progress=lambda done, text: bar.update(task, completed=done, description=text)
-            )
+            summary = _demo(keep, seed, lambda done, text: bar.update(task, completed=done, description=text))
             bar.update(task, completed=1.0)
     else:
-        summary = run_demo(seed=seed)
+        summary = _demo(keep, seed, None)
     demo_tables(console, summary)
     if summary_json:
         summary_json.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         console.print(f"summary written to {summary_json}")
+    if keep:
+        console.print(
+            f"workspace kept in {keep}: try `outreach --workspace {keep} status`, `... report --out r.html`, "
+            f"`... campaign forecast northwind audit-q1` (its clock was virtual: January 2026)",
+            markup=False,
+        )
     if summary["duplicate_sends"] or summary["sends_to_suppressed"] or summary["non_terminal_jobs"]:
         fail("the demo broke an invariant (duplicates, sends to suppressed, or unfinished jobs)")
+
+
+def _demo(keep: Path | None, seed: int, progress: Any) -> dict[str, Any]:
+    from entrypoints.demo import run_demo
+
+    try:
+        return run_demo(workspace=keep, seed=seed, progress=progress)
+    except ValueError as exc:
+        fail(f"demo: {exc}")
 
 
 @app.command()
@@ -191,24 +226,33 @@ def simulate(
     """Run a scenario through the local stack in virtual time; report limits, fairness and safety."""
     from entrypoints.chart import render_html, render_svg
     from entrypoints.cli.render import simulate_table
-    from entrypoints.simulate import Scenario, run_scenario
+    from entrypoints.simulate import Scenario, check_expectations, run_scenario
 
-    spec = Scenario.load(scenario)
+    try:
+        spec = Scenario.load(scenario)
+    except (OSError, ValueError) as exc:
+        fail(f"simulate: {scenario}: {str(exc).splitlines()[0]}")
     report = run_scenario(spec)
     series = report.pop("series")
+    checks = check_expectations(spec, report)
     chart = chart or Path(f"{scenario.stem}.html")
     if chart.suffix == ".svg":
-        page = render_svg(spec.name, series["tenants"], series["providers"])
+        page = render_svg(spec.name, series["tenants"], series["providers"], spec.start)
     else:
-        page = render_html(spec.name, report, series["tenants"], series["providers"])
+        page = render_html(spec.name, report, series["tenants"], series["providers"], spec.start, checks)
     chart.write_text(page, encoding="utf-8")
     report["chart"] = str(chart)
+    report["expect"] = [{"check": name, "held": ok, "figures": detail} for name, ok, detail in checks]
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:
         simulate_table(console, report)
-    if report["violations"] or report["sends_after_block"]:
-        fail("the scenario broke a limit or sent after a block")
+        for name, ok, detail in checks:
+            mark = "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
+            console.print(f"{mark} {escape(name)} ({escape(detail)})", highlight=False)
+    failed = [name for name, ok, _ in checks if not ok]
+    if failed:
+        fail(f"the scenario's expectations failed: {', '.join(failed)}")
 
 
 def main() -> None:

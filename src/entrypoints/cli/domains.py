@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from entrypoints.cli.context import CliState, app_for, fail
+from entrypoints.cli.conventions import group
 from outreach_core.policies.domain_health import DomainReport, Status
 
 console = Console()
-domain_app = typer.Typer(help="Sending domains: authentication checks.", no_args_is_help=True)
+domain_app = group("Sending domains: authentication checks.")
 
 _STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "red", Status.NOT_CHECKED: "dim"}
 
@@ -36,10 +37,12 @@ def domain_check(
     mail_from: Annotated[
         str, typer.Option(help="the MAIL FROM domain (default: as this deployment sends)")
     ] = "",
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
-    """SPF (authorises SES or the relay, aligned MAIL FROM), DKIM keys, DMARC, MAIL FROM MX: one line each.
-    Exits 1 when SPF, DKIM or DMARC fails."""
+    """SPF, DKIM, DMARC and MAIL FROM of a sending domain, one line each; exits 1 when one fails.
+
+    SPF must authorise SES or the relay with an aligned MAIL FROM; DKIM keys at the selectors; a DMARC
+    policy; an MX for the MAIL FROM domain."""
     state: CliState = ctx.obj
     report = app_for(state).services.domain_health().check(domain, selector or (), mail_from)
     if as_json:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import getpass
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,16 +12,19 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from entrypoints.cli.context import CliState, address, app_for, fail, known_tenant
+from entrypoints.cli.conventions import group
 from entrypoints.cli.ops import jobs_app, suppress_app
+from entrypoints.cli.output import JsonFlag, emit_json, table
+from outreach_core.domain.ids import lead_id_for
+from outreach_core.domain.models import Lead
 from outreach_core.domain.suppression import SuppressionReason, SuppressionScope
-from outreach_core.records import NotFoundError
+from outreach_core.records import GLOBAL, NotFoundError
 from outreach_core.services.uncertain import Resolution
 
 console = Console()
-audit_app = typer.Typer(help="The audit log: who did what, when and why.", no_args_is_help=True)
+audit_app = group("The audit log: who did what, when and why.")
 
 
 def _operator() -> str:
@@ -58,27 +60,69 @@ def suppress_add_global(
 @suppress_app.command("remove")
 def suppress_remove(
     ctx: typer.Context,
-    email: str,
+    tenant_id: Annotated[
+        str, typer.Argument(help="tenant id (GLOBAL: the cross-tenant list)", metavar="TENANT")
+    ],
+    email: Annotated[str, typer.Argument(help="the address", metavar="EMAIL")],
     reason: Reason,
     actor: Actor,
-    tenant: Annotated[str | None, typer.Option(help="the tenant's list (omit with --global)")] = None,
-    global_: Annotated[bool, typer.Option("--global", help="the cross-tenant list")] = False,
+    reactivate: Annotated[
+        bool,
+        typer.Option(
+            "--reactivate", help="also make the lead active again: its sequences go on where they stopped"
+        ),
+    ] = False,
 ) -> None:
-    """Take an address off a list. Its lead stays stopped; erased addresses cannot be removed."""
-    if bool(tenant) == global_:
-        fail("name exactly one list: --tenant TENANT or --global")
+    """Take an address off a suppression list; --reactivate puts its lead back in its sequences.
+
+    Without it the lead stays stopped. A bounce, complaint or unsubscribe can be undone this way; a
+    reply or list hygiene cannot. Erased addresses stay suppressed."""
     state: CliState = ctx.obj
     application = app_for(state)
-    scope = SuppressionScope.GLOBAL if global_ else SuppressionScope.TENANT
-    if tenant:
-        known_tenant(state, tenant)
+    is_global = tenant_id == GLOBAL
+    if not is_global:
+        known_tenant(state, tenant_id)
+    if is_global and reactivate:
+        fail("suppress remove: --reactivate works on one tenant's lead: run it with that tenant")
+    scope = SuppressionScope.GLOBAL if is_global else SuppressionScope.TENANT
+    email = address(email)
     try:
         removed = application.services.suppression().remove(
-            scope, tenant, address(email), at=application.adapters.clock().now(), actor=actor, reason=reason
+            scope,
+            None if is_global else tenant_id,
+            email,
+            at=application.adapters.clock().now(),
+            actor=actor,
+            reason=reason,
         )
     except ValueError as exc:
-        fail(str(exc))
-    console.print("removed" if removed else "not on that list")
+        fail(f"suppress remove: {exc}")
+    where = "the global list" if is_global else f"{tenant_id}'s list"
+    if not removed:
+        console.print(f"{email} is not on {where}")
+        return
+    console.print(f"{email} removed from {where}", markup=False)
+    if is_global:
+        return
+    lead = application.services.records().find(Lead, tenant_id, lead_id_for(tenant_id, email))
+    if lead is None:
+        return
+    if not reactivate:
+        if lead.status.value != "active":
+            console.print(
+                f"the lead stays {lead.status.value}: nothing more is sent to it; "
+                "pass --reactivate to put it back in its sequences",
+                markup=False,
+            )
+        return
+    try:
+        change = application.services.lead_actions(actor=actor).reactivate(lead, reason)
+    except ValueError as exc:
+        fail(f"suppress remove --reactivate: {exc}")
+    where_now = ", ".join(change.campaigns) or "no running campaign"
+    console.print(
+        f"the lead is active again; {change.timers} next steps scheduled in {where_now}", markup=False
+    )
 
 
 @suppress_app.command("export")
@@ -164,8 +208,9 @@ def audit_list(
         str | None, typer.Option(help="only actions starting with this (e.g. suppression.)")
     ] = None,
     limit: int = 200,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
+    """Who did what, when and why, newest last (GLOBAL: the global suppression list's log)."""
     state: CliState = ctx.obj
     start = None
     if since:
@@ -177,22 +222,22 @@ def audit_list(
     known_tenant(state, tenant_id, allow_global=True)
     entries = app_for(state).services.audit_log().entries(tenant_id, since=start, action=action, limit=limit)
     if as_json:
-        for entry in entries:
-            print(json.dumps(entry.model_dump(mode="json"), ensure_ascii=False))
+        emit_json([entry.model_dump(mode="json") for entry in entries])
         return
-    table = Table("when (UTC)", "actor", "action", "target", "reason", "details")
+    grid = table("when (UTC)", "actor", "action", "target", "reason", "details")
     for e in entries:
         details = ", ".join(f"{k}={v}" for k, v in e.details.items() if v not in ("", None))
-        table.add_row(
+        grid.add_row(
             f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.target[:24], e.reason[:60], details[:80]
         )
-    console.print(table)
+    console.print(grid)
 
 
 @audit_app.command("archive")
 def audit_archive(
     ctx: typer.Context,
     tenant_id: Annotated[str | None, typer.Argument(help="tenant id (omit: every tenant and GLOBAL)")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Copy complete days of the log to the archive (JSON lines per tenant per day). Safe to repeat."""
     state: CliState = ctx.obj
@@ -203,6 +248,9 @@ def audit_archive(
         [tenant_id] if tenant_id else [t.id for t in application.services.records().tenants()] + ["GLOBAL"]
     )
     log = application.services.audit_log()
-    for tenant in tenants:
-        for day in log.archive_pending(tenant):
-            console.print(f"{tenant} {day.day}: {day.entries} entries -> {day.ref}")
+    done = [(tenant, day) for tenant in tenants for day in log.archive_pending(tenant)]
+    if as_json:
+        emit_json([{"tenant": t, "day": d.day, "entries": d.entries, "ref": d.ref} for t, d in done])
+        return
+    for tenant, day in done:
+        console.print(f"{tenant} {day.day}: {day.entries} entries -> {day.ref}")

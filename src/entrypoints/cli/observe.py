@@ -9,13 +9,14 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from entrypoints.cli.context import CliState, app_for, fail, known_tenant
+from entrypoints.cli.conventions import group
+from entrypoints.cli.output import JsonFlag, emit_json, table
 
 console = Console()
-archive_app = typer.Typer(help="The 90-day archive of events and exports.", no_args_is_help=True)
-alerts_app = typer.Typer(help="Alert channels (log, Telegram, SNS e-mail).", no_args_is_help=True)
+archive_app = group("The 90-day archive of events and exports.")
+alerts_app = group("Alert channels (log, Telegram, SNS e-mail).")
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 
@@ -35,8 +36,11 @@ def report(
     days: Annotated[int, typer.Option(min=1, help="how many send days to chart")] = 30,
     tenant: Annotated[str | None, typer.Option(help="only this tenant")] = None,
 ) -> None:
-    """One self-contained HTML file: sends and delivery / bounce / complaint rates over time, per
-    sender identity and per mailbox provider, per-tenant success and failure."""
+    """One self-contained HTML file: sends, funnels, reply and failure figures, for reading or sending on.
+
+    Sends and delivery / bounce / complaint rates over time; per campaign and per step: enrolled,
+    contacted, delivered, replied (the reply rate), A/B variants; per identity and mailbox provider;
+    every failed job with its reason."""
     from adapters.html_report import render_report
     from outreach_core.services.reporting import ReportService
 
@@ -103,6 +107,7 @@ def archive_prune(
     ctx: typer.Context,
     older_than: Annotated[str, typer.Option(help="age by the day in the key, e.g. 90d")] = "90d",
     dry_run: Annotated[bool, typer.Option(help="list what would go, delete nothing")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Delete archived events and exports older than the retention (S3 does this by lifecycle rule)."""
     from adapters.filesystem_archive import FilesystemArchive
@@ -113,6 +118,9 @@ def archive_prune(
     if not isinstance(archive, FilesystemArchive):
         fail("prune works on the local archive; on AWS the bucket's lifecycle rule expires objects")
     removed = archive.prune(parse_duration(older_than), application.adapters.clock().now(), dry_run=dry_run)
+    if as_json:
+        emit_json({"dry_run": dry_run, "older_than": older_than, "keys": removed})
+        return
     verb = "would remove" if dry_run else "removed"
     console.print(f"{verb} {len(removed)} archived object(s) older than {older_than}")
     for key in removed[:20]:
@@ -126,6 +134,7 @@ def archive_export(
     ctx: typer.Context,
     day: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: yesterday)")] = None,
     tenant: Annotated[str | None, typer.Option(help="only this tenant")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Archive the jobs that changed on a day: one gzip JSON-lines object per tenant."""
     from adapters.archive_export import export_day
@@ -140,6 +149,9 @@ def archive_export(
     results = export_day(
         application.services.records(), application.adapters.archive(), when, [tenant] if tenant else None
     )
+    if as_json:
+        emit_json([{"tenant": r.tenant_id, "jobs": r.jobs, "key": r.key} for r in results])
+        return
     for result in results:
         console.print(f"{result.tenant_id}: {result.jobs} job(s) -> {result.key}")
     if not results:
@@ -171,11 +183,14 @@ def alerts_test(
 
 
 @alerts_app.command("kinds")
-def alerts_kinds() -> None:
+def alerts_kinds(as_json: JsonFlag = False) -> None:
     """The alert kinds the engine emits, and who emits each."""
     from outreach_core.telemetry import ALERT_KINDS
 
-    table = Table("kind", "when")
+    if as_json:
+        emit_json([{"kind": k, "when": w} for k, w in ALERT_KINDS.items()])
+        return
+    grid = table("kind", "when")
     for kind, when in ALERT_KINDS.items():
-        table.add_row(kind, when)
-    console.print(table)
+        grid.add_row(kind, when)
+    console.print(grid)

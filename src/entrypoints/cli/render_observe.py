@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 
+from entrypoints.cli.output import table
 from outreach_core.services.reporting import Outcomes
 from outreach_core.services.status import StatusReport
 
@@ -27,21 +27,17 @@ def _rates(o: Outcomes) -> tuple[str, ...]:
     )
 
 
-_COLUMNS = ("sent", "delivered", "bounced", "complained", "failed", "delivery", "bounce", "complaint")
+_COLUMNS = ("sent", "deliv", "bounce", "compl", "failed", "deliv%", "bounce%", "compl%")
 
 
 def observability_tables(console: Console, report: StatusReport) -> None:
-    tenants = Table(title="Per tenant: success and failure")
-    tenants.add_column("tenant")
-    for column in _COLUMNS:
-        tenants.add_column(column, justify="right")
+    tenants = table(
+        "tenant", *_COLUMNS, title="Per tenant: success and failure", numeric=_COLUMNS, compact=True
+    )
     for row in report.tenants:
         tenants.add_row(row.tenant_id, *_rates(row.outcomes))
     console.print(tenants)
-    providers = Table(title="Per mailbox provider")
-    providers.add_column("provider")
-    for column in _COLUMNS:
-        providers.add_column(column, justify="right")
+    providers = table("provider", *_COLUMNS, title="Per mailbox provider", numeric=_COLUMNS, compact=True)
     for p in report.providers:
         providers.add_row(p.provider, *_rates(p.outcomes))
     console.print(providers)

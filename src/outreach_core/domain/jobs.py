@@ -95,7 +95,8 @@ class MessageJob(Entity):
     campaign_id: Slug
     lead_id: str
     step: int = Field(ge=1)
-    template_id: Slug
+    template_id: Slug  # the step's template (the lead's A/B variant); set again when it is sent
+    template_revision: int | None = None  # the revision that rendered it, once it was handed over
     sender_id: str | None = None
     scheduled_at: datetime
     idempotency_key: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,22 +57,43 @@ class SendWindow(BaseModel):
         closes = datetime.combine(closes_day, self.end, tzinfo=tz)
         return opens, closes
 
-    def next_open(self, at: datetime) -> datetime:
-        """The earliest instant at or after `at` that lies inside the window (aware, in UTC)."""
+    def next_open(self, at: datetime, closed: Callable[[date], bool] | None = None) -> datetime:
+        """The earliest instant at or after `at` that lies inside the window (aware, in UTC). `closed`
+        says which local days are holidays (domain.holidays): the window does not open on them."""
         local = at.astimezone(zone(self.timezone))
         # An overnight window that opened yesterday may still be open now, so start one day back.
-        for offset in range(-1, 9):
+        # Holidays can close weeks (a Christmas shutdown on a Mondays-only window): look up to a year on.
+        for offset in range(-1, 9 if closed is None else 400):
             day = local.date() + timedelta(days=offset)
-            if day.weekday() not in self.days:
+            if day.weekday() not in self.days or (closed is not None and closed(day)):
                 continue
             opens, closes = self._interval(day)
             if closes <= at:
                 continue
             return max(at, opens).astimezone(ZoneInfo("UTC"))
-        raise ValueError("window never opens")  # unreachable: days is non-empty
+        raise ValueError("the sending window never opens: every day of the next year is a holiday")
 
-    def contains(self, at: datetime) -> bool:
-        return self.next_open(at) == at
+    def contains(self, at: datetime, closed: Callable[[date], bool] | None = None) -> bool:
+        return self.next_open(at, closed) == at
+
+    def hours_per_day(self) -> float:
+        opens = datetime.combine(date(2001, 1, 1), self.start)
+        closes = datetime.combine(
+            date(2001, 1, 1) + timedelta(days=0 if self.end > self.start else 1), self.end
+        )
+        return (closes - opens).total_seconds() / 3600
+
+    def describe(self) -> str:
+        """ "mon-fri 09:00-17:00 Europe/London", as the status and `leads show` say it."""
+        names = [WEEKDAYS[d] for d in self.days]
+        if len(names) == 7:
+            days = "every day"
+        elif list(self.days) == list(range(self.days[0], self.days[-1] + 1)) and len(names) > 2:
+            days = f"{names[0]}-{names[-1]}"
+        else:
+            days = ",".join(names)
+        hours = "all day" if self.start == self.end else f"{self.start:%H:%M}-{self.end:%H:%M}"
+        return f"{days} {hours} {self.timezone}"
 
 
 class WindowSpec(BaseModel):
@@ -85,10 +107,13 @@ class WindowSpec(BaseModel):
     end: str = "17:00"
 
     def to_window(self) -> SendWindow:
+        names = [d.strip().lower() for d in self.days]
+        if names in (["all"], ["every"], ["daily"]):
+            names = list(WEEKDAYS)
         try:
-            days = tuple(WEEKDAYS.index(d.strip().lower()[:3]) for d in self.days)
+            days = tuple(WEEKDAYS.index(d[:3]) for d in names)
         except ValueError as exc:
-            raise ValueError(f"days must be names like mon, tue: got {self.days}") from exc
+            raise ValueError(f"days must be names like mon, tue (or all): got {self.days}") from exc
         return SendWindow(
             timezone=self.timezone,
             days=days,

@@ -9,14 +9,18 @@ Choices are seeded by the job's idempotency key: a retry or preview renders the 
 
 Parsing is one linear pass into a tree (placeholders are tokens, never text the template could also
 contain), with limits on size and nesting, so no template can make validation or sending slow or crash.
+Every error names its place as "line L, column C" of the field. `lint` adds what parsing alone cannot
+know: placeholders naming no field the tenant's leads have ({{frist_name}}), and, in HTML, a `{{` that
+never closes.
 """
 
 from __future__ import annotations
 
+import difflib
 import random
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Union
 
@@ -39,11 +43,19 @@ class TemplateError(ValueError):
         self.field = field
 
 
+def where(text: str, offset: int) -> str:
+    """An offset into a field as a person finds it in an editor: "line 3, column 14" (1-based)."""
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"line {line}, column {column}"
+
+
 @dataclass(frozen=True)
 class Placeholder:
     name: str
     fallback: str | None
     options: tuple[str, ...] = ()  # set for {{RANDOM|...}}
+    position: int = field(default=0, compare=False)  # offset of its `{{` in the field
 
 
 @dataclass(frozen=True)
@@ -78,23 +90,31 @@ def _unquote(value: str) -> str:
     return value
 
 
-def _parse_placeholder(field: str, raw: str, position: int) -> Placeholder:
+def _parse_placeholder(field: str, text: str, raw: str, position: int) -> Placeholder:
+    if "{{" in raw or _LINE_BREAK.search(raw):
+        # `{{first_name|there,` with its `}}` forgotten: the next `}}` (maybe paragraphs on) would close
+        # it, and the fallback would swallow everything in between.
+        raise TemplateError(field, f"unclosed '{{{{' at {where(text, position)}: its '}}}}' is missing")
     parts = raw.split("|")
     name = parts[0].strip()
     if name.upper() == "RANDOM":
         options = tuple(p.strip() for p in parts[1:])
         if len(options) < 1:
-            raise TemplateError(field, f"{{{{RANDOM}}}} at {position} needs options: {{{{RANDOM|a|b}}}}")
-        return Placeholder(name="RANDOM", fallback=None, options=options)
+            raise TemplateError(
+                field, f"{{{{RANDOM}}}} at {where(text, position)} needs options: {{{{RANDOM|a|b}}}}"
+            )
+        return Placeholder(name="RANDOM", fallback=None, options=options, position=position)
     if not _NAME.match(name):
         shown = single_line(raw)  # the error is one line, whatever the placeholder held
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        raise TemplateError(field, f"bad placeholder {{{{{shown}}}}} at {position}: expected a field name")
+        raise TemplateError(
+            field, f"bad placeholder {{{{{shown}}}}} at {where(text, position)}: expected a field name"
+        )
     if len(parts) == 1:
-        return Placeholder(name=name, fallback=None)
+        return Placeholder(name=name, fallback=None, position=position)
     rest = "|".join(parts[1:]).strip()
     default = _DEFAULT.match(rest)
-    return Placeholder(name=name, fallback=_unquote(default.group(1) if default else rest))
+    return Placeholder(name=name, fallback=_unquote(default.group(1) if default else rest), position=position)
 
 
 def _tokens(field: str, text: str) -> tuple[list[tuple[int, str | Slot]], tuple[Placeholder, ...]]:
@@ -109,7 +129,7 @@ def _tokens(field: str, text: str) -> tuple[list[tuple[int, str | Slot]], tuple[
             break
         if start > i:
             tokens.append((i, text[i:start]))
-        placeholders.append(_parse_placeholder(field, text[start + 2 : end], start))
+        placeholders.append(_parse_placeholder(field, text, text[start + 2 : end], start))
         tokens.append((start, Slot(len(placeholders) - 1)))
         i = end + 2
     if i < len(text):
@@ -126,8 +146,9 @@ class _Group:
 class _SpintaxParser:
     """Braces into a tree, iteratively (no recursion to exhaust). A '|' outside braces is text."""
 
-    def __init__(self, field: str) -> None:
+    def __init__(self, field: str, text: str) -> None:
         self.field = field
+        self.text = text
         self.top: list[Part] = []
         self.stack: list[_Group] = []
 
@@ -141,7 +162,10 @@ class _SpintaxParser:
             else:
                 self._text(position, token)
         if self.stack:
-            raise TemplateError(self.field, f"unclosed '{{' at {self.stack[0].position}")
+            raise TemplateError(
+                self.field,
+                f"unclosed '{{' at {where(self.text, self.stack[0].position)}: its '}}' is missing",
+            )
         return tuple(self.top)
 
     def _text(self, position: int, token: str) -> None:
@@ -159,12 +183,14 @@ class _SpintaxParser:
     def _structural(self, ch: str, at: int) -> None:
         if ch == "{":
             if len(self.stack) >= MAX_DEPTH:
-                raise TemplateError(self.field, f"spintax nested more than {MAX_DEPTH} levels deep at {at}")
+                raise TemplateError(
+                    self.field, f"spintax nested more than {MAX_DEPTH} levels deep at {where(self.text, at)}"
+                )
             self.stack.append(_Group(at))
         elif ch == "|":
             self.stack[-1].options.append([])
         elif not self.stack:
-            raise TemplateError(self.field, f"unmatched '}}' at {at}")
+            raise TemplateError(self.field, f"unmatched '}}' at {where(self.text, at)}")
         else:
             options = tuple(tuple(option) for option in self.stack.pop().options)
             self.current().append(Choice(options) if len(options) > 1 else Braces(options[0]))
@@ -184,12 +210,14 @@ def _check_text(field: str, text: str) -> None:
     control = _CONTROL.search(text)
     if control is not None:
         raise TemplateError(
-            field, f"control character U+{ord(control.group()):04X} at {control.start()} is not allowed"
+            field,
+            f"control character U+{ord(control.group()):04X} at {where(text, control.start())} "
+            "is not allowed",
         )
     if field == "subject":
         brk = _LINE_BREAK.search(text)
         if brk is not None:
-            raise TemplateError(field, f"line break at {brk.start()}: a subject is one line")
+            raise TemplateError(field, f"line break at {where(text, brk.start())}: a subject is one line")
 
 
 @lru_cache(maxsize=2048)
@@ -197,7 +225,7 @@ def parse(field: str, text: str, *, spintax: bool = True) -> Parsed:
     """Parse and validate; raises TemplateError on any syntax problem, before anything is sent."""
     _check_text(field, text)
     tokens, placeholders = _tokens(field, text)
-    tree: Sequence_ = _SpintaxParser(field).parse(tokens) if spintax else tuple(t for _, t in tokens)
+    tree: Sequence_ = _SpintaxParser(field, text).parse(tokens) if spintax else tuple(t for _, t in tokens)
     return Parsed(field=field, tree=tree, placeholders=placeholders, spintax=spintax)
 
 
@@ -241,3 +269,29 @@ def render(parsed: Parsed, values: Mapping[str, str], seed: int) -> str:
 
 def field_names(*parsed: Parsed) -> set[str]:
     return {p.name for item in parsed for p in item.placeholders if not p.options}
+
+
+def lint(field: str, text: str, known: Collection[str], *, spintax: bool = True) -> list[str]:
+    """Problems a template has before any lead is rendered, each "line L, column C: what": the first
+    syntax error (parse raises it), then every placeholder naming no field in `known` (a typo would
+    render its fallback, or fail every send, for every lead), with the nearest known name."""
+    parsed = parse(field, text, spintax=spintax)
+    problems: list[str] = []
+    if not spintax:  # HTML keeps an unclosed `{{` as text when parsing; an author meant a placeholder
+        opened = _unclosed_in_html(text)
+        if opened is not None:
+            problems.append(f"{where(text, opened)}: unclosed '{{{{': its '}}}}' is missing")
+    for ph in parsed.placeholders:
+        if ph.options or ph.name in known:
+            continue
+        near = difflib.get_close_matches(ph.name, sorted(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        problems.append(f"{where(text, ph.position)}: unknown field {{{{{ph.name}}}}}{hint}")
+    return problems
+
+
+def _unclosed_in_html(text: str) -> int | None:
+    start = text.rfind("{{")
+    if start >= 0 and text.find("}}", start + 2) < 0:
+        return start
+    return None

@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 
 from outreach_core.domain.addresses import AddressError, canonical_email, is_single_line
+from outreach_core.domain.ids import job_id_for
 from outreach_core.domain.jobs import JobStatus
 from outreach_core.domain.models import (
     MAX_STEP_DELAY,
@@ -18,22 +19,27 @@ from outreach_core.domain.models import (
     Direction,
     IdentityStatus,
     Lead,
+    LeadStatus,
     SenderIdentity,
     Template,
     Tenant,
 )
 from outreach_core.policies.config import TenantPolicy
-from outreach_core.ports import Clock, Put
+from outreach_core.ports import Clock, Delete, Put
 from outreach_core.records import Records, Timer, TimerKind
 from outreach_core.rendering.reply_token import PLACEHOLDER
-from outreach_core.rendering.templating import parse
+from outreach_core.services import lifecycle
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.limiter import SendLimiter
-from outreach_core.services.sequence import pending_timers
+from outreach_core.services.sequence import next_step_timer, pending_timers
+from outreach_core.services.templates import TemplateService
 
 log = structlog.get_logger(__name__)
 
 PAUSED_BY_CAMPAIGN = "campaign paused"
+PAUSED_LEAD = lifecycle.PAUSED_LEAD  # the sender's reason for a job of a paused lead: resume reopens it
+REMOVED_FROM_CAMPAIGN = lifecycle.REMOVED
+STOPPED_BY_OPERATOR = "campaign stopped"
 
 
 def _reply_to(value: str) -> str:
@@ -111,19 +117,18 @@ class AdminService:
         return created
 
     def add_template(
-        self, tenant_id: str, template_id: str, subject: str, text: str, html: str | None = None
+        self,
+        tenant_id: str,
+        template_id: str,
+        subject: str,
+        text: str,
+        html: str | None = None,
+        fields: Sequence[str] = (),
     ) -> Template:
-        """Parses subject and bodies first: a broken template is refused before any campaign uses it."""
-        self.records.tenant(tenant_id)
-        parse("subject", subject)
-        parse("text", text)
-        if html:
-            parse("html", html, spintax=False)
-        created = self.records.create(
-            Template(tenant_id=tenant_id, id=template_id, subject=subject, text=text, html=html)
+        """Linted first (services.templates): a broken template is refused before any campaign uses it."""
+        return TemplateService(self.records, self.clock, actor=self.actor).add(
+            tenant_id, template_id, subject, text, html, fields
         )
-        self._audit(tenant_id, "template.create", template_id)
-        return created
 
     def add_campaign(
         self,
@@ -137,13 +142,7 @@ class AdminService:
         self.records.tenant(tenant_id)
         self.records.get(Direction, tenant_id, direction_id)
         for step in steps:
-            if not timedelta(0) <= step.delay <= MAX_STEP_DELAY:
-                raise ValueError(f"step {step.number}: a delay is 0 to {MAX_STEP_DELAY.days} days")
-            template = self.records.get(Template, tenant_id, step.template_id)
-            if step.number == 1 and not template.subject.strip():
-                raise ValueError(
-                    f"step 1 template {template.id!r} needs a subject (only follow-ups may reply in thread)"
-                )
+            self._check_step(tenant_id, step)
         campaign = Campaign(
             tenant_id=tenant_id,
             id=campaign_id,
@@ -156,6 +155,127 @@ class AdminService:
         created = self.records.create(campaign)
         self._audit(tenant_id, "campaign.create", campaign_id, steps=len(steps), lead_list=lead_list)
         return created
+
+    def _check_step(self, tenant_id: str, step: CampaignStep) -> None:
+        if not timedelta(0) <= step.delay <= MAX_STEP_DELAY:
+            raise ValueError(f"step {step.number}: a delay is 0 to {MAX_STEP_DELAY.days} days")
+        for template_id in step.template_ids:
+            template = self.records.get(Template, tenant_id, template_id)
+            if step.number == 1 and not template.subject.strip():
+                raise ValueError(
+                    f"step 1 template {template.id!r} needs a subject (only follow-ups may reply in thread)"
+                )
+
+    # --- editing -------------------------------------------------------------------------------------
+
+    def update_tenant(self, tenant_id: str, **changes: Any) -> Tenant:
+        """Name, address, window, quotas, weight, overlap policy: what is given changes, the rest stays."""
+        tenant = self.records.tenant(tenant_id)
+        if not changes:
+            return tenant
+        updated = Tenant.model_validate({**tenant.model_dump(), **changes, "version": tenant.version})
+        saved = self.records.replace_tenant(updated)
+        self._audit(tenant_id, "tenant.update", tenant_id, changed=sorted(changes))
+        return saved
+
+    def update_identity(self, tenant_id: str, identity_id: str, **changes: Any) -> SenderIdentity:
+        """Display name, daily cap, weight, directions, reply-to. The address is the identity: add another."""
+        identity = self.records.get(SenderIdentity, tenant_id, identity_id)
+        if not changes:
+            return identity
+        if "display_name" in changes and not is_single_line(changes["display_name"]):
+            raise ValueError("display name: a line break or control character is not allowed in a header")
+        if changes.get("reply_to"):
+            changes["reply_to"] = _reply_to(changes["reply_to"])
+        if "daily_cap" in changes and changes["daily_cap"] < 1:
+            raise ValueError(
+                f"daily cap {changes['daily_cap']}: an identity sends at least 1 a day "
+                "(to stop one, `outreach identity pause`)"
+            )
+        for direction_id in changes.get("directions", ()):
+            self.records.get(Direction, tenant_id, direction_id)
+        updated = SenderIdentity.model_validate(
+            {**identity.model_dump(), **changes, "version": identity.version}
+        )
+        saved = self.records.replace(updated)
+        self._audit(tenant_id, "identity.update", identity_id, changed=sorted(changes))
+        return saved
+
+    def edit_step(self, tenant_id: str, campaign_id: str, step: CampaignStep) -> Campaign:
+        """Replace one step's template(s) or delay, in a draft, running or paused campaign. Messages not
+        yet handed over use the new template (the sender reads the step when it sends); step timers not
+        yet due move by the change of delay. What was sent stays as it was."""
+        campaign = self.records.get(Campaign, tenant_id, campaign_id)
+        self._editable(campaign)
+        if not campaign.has_step(step.number):
+            raise ValueError(f"campaign {campaign_id!r} has no step {step.number} (add one with add-step)")
+        self._check_step(tenant_id, step)
+        old = campaign.step(step.number)
+        steps = tuple(step if s.number == step.number else s for s in campaign.steps)
+        saved = self.records.replace(campaign.model_copy(update={"steps": steps}))
+        moved = 0
+        if step.delay != old.delay and step.number > 1:
+            moved = self._move_step_timers(saved, step.number)
+        self._audit(
+            tenant_id,
+            "campaign.edit_step",
+            campaign_id,
+            step=step.number,
+            templates=list(step.template_ids),
+            delay_days=step.delay.total_seconds() / 86400,
+            timers_moved=moved,
+        )
+        return saved
+
+    def add_step(self, tenant_id: str, campaign_id: str, step: CampaignStep) -> tuple[Campaign, int]:
+        """Append a step. Leads that already finished the old last step get it, its delay after their
+        last send (or at once, if that is past). Returns the campaign and how many leads got it."""
+        campaign = self.records.get(Campaign, tenant_id, campaign_id)
+        self._editable(campaign)
+        step = step.model_copy(update={"number": len(campaign.steps) + 1})
+        self._check_step(tenant_id, step)
+        saved = self.records.replace(campaign.model_copy(update={"steps": (*campaign.steps, step)}))
+        now = self.clock.now()
+        timers: list[Timer] = []
+        if saved.status is CampaignStatus.RUNNING:
+            active = {
+                lead.id for lead in self.records.all(Lead, tenant_id) if lead.status is LeadStatus.ACTIVE
+            }
+            for job in self.records.jobs(tenant_id, campaign_id):
+                if (
+                    job.step == step.number - 1
+                    and job.lead_id in active
+                    and job.status in lifecycle.ADVANCING
+                    and job.sent_at is not None
+                ):
+                    timer = next_step_timer(saved, job, job.sent_at)
+                    if timer is not None:
+                        timers.append(timer.model_copy(update={"at": max(timer.at, now)}))
+        self._write_timers(timers)
+        self._audit(tenant_id, "campaign.add_step", campaign_id, step=step.number, enrolled=len(timers))
+        return saved, len(timers)
+
+    def _editable(self, campaign: Campaign) -> None:
+        if campaign.status in (CampaignStatus.COMPLETED, CampaignStatus.STOPPED):
+            raise ValueError(f"campaign {campaign.id!r} is {campaign.status.value}: its steps are final")
+
+    def _move_step_timers(self, campaign: Campaign, number: int) -> int:
+        """Re-time the step timers of step `number` from the previous step's send and the new delay."""
+        now = self.clock.now()
+        ops: list[Put | Delete] = []
+        for timer in lifecycle.campaign_step_timers(self.records, campaign):
+            if timer.step != number:
+                continue
+            previous = self.records.job(
+                campaign.tenant_id, job_id_for(campaign.id, timer.lead_id, number - 1)
+            )
+            if previous is None or previous.sent_at is None:
+                continue
+            moved = timer.model_copy(update={"at": max(previous.sent_at + campaign.step(number).delay, now)})
+            if moved.sort != timer.sort:
+                ops += [self.records.timer_delete(timer), self.records.timer_put(moved)]
+        lifecycle.write_ops(self.records, ops)
+        return len(ops) // 2
 
     # --- campaign life cycle ---------------------------------------------------------------------
 
@@ -187,6 +307,26 @@ class AdminService:
         )
         self._audit(tenant_id, "campaign.pause", campaign_id, reason)
         return paused
+
+    def stop_campaign(self, tenant_id: str, campaign_id: str, reason: str = "") -> tuple[Campaign, int]:
+        """End a campaign for good: its planned and queued jobs are cancelled, its step timers deleted,
+        nothing of it is sent again (messages already handed over finish). Returns how many cancelled."""
+        campaign = self.records.get(Campaign, tenant_id, campaign_id)
+        if campaign.status in (CampaignStatus.COMPLETED, CampaignStatus.STOPPED):
+            raise ValueError(f"campaign {campaign_id!r} is {campaign.status.value} already")
+        stopped = self.records.replace(
+            campaign.model_copy(
+                update={"status": CampaignStatus.STOPPED, "status_reason": reason or "stopped by operator"}
+            )
+        )
+        now = self.clock.now()
+        cancelled = lifecycle.stop_open_jobs(
+            self.records, self.records.jobs(tenant_id, campaign_id), STOPPED_BY_OPERATOR, now
+        )
+        drops = [self.records.timer_delete(t) for t in lifecycle.campaign_step_timers(self.records, stopped)]
+        lifecycle.write_ops(self.records, drops)
+        self._audit(tenant_id, "campaign.stop", campaign_id, reason, cancelled=cancelled, timers=len(drops))
+        return stopped, cancelled
 
     def resume_campaign(self, tenant_id: str, campaign_id: str) -> int:
         """Run again: jobs cancelled by the pause are reopened, and each lead's next step rescheduled."""

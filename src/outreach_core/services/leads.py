@@ -39,6 +39,18 @@ KNOWN_COLUMNS = (
     "source",
     "lawful_basis",
 )
+COLUMN_HELP = {
+    "email": "the address (required)",
+    "first_name": "{{first_name}}",
+    "last_name": "{{last_name}}",
+    "company": "{{company}}",
+    "title": "{{title}}: job title",
+    "timezone": "IANA zone (Europe/Berlin): the window opens in the lead's hours; empty = the tenant's",
+    "country": "{{country}}; with `tenant holidays --lead-country`, its holidays are not mailed on",
+    "source": "where the address came from (default: --source, else csv:<file>)",
+    "lawful_basis": "consent, legitimate_interest, contract or other (default: --basis)",
+}
+DELIMITERS = ",;\t|"
 ALIASES = {
     "e-mail": "email",
     "email_address": "email",
@@ -52,6 +64,10 @@ ALIASES = {
     "tz": "timezone",
     "time_zone": "timezone",
     "basis": "lawful_basis",
+    "mail": "email",
+    "job_title": "title",
+    "position": "title",
+    "country_code": "country",
 }
 
 
@@ -82,6 +98,38 @@ class ImportReport:
 def _column(name: str) -> str:
     key = name.strip().lower().replace(" ", "_")
     return ALIASES.get(key, key)
+
+
+def as_utf8(raw: bytes, encoding: str | None) -> bytes:
+    """The file's bytes as UTF-8: UTF-16 is recognised by its byte-order mark (Excel's "Unicode text"),
+    another encoding (cp1252, latin-1: older Excel and Windows exports) is named by the caller. UTF-8 is
+    left alone and decoded line by line, so one bad line is reported rather than the file refused."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    if encoding is None or encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig"):
+        if b"\x00" in raw[:200] and raw.count(b"\x00") > len(raw[:200]) // 4:
+            raise ImportFileError(
+                "line 1: this looks like UTF-16 without a byte-order mark; pass --encoding utf-16-le "
+                "(or save the file as UTF-8)"
+            )
+        return raw
+    try:
+        return raw.decode(encoding).encode("utf-8")
+    except LookupError as exc:
+        raise ImportFileError(f"unknown encoding {encoding!r} (e.g. utf-8, utf-16, cp1252, latin-1)") from exc
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ImportFileError(
+            f"line {line}: not {encoding} (byte 0x{raw[exc.start]:02x}); nothing was imported"
+        ) from exc
+
+
+def sniff_delimiter(first_line: str) -> str:
+    """The separator of the header line: the candidate that splits it into the most columns (an Excel
+    export in a German or French locale uses ';'), a comma when none does."""
+    counts = {d: len(next(csv.reader([first_line], delimiter=d), [])) for d in DELIMITERS}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] > 1 else ","
 
 
 def _decoded_lines(raw: bytes, report: ImportReport) -> Iterator[tuple[int, str]]:
@@ -144,7 +192,7 @@ class _NumberedLines:
         self._again.extend(reversed(self._taken[1:]))
 
 
-def _open_quote(header: list[str], lines: list[str]) -> bool:
+def _open_quote(header: list[str], lines: list[str], delimiter: str = ",") -> bool:
     """Did a quote left open swallow rows? `lines` are the raw lines of one record that spans several.
     A quoted value may hold line breaks; but an odd number of quote characters means one never closed
     (it ran to the end of the file), and a following line that reads as a row of its own (as many
@@ -153,7 +201,7 @@ def _open_quote(header: list[str], lines: list[str]) -> bool:
         return True
     email = header.index("email")
     for line in lines[1:]:
-        cells = next(csv.reader([line]), [])
+        cells = next(csv.reader([line], delimiter=delimiter), [])
         if len(cells) == len(header) and "@" in cells[email]:
             return True
     return False
@@ -184,11 +232,15 @@ class LeadImportService:
         source: str = "",
         lawful_basis: LawfulBasis = LawfulBasis.LEGITIMATE_INTEREST,
         actor: str = "operator",
+        encoding: str | None = None,
     ) -> ImportReport:
         tenant = self.records.tenant(tenant_id)
         report = ImportReport()
+        raw = as_utf8(raw, encoding)
+        first = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", "replace")
+        delimiter = sniff_delimiter(first)
         lines = _NumberedLines(_decoded_lines(raw, report))
-        reader = csv.reader(lines)
+        reader = csv.reader(lines, delimiter=delimiter)
         header_row = next(reader, None)
         if header_row is None:
             raise ImportFileError("the file is empty")
@@ -205,7 +257,7 @@ class LeadImportService:
         try:
             for row in reader:
                 line, last = lines.record_start()
-                if last > line and _open_quote(header, lines.taken):
+                if last > line and _open_quote(header, lines.taken, delimiter):
                     report.problems.append(
                         RowProblem(line, f"a quote left open: the value ran on to line {last}")
                     )

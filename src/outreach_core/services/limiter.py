@@ -231,7 +231,9 @@ class SendLimiter:
             waits = [c.retry_us for c in candidates] if not ready else []
             until = max([tenant_retry, min(waits)] if waits else [tenant_retry])
             reason = (
-                "tenant limit" if tenant_new is None else "; ".join(sorted({c.reason for c in candidates}))
+                f"tenant quota ({tenant.quotas.hourly}/hour, {tenant.quotas.daily}/day)"
+                if tenant_new is None
+                else "; ".join(sorted({c.reason for c in candidates}))
             )
             until = max(until, now_us + 1)
             if until - now_us > _LONG_WAIT_US:  # a pause or a full day: nothing to stagger
@@ -342,13 +344,21 @@ class SendLimiter:
         prov = self._tdoc(tenant_id, prov_sort(identity.id, provider.value))
         paused = int(prov.data.get("paused_until", 0))
         if paused > now_us:
-            return _Candidate(identity, ident, prov, None, None, paused, f"paused at {provider.value}")
+            return _Candidate(
+                identity,
+                ident,
+                prov,
+                None,
+                None,
+                paused,
+                f"identity {identity.id} paused at {provider.value}",
+            )
         data, pdata = ident.data, prov.data
         ramp = self._ramp(data, now, policy, identity)
         ifactor = aimd.factor_of(data.get("aimd"), policy.aimd, now_us / 1e6)
         pfactor = aimd.factor_of(pdata.get("aimd"), policy.aimd, now_us / 1e6)
         plimits = policy.provider(provider)
-        checks: list[tuple[str, str, limits.Decision]] = []
+        checks: list[tuple[str, str, limits.Decision, int]] = []
         buckets = policy.window_buckets
         per_minute, per_hour = policy.identity.per_minute, policy.identity.per_hour
         # Rolling windows at the sender (the hard bound); the planner's GCRA slot chain does the spacing.
@@ -356,32 +366,36 @@ class SendLimiter:
             minute = Limit(count=per_minute, period_s=MINUTE)
             cap = _scaled(per_minute, ifactor)
             decision = limits.window(data.get("minute"), now_us, minute, buckets, cap=cap)
-            checks.append(("i", "minute", decision))
+            checks.append(("i", "minute", decision, cap))
         if per_hour:
             hour = Limit(count=per_hour, period_s=HOUR)
             cap = _scaled(per_hour, ifactor)
-            checks.append(("i", "hour", limits.window(data.get("hour"), now_us, hour, buckets, cap=cap)))
+            checks.append(("i", "hour", limits.window(data.get("hour"), now_us, hour, buckets, cap=cap), cap))
         day = Limit(count=max(1, identity.daily_cap), period_s=DAY)
         cap = int(ramp["cap"])
-        checks.append(("i", "day", limits.window(data.get("day"), now_us, day, buckets, cap=cap)))
+        checks.append(("i", "day", limits.window(data.get("day"), now_us, day, buckets, cap=cap), cap))
         if plimits.per_hour:
             hour = Limit(count=plimits.per_hour, period_s=HOUR)
             cap = _scaled(plimits.per_hour, pfactor)
-            checks.append(("p", "hour", limits.window(pdata.get("hour"), now_us, hour, buckets, cap=cap)))
+            checks.append(
+                ("p", "hour", limits.window(pdata.get("hour"), now_us, hour, buckets, cap=cap), cap)
+            )
         if plimits.per_day:
             day = Limit(count=plimits.per_day, period_s=DAY)
-            checks.append(("p", "day", limits.window(pdata.get("day"), now_us, day, buckets)))
-        denied = [(s, k, d) for s, k, d in checks if not d.allowed]
-        if denied:
-            scope, kind, _ = max(denied, key=lambda x: x[2].retry_at_us)
-            where = f"identity per {kind}" if scope == "i" else f"{provider.value} per {kind}"
-            return _Candidate(
-                identity, ident, prov, None, None, max(d.retry_at_us for _, _, d in denied), where
+            checks.append(
+                ("p", "day", limits.window(pdata.get("day"), now_us, day, buckets), plimits.per_day)
             )
-        new_ident = {**data, **{k: d.state for s, k, d in checks if s == "i"}}
+        denied = [(s, k, d, c) for s, k, d, c in checks if not d.allowed]
+        if denied:
+            scope, kind, _, cap = max(denied, key=lambda x: x[2].retry_at_us)
+            where = _limit_reason(identity, provider, scope, kind, cap, ifactor if scope == "i" else pfactor)
+            return _Candidate(
+                identity, ident, prov, None, None, max(d.retry_at_us for _, _, d, _ in denied), where
+            )
+        new_ident = {**data, **{k: d.state for s, k, d, _ in checks if s == "i"}}
         new_ident["ramp"] = {**ramp, "stats": _bump(ramp.get("stats", {}), "sent")}
         new_ident["rep"] = _decay(_bump(data.get("rep", {}), "sent"))
-        new_prov = {**pdata, **{k: d.state for s, k, d in checks if s == "p"}}
+        new_prov = {**pdata, **{k: d.state for s, k, d, _ in checks if s == "p"}}
         return _Candidate(identity, ident, prov, new_ident, new_prov, now_us, "")
 
     # --- after the fact -----------------------------------------------------------------------------
@@ -492,6 +506,19 @@ class SendLimiter:
             except ConditionFailed:
                 continue
         raise ConditionFailed(partition, sort)
+
+
+def _limit_reason(
+    identity: SenderIdentity, provider: Provider, scope: str, kind: str, cap: int, factor: float
+) -> str:
+    """Which limit holds a send back, with its numbers: what `leads show` and `jobs list` print."""
+    where = f"identity {identity.id}" if scope == "i" else f"identity {identity.id} at {provider.value}"
+    text = f"{where}: {cap} per {kind} used"
+    if scope == "i" and kind == "day" and cap < identity.daily_cap:
+        text += f" (warm-up cap today; daily cap {identity.daily_cap})"
+    if factor < 1.0:
+        text += f" (rate cut to {factor:.0%} after deferrals)"
+    return text
 
 
 def _scaled(count: int, factor: float) -> int:

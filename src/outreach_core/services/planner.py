@@ -33,6 +33,7 @@ from outreach_core.domain.models import (
     IdentityStatus,
     Lead,
     LeadStatus,
+    Overlap,
     SenderIdentity,
     Tenant,
 )
@@ -53,9 +54,13 @@ from outreach_core.records import GLOBAL, Records, Timer, TimerKind, stamp
 from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.hygiene import ListHygiene
 from outreach_core.services.jobs import JobMessage, day_key
+from outreach_core.services.lifecycle import ADVANCING, OPEN_STATUSES, CampaignCompletion
 from outreach_core.services.limiter import ACCOUNT, SLOTS, SendLimiter
 
 log = structlog.get_logger(__name__)
+
+LEAD_PAUSED_RECHECK = timedelta(hours=6)  # a paused lead's due step is looked at again this much later
+OVERLAP_RECHECK = timedelta(hours=6)  # step 1 of a lead still in another sequence, likewise
 
 
 class PlannerConfig(BaseModel):
@@ -71,7 +76,8 @@ class PlanReport:
     stopped: int = 0  # sequences that ended at a lead that replied, bounced, unsubscribed or is suppressed
     skipped: int = 0  # leads list hygiene skipped just before their first step (dead domain, DNC, ...)
     uncertain: int = 0
-    deferred: int = 0  # due, but over the tenant's quotas this tick
+    deferred: int = 0  # due, but over the tenant's quotas this tick (or waiting for another sequence)
+    completed: int = 0  # campaigns found over this tick (every enrolled lead's sequence ended)
     next_due: datetime | None = None
     per_tenant: dict[str, int] = field(default_factory=dict)
 
@@ -175,12 +181,15 @@ class PlannerService:
         self.config = config or PlannerConfig()
         self.limiter = limiter or (guard.limiter if guard else SendLimiter(records))
         self.guard = guard
+        self.completion = CampaignCompletion(records, clock)
         if self.config.horizon.total_seconds() > queue.max_delay_seconds:
             raise ValueError("the planning horizon cannot exceed the queue's maximum delay")
 
     def tick(self) -> PlanReport:
         now = self.clock.now()
         report = PlanReport()
+        self._starting: set[tuple[str, str]] = set()  # leads whose first step of a sequence goes this tick
+        self._campaigns: dict[str, Campaign] = {}
         plans: list[_TenantPlan] = []
         tenants = self.records.tenants()
         for tenant in tenants:
@@ -198,6 +207,7 @@ class PlannerService:
             for plan in plans:
                 self._commit(plan, slots.get(plan.tenant.id, []), now, report)
         for tenant in tenants:
+            report.completed += self.completion.check(tenant.id, now)
             upcoming = self.records.next_timer(tenant.id)
             if upcoming is not None and (report.next_due is None or upcoming.at < report.next_due):
                 report.next_due = max(upcoming.at, now)
@@ -216,6 +226,7 @@ class PlannerService:
         if admission.exhausted and not admission.booked_up:
             return None
         campaigns = {c.id: c for c in self.records.all(Campaign, tenant.id)}
+        self._campaigns = campaigns  # for the one-sequence-per-lead check, without reading them again
         admitted: list[_Candidate] = []
         after: str | None = None
         # Due timers the limits cannot take this tick stay due; read only so many of them.
@@ -342,9 +353,13 @@ class PlannerService:
             self.records.store.write(drop)  # resume rebuilds the timers of a paused campaign from its jobs
             return None
         lead = self.records.find(Lead, tenant.id, timer.lead_id)
+        if lead is not None and lead.status is LeadStatus.PAUSED:
+            self._refile(timer, now + LEAD_PAUSED_RECHECK)  # kept: the campaign is not over for it
+            return None
         if (
             lead is None
             or lead.status is not LeadStatus.ACTIVE
+            or campaign.id in lead.removed_from
             or self.records.suppression_for(tenant.id, lead.email)
         ):
             self.records.store.write(drop)
@@ -354,13 +369,67 @@ class PlannerService:
             self.records.store.write(drop)
             report.skipped += 1
             return None
+        if timer.step == 1 and tenant.overlap is not Overlap.PARALLEL:
+            other = self._in_other_sequence(tenant, lead, campaign)
+            if other is not None:
+                self._overlapping(tenant, timer, campaign, other, now, report)
+                return None
+            self._starting.add((tenant.id, lead.id))
         window = (campaign.step(timer.step).window or tenant.window).in_zone(lead.timezone)
-        at = window.next_open(max(timer.at, now))
+        at = window.next_open(max(timer.at, now), tenant.holidays.closed_for(lead.country))
         if at > until:
             self._refile(timer, at)
             return None
         provider = self.limiter.directory.provider(lead.domain).value
         return _Candidate(timer=timer, at=at, campaign=campaign, provider=provider)
+
+    def _in_other_sequence(self, tenant: Tenant, lead: Lead, campaign: Campaign) -> str | None:
+        """The other campaign whose sequence the lead is in (tenant policy: one at a time), or None.
+        Only campaigns on the lead's own list can have enrolled it."""
+        if (tenant.id, lead.id) in self._starting:
+            return "another campaign (starting in this tick)"
+        for other in self._campaigns.values():
+            if (
+                other.id == campaign.id
+                or other.lead_list != lead.list_name
+                or other.status not in (CampaignStatus.RUNNING, CampaignStatus.PAUSED)
+                or other.id in lead.removed_from
+            ):
+                continue
+            jobs = self.records.lead_campaign_jobs(tenant.id, other.id, lead.id)
+            if not jobs:
+                continue
+            last = max(jobs, key=lambda j: j.step)
+            if last.status in OPEN_STATUSES or (last.status in ADVANCING and other.has_step(last.step + 1)):
+                return other.id
+        return None
+
+    def _overlapping(
+        self, tenant: Tenant, timer: Timer, campaign: Campaign, other: str, now: datetime, report: PlanReport
+    ) -> None:
+        """Step 1 of a lead already in another sequence: it waits for that one to end, or is left out."""
+        if tenant.overlap is Overlap.WAIT:
+            self._refile(timer, now + OVERLAP_RECHECK)
+            report.deferred += 1
+            return
+        job = MessageJob(
+            job_id=timer.job_id,
+            tenant_id=tenant.id,
+            campaign_id=campaign.id,
+            lead_id=timer.lead_id,
+            step=1,
+            template_id=campaign.step(1).template_id,
+            scheduled_at=now,
+            idempotency_key=idempotency_key(tenant.id, campaign.id, timer.lead_id, 1),
+            status=JobStatus.CANCELLED,
+            status_reason=f"in the sequence of campaign {other} (tenant policy: skip)",
+            updated_at=now,
+        )
+        with contextlib.suppress(ConditionFailed):
+            self.records.store.write(
+                self.records.job_op(job, expected_version=0), self.records.timer_delete(timer)
+            )
+        report.stopped += 1
 
     def _skipped(self, tenant: Tenant, lead: Lead) -> bool:
         """List hygiene just before the first send: True when the lead is (now) skipped."""
@@ -461,7 +530,7 @@ class PlannerService:
             campaign_id=timer.campaign_id,
             lead_id=timer.lead_id,
             step=timer.step,
-            template_id=step.template_id,
+            template_id=step.template_for(tenant.id, timer.campaign_id, timer.lead_id),
             scheduled_at=slot,
             idempotency_key=idempotency_key(tenant.id, timer.campaign_id, timer.lead_id, timer.step),
             updated_at=now,

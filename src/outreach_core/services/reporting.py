@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from outreach_core.domain.jobs import JobStatus, MessageJob
-from outreach_core.domain.models import Lead, LeadStatus, SenderIdentity
+from outreach_core.domain.models import Campaign, Lead, LeadStatus, SenderIdentity
+from outreach_core.policies.abtest import VariantFigures, verdict
 from outreach_core.policies.providers import Provider, provider_for_domain
 from outreach_core.ports import Clock
-from outreach_core.records import Records
+from outreach_core.records import Records, Timer, TimerKind
 
 # The report's names for the providers of the policy's table of consumer domains (its labels predate
 # the table). Business domains need an MX lookup, which reports do not do: they count as "other".
@@ -102,6 +103,159 @@ class SkippedLead:
 
 
 @dataclass
+class StepFunnel:
+    step: int
+    sent: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    complained: int = 0
+    replied: int = 0  # leads who replied after this was the last step they were sent
+    unsubscribed: int = 0  # likewise
+    failed: int = 0  # not sent and never will be (failed, dead-lettered, uncertain)
+
+    @property
+    def reply_rate(self) -> float:
+        return self.replied / self.sent if self.sent else 0.0
+
+
+@dataclass
+class VariantRow:
+    tenant_id: str
+    campaign_id: str
+    step: int
+    figures: VariantFigures
+
+
+@dataclass
+class CampaignFunnel:
+    """Leads through a campaign: enrolled, contacted (step 1 went out), delivered, replied; per step."""
+
+    tenant_id: str
+    campaign_id: str
+    status: str
+    enrolled: int = 0
+    contacted: int = 0
+    delivered: int = 0  # leads with at least one delivered message
+    replied: int = 0
+    bounced: int = 0
+    unsubscribed: int = 0
+    steps: list[StepFunnel] = field(default_factory=list)
+    variants: list[VariantRow] = field(default_factory=list)
+    verdicts: dict[int, str] = field(default_factory=dict)  # step -> the A/B verdict
+
+    @property
+    def reply_rate(self) -> float:
+        """The figure cold email is judged by: leads who replied over leads contacted."""
+        return self.replied / self.contacted if self.contacted else 0.0
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    tenant_id: str
+    campaign_id: str
+    step: int
+    email: str
+    status: str
+    reason: str
+
+
+FAILED_STATUSES = frozenset({JobStatus.FAILED, JobStatus.DEAD_LETTERED, JobStatus.UNCERTAIN})
+_DELIVERED = frozenset({JobStatus.DELIVERED, JobStatus.COMPLAINED})
+
+
+def funnels(
+    tenant_id: str,
+    campaigns: list[Campaign],
+    jobs: list[MessageJob],
+    leads: dict[str, Lead],
+    step_timers: list[Timer],
+) -> list[CampaignFunnel]:
+    """Per campaign and step. A reply or an unsubscribe counts for the last step sent to that lead in
+    the campaign (the message it answered, in all likelihood), and for that step's variant."""
+    return [
+        _Funnel(tenant_id, campaign).build(
+            [j for j in jobs if j.campaign_id == campaign.id],
+            leads,
+            {t.lead_id for t in step_timers if t.campaign_id == campaign.id},
+        )
+        for campaign in campaigns
+    ]
+
+
+class _Funnel:
+    def __init__(self, tenant_id: str, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self.funnel = CampaignFunnel(tenant_id, campaign.id, campaign.status.value)
+        self.steps = {s.number: StepFunnel(s.number) for s in campaign.steps}
+        self.variants: dict[tuple[int, str], list[int]] = {}  # sent, replied, bounced, unsubscribed
+        self.last_sent: dict[str, MessageJob] = {}
+        self.contacted: set[str] = set()
+        self.delivered: set[str] = set()
+
+    def build(self, jobs: list[MessageJob], leads: dict[str, Lead], waiting: set[str]) -> CampaignFunnel:
+        for job in jobs:
+            self._count(job)
+        for lead_id, job in self.last_sent.items():
+            lead = leads.get(lead_id)
+            if lead is not None:
+                self._answer(lead, job)
+        funnel = self.funnel
+        funnel.enrolled = len({j.lead_id for j in jobs} | waiting)
+        funnel.contacted, funnel.delivered = len(self.contacted), len(self.delivered)
+        funnel.steps = [self.steps[n] for n in sorted(self.steps)]
+        for step in self.campaign.steps:
+            if step.variants:
+                figures = [
+                    VariantFigures(t, *self.variants.get((step.number, t), [0, 0, 0, 0]))
+                    for t in step.template_ids
+                ]
+                funnel.variants += [
+                    VariantRow(funnel.tenant_id, funnel.campaign_id, step.number, f) for f in figures
+                ]
+                funnel.verdicts[step.number] = verdict(figures)
+        return funnel
+
+    def _count(self, job: MessageJob) -> None:
+        row = self.steps.setdefault(job.step, StepFunnel(job.step))
+        counts = self.variants.setdefault((job.step, job.template_id), [0, 0, 0, 0])
+        if job.status in FAILED_STATUSES:
+            row.failed += 1
+        if job.status not in ACCEPTED:
+            return
+        row.sent += 1
+        counts[0] += 1
+        self.contacted.add(job.lead_id)
+        if job.status in _DELIVERED:
+            row.delivered += 1
+            self.delivered.add(job.lead_id)
+        if job.status is JobStatus.BOUNCED:
+            row.bounced += 1
+            counts[2] += 1
+            self.funnel.bounced += 1
+        if job.status is JobStatus.COMPLAINED:
+            row.complained += 1
+        previous = self.last_sent.get(job.lead_id)
+        if previous is None or job.step > previous.step:
+            self.last_sent[job.lead_id] = job
+
+    def _answer(self, lead: Lead, job: MessageJob) -> None:
+        counts = self.variants[(job.step, job.template_id)]
+        if lead.status is LeadStatus.REPLIED:
+            self.steps[job.step].replied += 1
+            counts[1] += 1
+            self.funnel.replied += 1
+        elif lead.status is LeadStatus.UNSUBSCRIBED:
+            self.steps[job.step].unsubscribed += 1
+            counts[3] += 1
+            self.funnel.unsubscribed += 1
+
+
+def step_timers(records: Records, tenant_id: str) -> list[Timer]:
+    items = records.store.query(f"T#{tenant_id}", f"TIMER#{TimerKind.STEP.value}#")
+    return [Timer.model_validate(i.data) for i in items]
+
+
+@dataclass
 class ReportData:
     generated_at: datetime
     first_day: date
@@ -113,6 +267,8 @@ class ReportData:
     providers: list[GroupRow]
     jobs_by_status: dict[str, int]
     skipped: list[SkippedLead] = field(default_factory=list)
+    funnels: list[CampaignFunnel] = field(default_factory=list)
+    failures: list[FailureRow] = field(default_factory=list)
 
     @property
     def totals(self) -> Outcomes:
@@ -138,6 +294,8 @@ class ReportService:
         statuses: Counter[str] = Counter()
         jobs_all: list[MessageJob] = []
         skipped: list[SkippedLead] = []
+        campaign_funnels: list[CampaignFunnel] = []
+        failures: list[FailureRow] = []
         for tenant in tenants:
             leads = self.records.all(Lead, tenant.id)
             domains = {lead.id: lead.domain for lead in leads}
@@ -150,7 +308,28 @@ class ReportService:
                 key = f"{tenant.id}/{identity.id}"
                 identity_rows[key] = GroupRow(key, identity.domain, identity.status.value)
             row = GroupRow(tenant.id, tenant.name)
-            for job in self.records.jobs(tenant.id):
+            tenant_jobs = self.records.jobs(tenant.id)
+            by_id = {lead.id: lead for lead in leads}
+            campaign_funnels += funnels(
+                tenant.id,
+                self.records.all(Campaign, tenant.id),
+                tenant_jobs,
+                by_id,
+                step_timers(self.records, tenant.id),
+            )
+            failures += [
+                FailureRow(
+                    tenant.id,
+                    j.campaign_id,
+                    j.step,
+                    by_id[j.lead_id].email if j.lead_id in by_id else "(erased)",
+                    j.status.value,
+                    j.status_reason,
+                )
+                for j in tenant_jobs
+                if j.status in FAILED_STATUSES
+            ]
+            for job in tenant_jobs:
                 jobs_all.append(job)
                 statuses[job.status.value] += 1
                 row.outcomes.add(job)
@@ -182,4 +361,6 @@ class ReportService:
             providers=sorted(provider_rows.values(), key=lambda r: -r.outcomes.sent),
             jobs_by_status=dict(sorted(statuses.items())),
             skipped=skipped,
+            funnels=campaign_funnels,
+            failures=failures,
         )

@@ -47,6 +47,7 @@ from outreach_core.domain.models import (
     Tenant,
 )
 from outreach_core.domain.suppression import SuppressionReason
+from outreach_core.domain.window import zone
 from outreach_core.policies.autostop import BOUNCED
 from outreach_core.policies.backoff import retry_delay
 from outreach_core.policies.responses import (
@@ -75,7 +76,7 @@ from outreach_core.rendering.message_ref import seal_ref
 from outreach_core.rendering.reply_token import sign_reply
 from outreach_core.rendering.templating import TemplateError
 from outreach_core.rendering.unsubscribe import sign
-from outreach_core.services.admin import PAUSED_BY_CAMPAIGN
+from outreach_core.services.admin import PAUSED_BY_CAMPAIGN, REMOVED_FROM_CAMPAIGN
 from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.jobs import JobMessage
 from outreach_core.services.limiter import Grant, NotYet, SendLimiter
@@ -217,12 +218,16 @@ class SenderService:
             return stop
         step = ctx.campaign.step(job.step)
         window = (step.window or ctx.tenant.window).in_zone(ctx.lead.timezone)
-        if not window.contains(now):
-            opens = window.next_open(now)
+        closed = ctx.tenant.holidays.closed_for(ctx.lead.country)
+        if not window.contains(now, closed):
+            opens = window.next_open(now, closed)
+            holiday = ctx.tenant.holidays.holiday(
+                now.astimezone(zone(window.timezone)).date(), ctx.lead.country
+            )
             return self._defer(
                 job,
                 opens + timedelta(minutes=10) * stable_fraction(job.job_id, "window", str(opens)),
-                "outside the sending window",
+                f"holiday: {holiday}" if holiday else f"outside the sending window ({window.describe()})",
                 now,
             )
         choice = self._choose_identity(job, ctx, now)
@@ -233,7 +238,10 @@ class SenderService:
             return self._finish(job, JobStatus.CANCELLED, PAUSED_BY_CAMPAIGN, now, Outcome.CANCELLED)
         if isinstance(choice, _Wait):
             return self._defer(job, choice.until, choice.reason, now)
-        template = self.records.get(Template, job.tenant_id, job.template_id)
+        # The step's template now (an edit of a running campaign applies to what is not sent yet), the
+        # lead's variant of it when the step is an A/B test.
+        template_id = step.template_for(job.tenant_id, job.campaign_id, job.lead_id)
+        template = self.records.get(Template, job.tenant_id, template_id)
         try:
             email = compose(
                 tenant=ctx.tenant,
@@ -251,7 +259,7 @@ class SenderService:
             return self._not_rendered(job, choice, f"template: {exc}", now)
         except ValueError as exc:  # the composed message is not sendable (e.g. a header value)
             return self._not_rendered(job, choice, f"render: {_first_error(exc)}", now)
-        return self._send(job, choice, email, message, now)
+        return self._send(job, choice, email, message, now, template)
 
     def _last_receive(self, job: MessageJob, message: ReceivedMessage, now: datetime) -> SendResult:
         """Every earlier delivery of this message went unacknowledged: its worker died or its handling
@@ -325,6 +333,8 @@ class SenderService:
             return self._finish(
                 job, JobStatus.CANCELLED, f"lead {ctx.lead.status.value}", now, Outcome.CANCELLED
             )
+        if job.campaign_id in ctx.lead.removed_from:
+            return self._finish(job, JobStatus.CANCELLED, REMOVED_FROM_CAMPAIGN, now, Outcome.CANCELLED)
         return None
 
     def _choose_identity(self, job: MessageJob, ctx: _Context, now: datetime) -> _Choice | _Wait | None:
@@ -380,11 +390,19 @@ class SenderService:
         )
 
     def _send(
-        self, job: MessageJob, choice: _Choice, email: OutboundEmail, message: ReceivedMessage, now: datetime
+        self,
+        job: MessageJob,
+        choice: _Choice,
+        email: OutboundEmail,
+        message: ReceivedMessage,
+        now: datetime,
+        template: Template,
     ) -> SendResult:
         sending = job.moved(
             JobStatus.SENDING,
             now,
+            template_id=template.id,
+            template_revision=template.revision,
             attempts=job.attempts + 1,
             sender_id=choice.identity.id,
             lease_until=now + self.config.lease,

@@ -44,7 +44,11 @@ def pending_timers(
             latest[job.lead_id] = job
     timers: list[Timer] = []
     for lead in leads:
-        if lead.status is not LeadStatus.ACTIVE or lead.list_name != campaign.lead_list:
+        if (
+            lead.status is not LeadStatus.ACTIVE
+            or lead.list_name != campaign.lead_list
+            or campaign.id in lead.removed_from
+        ):
             continue
         last = latest.get(lead.id)
         if last is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from outreach_core.domain.jobs import JobStatus, MessageJob
 from outreach_core.domain.models import Campaign, Lead, LeadStatus, SenderIdentity
@@ -12,7 +13,15 @@ from outreach_core.policies.limits import Limit, from_micros, micros, window_use
 from outreach_core.ports import Clock, JobQueue, QueueStats
 from outreach_core.records import Records
 from outreach_core.services.guard import ReputationGuard
-from outreach_core.services.reporting import Outcomes, mailbox_provider
+from outreach_core.services.reporting import (
+    FAILED_STATUSES,
+    FailureRow,
+    Outcomes,
+    VariantRow,
+    funnels,
+    mailbox_provider,
+    step_timers,
+)
 
 # Jobs the provider accepted, whatever came back later.
 EVER_SENT = frozenset({JobStatus.SENT, JobStatus.DELIVERED, JobStatus.BOUNCED, JobStatus.COMPLAINED})
@@ -29,6 +38,23 @@ class CampaignStatusRow:
     bounce_rate: float
     window_sends: int
     skipped: int = 0  # leads of its list that list hygiene skipped (never sent to)
+    waiting: int = 0  # leads whose next step is still to go (a step timer or an open job)
+    next_at: datetime | None = None  # the earliest of those
+    contacted: int = 0
+    replied: int = 0
+
+    @property
+    def state(self) -> str:
+        """What it is doing: "sending", "waiting", or "done" (no lead has a step left)."""
+        if self.status != "running":
+            return self.status
+        if not self.waiting:
+            return "done"
+        return "sending" if self.jobs.get("queued", 0) + self.jobs.get("sending", 0) else "waiting"
+
+    @property
+    def reply_rate(self) -> float:
+        return self.replied / self.contacted if self.contacted else 0.0
 
 
 @dataclass(frozen=True)
@@ -110,6 +136,8 @@ class StatusReport:
     providers: list[ProviderStatusRow] = field(default_factory=list)
     queue: QueueStats | None = None
     skipped: list[SkippedRow] = field(default_factory=list)
+    variants: list[VariantRow] = field(default_factory=list)
+    verdicts: dict[str, str] = field(default_factory=dict)  # "tenant/campaign step N" -> A/B verdict
 
 
 class StatusService:
@@ -143,9 +171,22 @@ class StatusService:
                 SkippedRow(tenant.id, name, code, len(rows), rows[0].status_reason)
                 for (name, code), rows in sorted(skipped.items())
             )
-            for campaign in self.records.all(Campaign, tenant.id):
+            campaigns = self.records.all(Campaign, tenant.id)
+            timers = step_timers(self.records, tenant.id)
+            by_funnel = {
+                f.campaign_id: f
+                for f in funnels(tenant.id, campaigns, jobs, {lead.id: lead for lead in all_leads}, timers)
+            }
+            for campaign in campaigns:
                 mine = [j for j in jobs if j.campaign_id == campaign.id]
                 window = self.guard.window(tenant.id, "campaign", campaign.id, self.guard.rules.campaign)
+                upcoming = [t.at for t in timers if t.campaign_id == campaign.id] + [
+                    j.scheduled_at for j in mine if j.status in OPEN
+                ]
+                waiting = {t.lead_id for t in timers if t.campaign_id == campaign.id} | {
+                    j.lead_id for j in mine if j.status in OPEN
+                }
+                funnel = by_funnel[campaign.id]
                 report.campaigns.append(
                     CampaignStatusRow(
                         tenant.id,
@@ -156,8 +197,15 @@ class StatusService:
                         window.rate("b"),
                         window.sends,
                         sum(len(rows) for (name, _), rows in skipped.items() if name == campaign.lead_list),
+                        len(waiting),
+                        min(upcoming, default=None),
+                        funnel.contacted,
+                        funnel.replied,
                     )
                 )
+                report.variants += funnel.variants
+                for step, text in funnel.verdicts.items():
+                    report.verdicts[f"{tenant.id}/{campaign.id} step {step}"] = text
             for identity in self.records.all(SenderIdentity, tenant.id):
                 window = self.guard.window(tenant.id, "identity", identity.id, self.guard.rules.identity)
                 warm = self._warmup(tenant.id, identity)
@@ -209,3 +257,23 @@ class StatusService:
     def jobs_in(self, status: JobStatus, tenant_id: str | None = None) -> list[MessageJob]:
         tenants = [tenant_id] if tenant_id else [t.id for t in self.records.tenants()]
         return [j for t in tenants for j in self.records.jobs(t) if j.status is status]
+
+    def job_rows(
+        self,
+        statuses: frozenset[JobStatus] = FAILED_STATUSES,
+        tenant_id: str | None = None,
+        campaign_id: str | None = None,
+    ) -> list[tuple[MessageJob, FailureRow]]:
+        """Jobs in these statuses with their recipient and reason (`outreach jobs list`)."""
+        tenants = [tenant_id] if tenant_id else [t.id for t in self.records.tenants()]
+        rows: list[tuple[MessageJob, FailureRow]] = []
+        for tenant in tenants:
+            emails = {lead.id: lead.email for lead in self.records.all(Lead, tenant)}
+            for job in self.records.jobs(tenant, campaign_id):
+                if job.status in statuses:
+                    row = FailureRow(
+                        tenant, job.campaign_id, job.step, emails.get(job.lead_id, "(erased)"),
+                        job.status.value, job.status_reason,
+                    )  # fmt: skip
+                    rows.append((job, row))
+        return rows

@@ -10,7 +10,7 @@ import sys
 
 from entrypoints.aws.manifest import FUNCTIONS
 
-CLI_ONLY = ("checkdmarc", "dkim", "dnslib", "httpx", "publicsuffixlist", "pyleri", "expiringdict")
+CLI_ONLY = ("checkdmarc", "dkim", "holidays", "dnslib", "httpx", "publicsuffixlist", "pyleri", "expiringdict")
 
 
 def test_the_lambda_handlers_import_no_cli_only_package() -> None:
