@@ -396,7 +396,10 @@ class CampaignRun:
     def _milestones(self) -> None:
         stack = self.stack
         sends = moto_shim.STATE.sends()
-        if self._outage == "before" and len(sends) >= 40:
+        # The outage waits for the complaint's send: a send refused by the outage is uncertain, never
+        # re-sent (ADR 0003), so a complaint caught in it would never come and block nothing.
+        complained = any(s.destinations[0].startswith("complaint+") for s in sends)
+        if self._outage == "before" and len(sends) >= 40 and complained:
             stack.local.ses_outage.add(PRIMARY)
             self._outage, self._outage_at = "on", len(sends)
         elif (
