@@ -28,6 +28,7 @@ from outreach_core.rendering.reply_token import PLACEHOLDER
 from outreach_core.rendering.templating import parse
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.sequence import pending_timers
+from outreach_core.services.webhooks import WebhookService, announce
 
 log = structlog.get_logger(__name__)
 
@@ -49,8 +50,11 @@ def _reply_to(value: str) -> str:
 
 
 class AdminService:
-    def __init__(self, records: Records, clock: Clock, actor: str = "operator") -> None:
+    def __init__(
+        self, records: Records, clock: Clock, actor: str = "operator", webhooks: WebhookService | None = None
+    ) -> None:
         self.records = records
+        self.webhooks = webhooks
         self.clock = clock
         self.actor = actor
         self.audit = AuditTrail(records)
@@ -178,6 +182,7 @@ class AdminService:
             campaign.model_copy(update={"status": CampaignStatus.PAUSED, "status_reason": reason})
         )
         self._audit(tenant_id, "campaign.pause", campaign_id, reason)
+        announce(self.webhooks, tenant_id, "campaign.paused", campaign_id, reason, self.clock.now())
         return paused
 
     def resume_campaign(self, tenant_id: str, campaign_id: str) -> int:
@@ -227,6 +232,8 @@ class AdminService:
             identity.model_copy(update={"status": status, "status_reason": reason})
         )
         self._audit(tenant_id, f"identity.{status.value}", identity_id, reason)
+        if status is IdentityStatus.BLOCKED:
+            announce(self.webhooks, tenant_id, "identity.blocked", identity_id, reason, self.clock.now())
         return updated
 
     def identities(self, tenant_id: str) -> list[SenderIdentity]:
