@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from entrypoints.cli import admin, domains, feedback, observe, ops
+from entrypoints.cli import admin, domains, feedback, mailboxes, observe, ops
 from entrypoints.cli.context import CliState, app_for, fail
 from entrypoints.log_setup import configure_logging
 from entrypoints.settings import BuiltInSecretError, Settings
@@ -29,6 +29,8 @@ app.add_typer(ops.jobs_app, name="jobs")
 app.add_typer(ops.suppress_app, name="suppress")
 app.add_typer(domains.domain_app, name="domain")
 app.add_typer(feedback.audit_app, name="audit")
+app.add_typer(mailboxes.inbox_app, name="inbox")
+app.add_typer(mailboxes.webhooks_app, name="webhooks")
 app.command("status")(ops.status)
 app.command("report")(observe.report)
 app.command("cost")(observe.cost)
@@ -102,7 +104,7 @@ def run(
         state.settings = state.settings.model_copy(update=overrides)
     application = app_for(state)
     try:
-        worker = LocalWorker.from_app(application)
+        worker = LocalWorker.from_app(application, poll_imap=True)
     except BuiltInSecretError as exc:
         fail(f"run: {exc}")
     if state.settings.builtin_secret:
@@ -129,8 +131,12 @@ def run(
         if monitor.check().dead:  # queue figures, and the DLQ-not-empty alert (rate-limited)
             application.services.dead_letters().reconcile()  # no job looks alive behind a dead letter
         metrics.flush()
-        if stats.planned or stats.outcomes or stats.events_applied:
-            console.print(f"planned {stats.planned} · {stats.outcomes} · events {stats.events_applied}")
+        if stats.planned or stats.outcomes or stats.events_applied or stats.polled or stats.webhooks:
+            console.print(
+                f"planned {stats.planned} · {stats.outcomes} · events {stats.events_applied} · "
+                f"mail read {stats.polled} · replies {stats.replies} · webhooks {stats.webhooks}",
+                markup=False,
+            )
         if once:
             break
         time.sleep(poll)
