@@ -54,6 +54,7 @@ class TenantStatusRow:
     tenant_id: str
     leads: dict[str, int]
     jobs: dict[str, int]
+    smtp_accepted: int = 0  # of `sent`: accepted over SMTP (no delivery report follows)
 
     @property
     def sent(self) -> int:
@@ -69,6 +70,7 @@ class TenantStatusRow:
             bounced=j.get("bounced", 0),
             complained=j.get("complained", 0),
             failed=j.get("failed", 0) + j.get("dead_lettered", 0),
+            smtp=self.smtp_accepted,
         )
 
 
@@ -111,6 +113,11 @@ class StatusReport:
     queue: QueueStats | None = None
     skipped: list[SkippedRow] = field(default_factory=list)
 
+    @property
+    def smtp_mode(self) -> bool:
+        """Some mail went out over SMTP: `sent` means accepted by the server, delivery is not reported."""
+        return any(t.smtp_accepted for t in self.tenants)
+
 
 class StatusService:
     def __init__(self, records: Records, clock: Clock, guard: ReputationGuard, queue: JobQueue) -> None:
@@ -133,7 +140,12 @@ class StatusService:
             for job in jobs:
                 providers.setdefault(mailbox_provider(domains.get(job.lead_id, "")), Outcomes()).add(job)
             report.tenants.append(
-                TenantStatusRow(tenant.id, dict(leads), dict(Counter(j.status.value for j in jobs)))
+                TenantStatusRow(
+                    tenant.id,
+                    dict(leads),
+                    dict(Counter(j.status.value for j in jobs)),
+                    sum(1 for j in jobs if j.transport == "smtp" and j.status in EVER_SENT),
+                )
             )
             skipped: dict[tuple[str, str], list[Lead]] = {}
             for lead in all_leads:
