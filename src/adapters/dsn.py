@@ -40,7 +40,7 @@ _COPY_MARKERS = re.compile(
 )
 _MESSAGE_ID = re.compile(r"^\s*Message-ID:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
 _REPLY_LINE = re.compile(
-    r"(?:^|\s)((?:[45]\d\d)[ -](?:[45]\.\d{1,3}\.\d{1,3})?[^\n]{0,300})", re.MULTILINE
+    r"(?:^|[\s'\"(])((?:[45]\d\d)[ -](?:[45]\.\d{1,3}\.\d{1,3})?[^\n'\"]{0,300})", re.MULTILINE
 )
 _DELAYED = re.compile(
     r"\bdelayed\b|will (?:retry|keep trying|continue trying)|not yet been delivered|still trying|"
