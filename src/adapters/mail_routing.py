@@ -84,7 +84,7 @@ class IdentityMailer:
         return {key.rsplit(":", 2)[0]: m.connections_opened for key, m in self._pool.items()}
 
     def close(self) -> None:
+        """Close every pooled connection (the next send reconnects; cached access tokens are kept)."""
         with self._lock:
             for mailer in self._pool.values():
                 mailer.close()
-            self._pool.clear()
