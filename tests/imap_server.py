@@ -171,7 +171,9 @@ def dovecot(users: dict[str, str], introspect_port: int = 9) -> Iterator[Dovecot
     (root / "oauth2.conf").write_text(_OAUTH2.format(introspect_port=introspect_port))
     config = root / "dovecot.conf"
     config.write_text(_CONFIG.format(root=root, port=port))
-    process = subprocess.Popen([DOVECOT, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [DOVECOT, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     server = Dovecot(root, port, dict(users), process)
     try:
         deadline = time.monotonic() + 20

@@ -71,7 +71,9 @@ class MailWorld:
                 return received.content
         raise AssertionError(f"no message to {lead} reached sink {n}")
 
-    def reply(self, lead: str, body: str, *, subject: str = "", headers: str = "", at: datetime | None = None) -> bytes:
+    def reply(
+        self, lead: str, body: str, *, subject: str = "", headers: str = "", at: datetime | None = None
+    ) -> bytes:
         """A reply from the lead to the message it received, as its mail client writes it."""
         job = self.job(lead)
         original = email.message_from_bytes(self.sent_copy(lead))
@@ -88,7 +90,9 @@ class MailWorld:
     def bounce(self, name: str, lead: str) -> bytes:
         raw = (BOUNCES / f"{name}.eml").read_text()
         raw = raw.replace("{{FROM}}", self.identity_email(self.sender_of(lead))).replace("{{TO}}", lead)
-        return raw.replace("{{MESSAGE_ID}}", self.job(lead).rfc_message_id or "").replace("\n", "\r\n").encode()
+        return (
+            raw.replace("{{MESSAGE_ID}}", self.job(lead).rfc_message_id or "").replace("\n", "\r\n").encode()
+        )
 
     def deliver(self, lead: str, raw: bytes, folder: str = "INBOX") -> None:
         self.imap.deliver(self.identity_email(self.sender_of(lead)), raw, folder)
@@ -138,14 +142,20 @@ def mail_world(
                 TENANT,
                 f"id{n}",
                 smtp=SmtpAccount(
-                    host="127.0.0.1", port=sinks[n].controller.port, tls=TlsMode.NONE,
-                    username=login, secret_ref=f"env:ACME_REP{n}_SMTP",
+                    host="127.0.0.1",
+                    port=sinks[n].controller.port,
+                    tls=TlsMode.NONE,
+                    username=login,
+                    secret_ref=f"env:ACME_REP{n}_SMTP",
                 ),
                 imap=ImapAccount(
-                    host="127.0.0.1", port=imap.port, tls=TlsMode.NONE,
-                    username=login, secret_ref=f"env:ACME_REP{n}_IMAP",
+                    host="127.0.0.1",
+                    port=imap.port,
+                    tls=TlsMode.NONE,
+                    username=login,
+                    secret_ref=f"env:ACME_REP{n}_IMAP",
                 ),
-            )  # fmt: skip
+            )
         admin.start_campaign(TENANT, "spring")
         yield MailWorld(h, imap, sinks, emails)
     finally:

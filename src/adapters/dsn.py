@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, message_from_string, policy
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.utils import parseaddr
 
 from outreach_core.domain.events import BounceKind, DeliveryEvent, EventType
@@ -169,7 +169,9 @@ def _from_text(message: Message, body: str) -> tuple[tuple[RecipientReport, ...]
         action = "failed"
     else:
         return (), original
-    return (RecipientReport("", action, status, " ".join(reply.split()) or _first_lines(explanation)),), original
+    return (
+        RecipientReport("", action, status, " ".join(reply.split()) or _first_lines(explanation)),
+    ), original
 
 
 def _first_lines(text: str) -> str:
@@ -231,12 +233,12 @@ def bounce_events(report: BounceReport, received_at: datetime, payload_ref: str 
         }
         if block.action == "failed":
             kind = BounceKind.SOFT if block.status.startswith("4.") else BounceKind.HARD
-            events.append(DeliveryEvent(event_type=EventType.BOUNCE, bounce_kind=kind, **base))  # type: ignore[arg-type]
+            events.append(DeliveryEvent(event_type=EventType.BOUNCE, bounce_kind=kind, **base))
         elif block.action == "delayed":
-            events.append(DeliveryEvent(event_type=EventType.DEFERRED, **base))  # type: ignore[arg-type]
+            events.append(DeliveryEvent(event_type=EventType.DEFERRED, **base))
         elif block.action in ("delivered", "relayed", "expanded"):
-            events.append(DeliveryEvent(event_type=EventType.DELIVERED, **base))  # type: ignore[arg-type]
+            events.append(DeliveryEvent(event_type=EventType.DELIVERED, **base))
     return events
 
 
-__all__ = ["BounceReport", "EmailMessage", "RecipientReport", "bounce_events", "read_report"]
+__all__ = ["BounceReport", "RecipientReport", "bounce_events", "read_report"]

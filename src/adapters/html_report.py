@@ -325,7 +325,11 @@ def render_report(data: ReportData, title: str = "Outreach report") -> str:
     kpis = [
         ("accepted by the server" if smtp else "sent", f"{totals.sent:,}", False),
         ("delivery rate", totals.delivery_text(), False),
-        ("bounce rate (reported)" if smtp else "bounce rate", _pct(totals.bounce_rate), totals.bounce_rate > BOUNCE_THRESHOLD),
+        (
+            "bounce rate (reported)" if smtp else "bounce rate",
+            _pct(totals.bounce_rate),
+            totals.bounce_rate > BOUNCE_THRESHOLD,
+        ),
         ("complaint rate", _pct(totals.complaint_rate, 2), totals.complaint_rate > COMPLAINT_THRESHOLD),
         ("failed (not sent)", f"{totals.failed:,}", totals.failed > 0),
     ]
@@ -371,7 +375,9 @@ generated {data.generated_at:%Y-%m-%d %H:%M UTC}</p></header>
 <section><h2>Per tenant: success and failure</h2>{_table(data.tenants, "tenant", ("name",), smtp)}</section>
 {_skipped_table(data)}
 <footer>Outcomes are counted against the day a message was sent. Rates: delivered, bounced and
-complained over messages the provider accepted.{SMTP_FOOTER if smtp else ""} Red: above the auto-stop thresholds
+complained over messages the provider accepted.{
+        SMTP_FOOTER if smtp else ""
+    } Red: above the auto-stop thresholds
 (bounce {_pct(BOUNCE_THRESHOLD)}, complaint {_pct(COMPLAINT_THRESHOLD, 2)}). Jobs by status: {
         escape(statuses)
     }.</footer>

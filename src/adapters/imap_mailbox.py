@@ -72,7 +72,9 @@ class ImapMailbox:
                 timeout=self.timeout,
             )
         except (OSError, IMAPClientError) as exc:
-            raise MailboxError(f"cannot connect to {account.host}:{account.port}: {type(exc).__name__}") from None
+            raise MailboxError(
+                f"cannot connect to {account.host}:{account.port}: {type(exc).__name__}"
+            ) from None
         try:
             if account.tls is TlsMode.STARTTLS:
                 client.starttls(self.ssl_context)

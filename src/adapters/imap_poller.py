@@ -25,10 +25,10 @@ import structlog
 from adapters.dsn import bounce_events, local_part, read_report
 from adapters.imap_mailbox import FetchResult, MailboxError
 from adapters.inbound_mail import InboundMailError, parse_inbound
+from outreach_core.domain.accounts import ImapAccount
 from outreach_core.domain.addresses import redact_addresses
 from outreach_core.domain.events import EventType
 from outreach_core.domain.models import SenderIdentity
-from outreach_core.domain.accounts import ImapAccount
 from outreach_core.ports import Archive, Clock, ConditionFailed
 from outreach_core.records import Records
 from outreach_core.services.feedback import FeedbackService
@@ -108,7 +108,9 @@ class ImapPoller:
                 cursor, version = self.records.state(identity.tenant_id, cursor_sort(identity.id))
                 uidvalidity = cursor.get("uidvalidity")
                 result = mailbox.fetch_new(
-                    int(uidvalidity) if uidvalidity is not None else None, int(cursor.get("last_uid", 0)), self.batch
+                    int(uidvalidity) if uidvalidity is not None else None,
+                    int(cursor.get("last_uid", 0)),
+                    self.batch,
                 )
                 if uidvalidity is not None and int(uidvalidity) != result.uidvalidity:
                     log.warning("imap.uidvalidity_changed", identity_id=identity.id)
@@ -143,7 +145,9 @@ class ImapPoller:
         now = self.clock.now()
         digest = hashlib.sha256(raw).hexdigest()[:16]
         ref = self.archive.put(
-            f"inbound/{identity.tenant_id}/{now:%Y/%m/%d}/{identity.id}-{uid}-{digest}.eml", raw, "message/rfc822"
+            f"inbound/{identity.tenant_id}/{now:%Y/%m/%d}/{identity.id}-{uid}-{digest}.eml",
+            raw,
+            "message/rfc822",
         )
         try:
             bounce = read_report(raw)
@@ -153,9 +157,13 @@ class ImapPoller:
             self._reply(identity, raw, now, ref, report)
         except (InboundMailError, ValueError, LookupError) as exc:
             report.ignored += 1
-            log.warning("imap.unreadable", identity_id=identity.id, uid=uid, reason=str(exc)[:200], payload=ref)
+            log.warning(
+                "imap.unreadable", identity_id=identity.id, uid=uid, reason=str(exc)[:200], payload=ref
+            )
 
-    def _reply(self, identity: SenderIdentity, raw: bytes, now: datetime, ref: str, report: PollReport) -> None:
+    def _reply(
+        self, identity: SenderIdentity, raw: bytes, now: datetime, ref: str, report: PollReport
+    ) -> None:
         try:
             reply = parse_inbound(raw, tenant_id=identity.tenant_id, payload_ref=ref)
         except InboundMailError:
@@ -166,7 +174,9 @@ class ImapPoller:
         else:
             report.ignored += 1
 
-    def _bounce(self, identity: SenderIdentity, bounce: object, now: datetime, ref: str, report: PollReport) -> None:
+    def _bounce(
+        self, identity: SenderIdentity, bounce: object, now: datetime, ref: str, report: PollReport
+    ) -> None:
         from adapters.dsn import BounceReport
 
         assert isinstance(bounce, BounceReport)

@@ -30,7 +30,9 @@ def xoauth2_string(username: str, access_token: str) -> str:
 
 
 class OAuthTokens:
-    def __init__(self, client: OAuthClient, secrets: SecretSource, clock: Clock, timeout: float = 20.0) -> None:
+    def __init__(
+        self, client: OAuthClient, secrets: SecretSource, clock: Clock, timeout: float = 20.0
+    ) -> None:
         self.client = client
         self.secrets = secrets
         self.clock = clock
@@ -64,7 +66,7 @@ class OAuthTokens:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - https or loopback
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 answer = json.loads(response.read(65536) or b"{}")
         except urllib.error.HTTPError as exc:
             raise TokenError(f"token endpoint refused the refresh token: HTTP {exc.code}") from None
@@ -74,4 +76,6 @@ class OAuthTokens:
         if not isinstance(token, str) or not token:
             raise TokenError("token endpoint answered without an access_token")
         lifetime = answer.get("expires_in", 3600)
-        return token, int(lifetime) if isinstance(lifetime, int | float | str) and str(lifetime).isdigit() else 3600
+        return token, int(lifetime) if isinstance(lifetime, int | float | str) and str(
+            lifetime
+        ).isdigit() else 3600

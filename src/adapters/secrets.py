@@ -59,7 +59,9 @@ class SecretResolver:
             with path.open("rb") as handle:
                 data = handle.read(MAX_SECRET_BYTES + 1)
         except OSError as exc:
-            raise SecretUnavailable(f"{ref}: cannot read the file ({exc.strerror or type(exc).__name__})") from None
+            raise SecretUnavailable(
+                f"{ref}: cannot read the file ({exc.strerror or type(exc).__name__})"
+            ) from None
         if len(data) > MAX_SECRET_BYTES:
             raise SecretUnavailable(f"{ref}: the file is larger than a secret")
         value = data.decode("utf-8", "replace").strip()

@@ -108,8 +108,12 @@ class SmtpMailer:
             token = self.xoauth2(refresh=refresh)
             # On failure the server sends a 334 challenge (an error JSON): answer it empty to get the 535.
             initial = xoauth2_string(self.username, token)
+
+            def answer(challenge: bytes | None = None, initial: str = initial) -> str:
+                return initial if challenge is None else ""
+
             try:
-                conn.auth("XOAUTH2", lambda challenge=None: initial if challenge is None else "")
+                conn.auth("XOAUTH2", answer)
                 return
             except smtplib.SMTPAuthenticationError:
                 if refresh:

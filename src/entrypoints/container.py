@@ -42,9 +42,9 @@ from adapters.sqlite_store import SqliteStateStore
 from adapters.webhook_http import HttpWebhookTransport
 from entrypoints.observability import aws_metrics, aws_notifier, local_metrics, local_notifier
 from entrypoints.settings import Settings
+from outreach_core.domain.accounts import AuthMethod, ImapAccount
 from outreach_core.policies.config import AccountLimits, SendingPolicy
 from outreach_core.policies.domain_health import Expectations
-from outreach_core.domain.accounts import AuthMethod, ImapAccount
 from outreach_core.ports import Clock, DomainInspector, JobQueue, SecretSource, WebhookTransport
 from outreach_core.records import Records
 from outreach_core.services.admin import AdminService
@@ -98,6 +98,24 @@ def _mail_from(settings: Settings) -> MailFrom:
     if _through_ses(settings):
         return MailFrom(f"{settings.mail_from_subdomain or 'bounce-' + settings.aws_region}.{{domain}}")
     return MailFrom("{domain}")
+
+
+def _mailbox_factory(secrets: SecretSource, clock: Clock, timeout: float) -> Callable[[ImapAccount], Any]:
+    """ImapAccount -> a mailbox reader. imapclient is loaded here, on first use: only the IMAP poller
+    (and `outreach run`) ever builds one, so no other Lambda function imports it."""
+
+    def build(account: ImapAccount) -> Any:
+        from adapters.imap_mailbox import ImapMailbox
+        from adapters.oauth_tokens import OAuthTokens
+
+        tokens = (
+            OAuthTokens(account.oauth, secrets, clock)
+            if account.auth is AuthMethod.XOAUTH2 and account.oauth is not None
+            else None
+        )
+        return ImapMailbox(account, secrets, token=tokens.token if tokens else None, timeout=timeout)
+
+    return build
 
 
 class LocalAdapters(containers.DeclarativeContainer):
@@ -155,7 +173,7 @@ class LocalAdapters(containers.DeclarativeContainer):
     )
     webhook_transport = providers.Singleton(HttpWebhookTransport, timeout=settings.provided.webhook_timeout_s)
     mailbox_for = providers.Singleton(
-        lambda secrets, clock, timeout: _mailbox_factory(secrets, clock, timeout),
+        _mailbox_factory,
         secrets,
         clock,
         settings.provided.imap_timeout_s,
@@ -177,24 +195,6 @@ class LocalAdapters(containers.DeclarativeContainer):
     domain_inspector = providers.Singleton(_domain_inspector, settings)
     # Local replies arrive with their content (an SNS action, POST /sns): nothing to read from S3.
     inbound_reader: providers.Provider[None] = providers.Object(None)
-
-
-def _mailbox_factory(secrets: SecretSource, clock: Clock, timeout: float) -> Callable[[ImapAccount], Any]:
-    """ImapAccount -> a mailbox reader. imapclient is loaded here, on first use: only the IMAP poller
-    (and `outreach run`) ever builds one, so no other Lambda function imports it."""
-
-    def build(account: ImapAccount) -> Any:
-        from adapters.imap_mailbox import ImapMailbox
-        from adapters.oauth_tokens import OAuthTokens
-
-        tokens = (
-            OAuthTokens(account.oauth, secrets, clock)
-            if account.auth is AuthMethod.XOAUTH2 and account.oauth is not None
-            else None
-        )
-        return ImapMailbox(account, secrets, token=tokens.token if tokens else None, timeout=timeout)
-
-    return build
 
 
 def _webhooks(
@@ -313,7 +313,7 @@ class AwsAdapters(containers.DeclarativeContainer):
     )
     webhook_transport = providers.Singleton(HttpWebhookTransport, timeout=settings.provided.webhook_timeout_s)
     mailbox_for = providers.Singleton(
-        lambda secrets, clock, timeout: _mailbox_factory(secrets, clock, timeout),
+        _mailbox_factory,
         secrets,
         clock,
         settings.provided.imap_timeout_s,

@@ -13,9 +13,9 @@ import structlog
 
 from adapters.clock import VirtualClock
 from adapters.feedback_ingest import EventIngestor
+from adapters.imap_poller import ImapPoller
 from adapters.sqlite_queue import SqliteJobQueue
 from adapters.sqlite_store import SqliteStateStore
-from adapters.imap_poller import ImapPoller
 from entrypoints.container import Application, imap_poller
 from outreach_core.ports import Clock
 from outreach_core.services.planner import PlannerService
@@ -110,7 +110,9 @@ class LocalWorker:
     def poll(self, stats: WorkerStats, *, force: bool = False) -> None:
         """Read the IMAP mailboxes (every poll_every), then apply what the replies set off."""
         now = self.clock.now()
-        if self.poller is None or not (force or self._polled_at is None or now - self._polled_at >= self.poll_every):
+        if self.poller is None or not (
+            force or self._polled_at is None or now - self._polled_at >= self.poll_every
+        ):
             return
         self._polled_at = now
         report = self.poller.poll_all()

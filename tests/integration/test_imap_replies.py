@@ -53,7 +53,9 @@ def snapshot(world: MailWorld) -> dict[str, object]:
             (t.job_id, t.at.isoformat())
             for t in records.timers_due(TENANT, TimerKind.STEP, world.h.clock.now() + timedelta(days=400))
         ),
-        "campaign_window": world.h.app.services.guard().window(TENANT, "campaign", "spring", world.h.app.services.guard().rules.campaign).outcomes,
+        "campaign_window": world.h.app.services.guard()
+        .window(TENANT, "campaign", "spring", world.h.app.services.guard().rules.campaign)
+        .outcomes,
     }
 
 
@@ -64,11 +66,19 @@ def test_a_reply_in_the_mailbox_stops_the_sequence_within_one_poll(world: MailWo
     assert (report.fetched, report.replies, report.errors) == (1, 1, [])
     assert world.lead(ann).status is LeadStatus.REPLIED
     [entry] = world.h.records.all(InboxMessage, TENANT)
-    assert (entry.category, entry.lead_id, entry.job_id) == (InboxCategory.INTERESTED, world.lead(ann).id, world.job(ann).job_id)
+    assert (entry.category, entry.lead_id, entry.job_id) == (
+        InboxCategory.INTERESTED,
+        world.lead(ann).id,
+        world.job(ann).job_id,
+    )
     outcomes = world.later(days=2)
     assert outcomes.count("sent") == len(others)  # step 2 for everyone else
     assert all(world.job(lead, 2).status is JobStatus.SENT for lead in others)
-    assert not [j for j in world.h.records.jobs(TENANT) if j.lead_id == world.lead(ann).id and j.step == 2 and j.status is JobStatus.SENT]
+    assert not [
+        j
+        for j in world.h.records.jobs(TENANT)
+        if j.lead_id == world.lead(ann).id and j.step == 2 and j.status is JobStatus.SENT
+    ]
     # read-only: the person who also reads this mailbox still sees the reply as unread
     flags = world.imap.flags(world.identity_email(world.sender_of(ann)))
     assert flags and all(b"\\Seen" not in f for f in flags)
@@ -80,10 +90,15 @@ def test_an_out_of_office_postpones_the_next_step_to_its_return_date(world: Mail
     due_before = step_timer_at(world, bob, 2)
     assert due_before is not None and due_before.date() < back
     text = f"I am out of the office until {back:%B} {back.day}, {back.year} with limited access to email."
-    world.deliver(bob, world.reply(bob, text, subject="Automatic reply: Hello", headers="Auto-Submitted: auto-replied\r\n"))
+    world.deliver(
+        bob,
+        world.reply(bob, text, subject="Automatic reply: Hello", headers="Auto-Submitted: auto-replied\r\n"),
+    )
     assert world.poll().replies == 1
     assert world.lead(bob).status is LeadStatus.ACTIVE
-    assert step_timer_at(world, bob, 2) == datetime.combine(back, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+    assert step_timer_at(world, bob, 2) == datetime.combine(
+        back, datetime.min.time(), tzinfo=UTC
+    ) + timedelta(days=1)
     [entry] = world.h.records.all(InboxMessage, TENANT)
     assert entry.category is InboxCategory.OUT_OF_OFFICE and entry.return_date is not None
     world.later(days=2)
@@ -106,7 +121,11 @@ def test_a_dsn_hard_bounce_suppresses_and_counts_toward_auto_stop(world: MailWor
     assert world.lead(cat).status is LeadStatus.BOUNCED
     assert guard.window(TENANT, "campaign", "spring", guard.rules.campaign).count("b") == before + 1
     [filed] = world.h.records.all(InboxMessage, TENANT)
-    assert filed.category is InboxCategory.BOUNCE and "***@" in filed.category_reason and cat not in filed.category_reason
+    assert (
+        filed.category is InboxCategory.BOUNCE
+        and "***@" in filed.category_reason
+        and cat not in filed.category_reason
+    )
 
 
 def test_a_non_standard_bounce_and_a_delay_notice_are_read_too(world: MailWorld) -> None:

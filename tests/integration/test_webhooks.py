@@ -65,10 +65,15 @@ def reply(h: Harness, n: int, text: str) -> None:
     job = lead_job(h, n)
     h.replies.handle(
         InboundReply(
-            event_id=f"reply-{n}", tenant_id=TENANT, in_reply_to=job.rfc_message_id or "",
-            sender=f"lead{n}@example-corp.com", received_at=h.clock.now(), subject="Re: Hello", text=text,
+            event_id=f"reply-{n}",
+            tenant_id=TENANT,
+            in_reply_to=job.rfc_message_id or "",
+            sender=f"lead{n}@example-corp.com",
+            received_at=h.clock.now(),
+            subject="Re: Hello",
+            text=text,
         )
-    )  # fmt: skip
+    )
 
 
 def test_every_event_type_is_delivered_signed_and_verified(h: Harness, receiver: Receiver) -> None:
@@ -78,11 +83,21 @@ def test_every_event_type_is_delivered_signed_and_verified(h: Harness, receiver:
     job1 = lead_job(h, 1)
     unsubscribe.unsubscribe(sign("test-secret", TENANT, job1.lead_id))
     job2 = lead_job(h, 2)
-    h.feedback.handle([DeliveryEvent(
-        event_id="b-1", event_type=EventType.BOUNCE, message_id=job2.provider_message_id or "",
-        timestamp=h.clock.now(), bounce_kind=BounceKind.HARD, status_code="5.1.1",
-        diagnostic="550 5.1.1 user unknown", tenant_id=TENANT, job_id=job2.job_id,
-    )])  # fmt: skip
+    h.feedback.handle(
+        [
+            DeliveryEvent(
+                event_id="b-1",
+                event_type=EventType.BOUNCE,
+                message_id=job2.provider_message_id or "",
+                timestamp=h.clock.now(),
+                bounce_kind=BounceKind.HARD,
+                status_code="5.1.1",
+                diagnostic="550 5.1.1 user unknown",
+                tenant_id=TENANT,
+                job_id=job2.job_id,
+            )
+        ]
+    )
     h.admin.pause_campaign(TENANT, "spring", "paused by operator")
     h.admin.set_identity_status(TENANT, "id1", IdentityStatus.BLOCKED, "complaints")
     assert set(deliver_due(h)) == {"delivered"}
@@ -102,7 +117,9 @@ def test_every_event_type_is_delivered_signed_and_verified(h: Harness, receiver:
     assert deliver_due(h) == [] and len(receiver.requests) == len(EVENT_TYPES)
 
 
-def test_a_500_is_retried_with_backoff_and_the_log_shows_every_attempt(h: Harness, receiver: Receiver) -> None:
+def test_a_500_is_retried_with_backoff_and_the_log_shows_every_attempt(
+    h: Harness, receiver: Receiver
+) -> None:
     service(h).add_endpoint(TENANT, "crm", receiver.url, "env:ACME_WEBHOOK_SECRET", ("campaign.paused",))
     receiver.script = [500]
     h.admin.pause_campaign(TENANT, "spring", "paused by operator")
@@ -134,8 +151,10 @@ def test_dead_lettered_after_the_last_attempt_then_redelivered(h: Harness, recei
     assert deliver_due(h) == ["delivered"]
     [done] = service(h).deliveries(TENANT)
     assert (done.status, done.redeliveries, [a.number for a in done.attempts]) == (
-        DeliveryStatus.DELIVERED, 1, [1, 2, 3, 4],
-    )  # fmt: skip
+        DeliveryStatus.DELIVERED,
+        1,
+        [1, 2, 3, 4],
+    )
     actions = [a.action for a in h.records.audit(TENANT)]
     assert "webhook.redeliver" in actions
 
@@ -173,7 +192,9 @@ def test_the_signature_is_hmac_sha256_over_timestamp_and_body() -> None:
     assert not verify("another-secret", 1767603600, body, f"v1={expected}", now=1767603600)
 
 
-def test_a_missing_signing_secret_is_a_failed_attempt_that_names_the_reference(h: Harness, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_signing_secret_is_a_failed_attempt_that_names_the_reference(
+    h: Harness, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("ACME_WEBHOOK_SECRET")
     service(h).add_endpoint(TENANT, "crm", receiver.url, "env:ACME_WEBHOOK_SECRET", ("campaign.paused",))
     h.admin.pause_campaign(TENANT, "spring", "paused by operator")

@@ -45,36 +45,57 @@ class XOAuthSink(SinkHandler):
 
 @pytest.fixture
 def provider() -> Iterator[OAuthProvider]:
-    with oauth_provider(client_id="123.apps.test", client_secret=ENV["APP_SECRET"],
-                        refresh_token=ENV["ANN_REFRESH"], username=USER) as p:  # fmt: skip
+    with oauth_provider(
+        client_id="123.apps.test",
+        client_secret=ENV["APP_SECRET"],
+        refresh_token=ENV["ANN_REFRESH"],
+        username=USER,
+    ) as p:
         yield p
 
 
 def client(provider: OAuthProvider) -> OAuthClient:
-    return OAuthClient(token_url=provider.token_url, client_id=provider.client_id,
-                       client_secret_ref="env:APP_SECRET", refresh_token_ref="env:ANN_REFRESH")  # fmt: skip
+    return OAuthClient(
+        token_url=provider.token_url,
+        client_id=provider.client_id,
+        client_secret_ref="env:APP_SECRET",
+        refresh_token_ref="env:ANN_REFRESH",
+    )
 
 
 def message(n: int) -> OutboundEmail:
     return OutboundEmail(
-        sender=Address(email=USER), recipient=Address(email=f"lead{n}@example-corp.com"), subject="Hello",
-        text="Hi", message_id=f"<m{n}@acme-mail.com>", account=None,
-    )  # fmt: skip
+        sender=Address(email=USER),
+        recipient=Address(email=f"lead{n}@example-corp.com"),
+        subject="Hello",
+        text="Hi",
+        message_id=f"<m{n}@acme-mail.com>",
+        account=None,
+    )
 
 
 def test_smtp_xoauth2_refreshes_a_refused_token_once_and_sends(provider: OAuthProvider) -> None:
     handler = XOAuthSink(provider)
     controller = start_sink(handler, auth_require_tls=False)
     try:
-        account = SmtpAccount(host="127.0.0.1", port=controller.port, tls=TlsMode.NONE, username=USER,
-                              auth=AuthMethod.XOAUTH2, oauth=client(provider))  # fmt: skip
+        account = SmtpAccount(
+            host="127.0.0.1",
+            port=controller.port,
+            tls=TlsMode.NONE,
+            username=USER,
+            auth=AuthMethod.XOAUTH2,
+            oauth=client(provider),
+        )
         mailer = IdentityMailer(ScriptedMailer(), ManualClock(), SecretResolver(env=ENV))
         mailer.send(message(1).model_copy(update={"account": account}))
         provider.revoke_all()  # the provider revokes the access token: the next login refreshes
         mailer.close()
         receipt = mailer.send(message(2).model_copy(update={"account": account}))
         assert receipt.transport == "smtp"
-        assert [m.recipients for m in handler.messages] == [["lead1@example-corp.com"], ["lead2@example-corp.com"]]
+        assert [m.recipients for m in handler.messages] == [
+            ["lead1@example-corp.com"],
+            ["lead2@example-corp.com"],
+        ]
         assert provider.issued == ["ya29.test-1", "ya29.test-2"]
         assert handler.auth_strings == [
             f"user={USER}\x01auth=Bearer ya29.test-1\x01\x01",  # accepted
@@ -87,7 +108,9 @@ def test_smtp_xoauth2_refreshes_a_refused_token_once_and_sends(provider: OAuthPr
 
 
 def test_a_refused_refresh_token_is_one_clear_error_without_the_secret(provider: OAuthProvider) -> None:
-    tokens = OAuthTokens(client(provider), SecretResolver(env={**ENV, "ANN_REFRESH": "revoked"}), ManualClock())
+    tokens = OAuthTokens(
+        client(provider), SecretResolver(env={**ENV, "ANN_REFRESH": "revoked"}), ManualClock()
+    )
     with pytest.raises(TokenError) as caught:
         tokens.token()
     assert "HTTP 400" in str(caught.value) and "revoked" not in str(caught.value)
@@ -95,9 +118,17 @@ def test_a_refused_refresh_token_is_one_clear_error_without_the_secret(provider:
 
 def test_imap_xoauth2_against_dovecot(provider: OAuthProvider, tmp_path: Path) -> None:
     with dovecot({"other@acme-mail.com": "x"}, introspect_port=provider.port) as imap:
-        imap.deliver("other@acme-mail.com", b"From: a@b.example\r\nSubject: x\r\n\r\nhello\r\n")  # creates the store
-        account = ImapAccount(host="127.0.0.1", port=imap.port, tls=TlsMode.NONE, username=USER,
-                              auth=AuthMethod.XOAUTH2, oauth=client(provider))  # fmt: skip
+        imap.deliver(
+            "other@acme-mail.com", b"From: a@b.example\r\nSubject: x\r\n\r\nhello\r\n"
+        )  # creates the store
+        account = ImapAccount(
+            host="127.0.0.1",
+            port=imap.port,
+            tls=TlsMode.NONE,
+            username=USER,
+            auth=AuthMethod.XOAUTH2,
+            oauth=client(provider),
+        )
         tokens = OAuthTokens(account.oauth, SecretResolver(env=ENV), ManualClock())  # type: ignore[arg-type]
         mailbox = ImapMailbox(account, SecretResolver(env=ENV), token=tokens.token, timeout=10)
         first = mailbox.fetch_new(None, 0)
@@ -106,7 +137,11 @@ def test_imap_xoauth2_against_dovecot(provider: OAuthProvider, tmp_path: Path) -
         again = mailbox.fetch_new(first.uidvalidity, 0)  # refused, refreshed once, read
         assert again.uidvalidity == first.uidvalidity
         assert provider.issued == ["ya29.test-1", "ya29.test-2"]
-        wrong = ImapMailbox(account.model_copy(update={"username": "nobody@acme-mail.com"}), SecretResolver(env=ENV),
-                            token=lambda refresh=False: "not-a-token", timeout=10)  # fmt: skip
+        wrong = ImapMailbox(
+            account.model_copy(update={"username": "nobody@acme-mail.com"}),
+            SecretResolver(env=ENV),
+            token=lambda refresh=False: "not-a-token",
+            timeout=10,
+        )
         with pytest.raises(MailboxError, match="login refused"):
             wrong.fetch_new(None, 0)

@@ -26,8 +26,12 @@ from outreach_core.domain.inbox import InboxCategory
 from outreach_core.domain.webhooks import EVENT_TYPES, DeliveryStatus
 
 console = Console()
-inbox_app = typer.Typer(help="The unified inbox: replies, auto-replies and bounces, categorised.", no_args_is_help=True)
-webhooks_app = typer.Typer(help="Webhooks out: signed event deliveries to a tenant's endpoints.", no_args_is_help=True)
+inbox_app = typer.Typer(
+    help="The unified inbox: replies, auto-replies and bounces, categorised.", no_args_is_help=True
+)
+webhooks_app = typer.Typer(
+    help="Webhooks out: signed event deliveries to a tenant's endpoints.", no_args_is_help=True
+)
 
 Ctx = typer.Context
 Tenant = Annotated[str, typer.Argument(help="tenant id")]
@@ -41,15 +45,25 @@ def _print_json(rows: Any) -> None:
 # --- identity connect ----------------------------------------------------------------------------
 
 
-def _oauth(provider: str | None, token_url: str | None, client_id: str | None,
-           client_secret_ref: str, refresh_token_ref: str | None) -> OAuthClient:  # fmt: skip
+def _oauth(
+    provider: str | None,
+    token_url: str | None,
+    client_id: str | None,
+    client_secret_ref: str,
+    refresh_token_ref: str | None,
+) -> OAuthClient:
     url = token_url or (OAUTH_TOKEN_URLS.get(provider or "") if provider else None)
     if not url:
-        raise ValueError(f"xoauth2: give --oauth-provider ({', '.join(OAUTH_TOKEN_URLS)}) or --oauth-token-url")
+        raise ValueError(
+            f"xoauth2: give --oauth-provider ({', '.join(OAUTH_TOKEN_URLS)}) or --oauth-token-url"
+        )
     if not client_id or not refresh_token_ref:
         raise ValueError("xoauth2: --oauth-client-id and --oauth-refresh-token-ref are needed")
     return OAuthClient(
-        token_url=url, client_id=client_id, client_secret_ref=client_secret_ref, refresh_token_ref=refresh_token_ref
+        token_url=url,
+        client_id=client_id,
+        client_secret_ref=client_secret_ref,
+        refresh_token_ref=refresh_token_ref,
     )
 
 
@@ -60,32 +74,60 @@ def identity_connect(
     identity_id: Annotated[str, typer.Argument(help="identity id")],
     smtp_host: Annotated[str | None, typer.Option(help="its own SMTP server (e.g. smtp.gmail.com)")] = None,
     smtp_port: Annotated[int, typer.Option(help="587 (STARTTLS) or 465 (implicit TLS)")] = 587,
-    smtp_tls: Annotated[TlsMode, typer.Option(help="starttls, implicit, or none (local test servers only)")] = TlsMode.STARTTLS,
-    imap_host: Annotated[str | None, typer.Option(help="the mailbox replies come to (e.g. imap.gmail.com)")] = None,
+    smtp_tls: Annotated[
+        TlsMode, typer.Option(help="starttls, implicit, or none (local test servers only)")
+    ] = TlsMode.STARTTLS,
+    imap_host: Annotated[
+        str | None, typer.Option(help="the mailbox replies come to (e.g. imap.gmail.com)")
+    ] = None,
     imap_port: Annotated[int, typer.Option(help="993 (implicit TLS) or 143 (STARTTLS)")] = 993,
-    imap_tls: Annotated[TlsMode, typer.Option(help="implicit, starttls, or none (local test servers only)")] = TlsMode.IMPLICIT,
-    imap_folder: Annotated[str, typer.Option(help="the folder read (never Sent, Drafts, Trash, Junk)")] = "INBOX",
+    imap_tls: Annotated[
+        TlsMode, typer.Option(help="implicit, starttls, or none (local test servers only)")
+    ] = TlsMode.IMPLICIT,
+    imap_folder: Annotated[
+        str, typer.Option(help="the folder read (never Sent, Drafts, Trash, Junk)")
+    ] = "INBOX",
     username: Annotated[str, typer.Option(help="login for both (usually the address)")] = "",
     secret_ref: Annotated[
-        str, typer.Option(help="the password's reference: env:VAR, file:/path or ssm:/name (never the password)")
+        str,
+        typer.Option(help="the password's reference: env:VAR, file:/path or ssm:/name (never the password)"),
     ] = "",
-    auth: Annotated[AuthMethod, typer.Option(help="password (an app password) or xoauth2")] = AuthMethod.PASSWORD,
+    auth: Annotated[
+        AuthMethod, typer.Option(help="password (an app password) or xoauth2")
+    ] = AuthMethod.PASSWORD,
     oauth_provider: Annotated[str | None, typer.Option(help="xoauth2: google or microsoft")] = None,
-    oauth_token_url: Annotated[str | None, typer.Option(help="xoauth2: the token endpoint (overrides the provider's)")] = None,
+    oauth_token_url: Annotated[
+        str | None, typer.Option(help="xoauth2: the token endpoint (overrides the provider's)")
+    ] = None,
     oauth_client_id: Annotated[str | None, typer.Option(help="xoauth2: the OAuth app's client id")] = None,
     oauth_client_secret_ref: Annotated[str, typer.Option(help="xoauth2: the client secret's reference")] = "",
-    oauth_refresh_token_ref: Annotated[str | None, typer.Option(help="xoauth2: the mailbox's refresh token's reference")] = None,
-    drop_smtp: Annotated[bool, typer.Option("--drop-smtp", help="send through the default mailer again")] = False,
+    oauth_refresh_token_ref: Annotated[
+        str | None, typer.Option(help="xoauth2: the mailbox's refresh token's reference")
+    ] = None,
+    drop_smtp: Annotated[
+        bool, typer.Option("--drop-smtp", help="send through the default mailer again")
+    ] = False,
     drop_imap: Annotated[bool, typer.Option("--drop-imap", help="stop reading its mailbox")] = False,
 ) -> None:
-    """Connect an identity's own mailbox: send through its SMTP account, read replies and bounces from IMAP."""
+    """Connect an identity's own mailbox: send through its SMTP account, read replies and bounces (IMAP)."""
     with _guarded("identity connect"):
         oauth = (
-            _oauth(oauth_provider, oauth_token_url, oauth_client_id, oauth_client_secret_ref, oauth_refresh_token_ref)
+            _oauth(
+                oauth_provider,
+                oauth_token_url,
+                oauth_client_id,
+                oauth_client_secret_ref,
+                oauth_refresh_token_ref,
+            )
             if auth is AuthMethod.XOAUTH2
             else None
         )
-        common: dict[str, Any] = {"username": username, "secret_ref": secret_ref, "auth": auth, "oauth": oauth}
+        common: dict[str, Any] = {
+            "username": username,
+            "secret_ref": secret_ref,
+            "auth": auth,
+            "oauth": oauth,
+        }
         smtp = SmtpAccount(host=smtp_host, port=smtp_port, tls=smtp_tls, **common) if smtp_host else None
         imap = (
             ImapAccount(host=imap_host, port=imap_port, tls=imap_tls, folder=imap_folder, **common)
@@ -96,8 +138,16 @@ def identity_connect(
         identity = admin.connect_identity(
             tenant_id, identity_id, smtp=smtp, imap=imap, drop_smtp=drop_smtp, drop_imap=drop_imap
         )
-    parts = [f"sends via {identity.smtp.host}:{identity.smtp.port}" if identity.smtp else "sends via the default mailer"]
-    parts.append(f"reads {identity.imap.folder} at {identity.imap.host}:{identity.imap.port}" if identity.imap else "no mailbox read")
+    parts = [
+        f"sends via {identity.smtp.host}:{identity.smtp.port}"
+        if identity.smtp
+        else "sends via the default mailer"
+    ]
+    parts.append(
+        f"reads {identity.imap.folder} at {identity.imap.host}:{identity.imap.port}"
+        if identity.imap
+        else "no mailbox read"
+    )
     console.print(f"identity {tenant_id}/{identity_id}: " + "; ".join(parts), markup=False)
 
 
@@ -133,16 +183,27 @@ def inbox_list(
 ) -> None:
     """Replies, auto-replies and bounces, newest first."""
     known_tenant(ctx.obj, tenant_id)
-    rows = app_for(ctx.obj).services.inbox().list(
-        tenant_id, campaign_id=campaign, category=category, unhandled=unhandled, limit=limit
+    rows = (
+        app_for(ctx.obj)
+        .services.inbox()
+        .list(tenant_id, campaign_id=campaign, category=category, unhandled=unhandled, limit=limit)
     )
     if as_json:
         _print_json([_inbox_row(m) for m in rows])
         return
-    table = Table("id", "received", "category", "handled", "campaign", "from", "subject", title=f"Inbox: {tenant_id}")
+    table = Table(
+        "id", "received", "category", "handled", "campaign", "from", "subject", title=f"Inbox: {tenant_id}"
+    )
     for m in rows:
-        table.add_row(m.id, f"{m.received_at:%Y-%m-%d %H:%M}", m.category.value, "yes" if m.handled else "no",
-                      m.campaign_id or "-", m.sender, m.subject)  # fmt: skip
+        table.add_row(
+            m.id,
+            f"{m.received_at:%Y-%m-%d %H:%M}",
+            m.category.value,
+            "yes" if m.handled else "no",
+            m.campaign_id or "-",
+            m.sender,
+            m.subject,
+        )
     console.print(table)
 
 
@@ -163,14 +224,29 @@ def inbox_show(
     if message.payload_ref:
         try:
             raw = application.adapters.archive().get(message.payload_ref)
-            text = parse_inbound(raw, received_at=message.received_at).text or new_text(raw.decode("utf-8", "replace"))
+            text = parse_inbound(raw, received_at=message.received_at).text or new_text(
+                raw.decode("utf-8", "replace")
+            )
         except (KeyError, InboundMailError, ValueError):
             text = "(the archived message is no longer there)"
     row = {**_inbox_row(message), "text": text}
     if as_json:
         _print_json(row)
         return
-    for key in ("id", "received_at", "from", "subject", "category", "reason", "by", "handled", "campaign", "lead", "return_date", "source"):
+    for key in (
+        "id",
+        "received_at",
+        "from",
+        "subject",
+        "category",
+        "reason",
+        "by",
+        "handled",
+        "campaign",
+        "lead",
+        "return_date",
+        "source",
+    ):
         console.print(f"{key:12s} {row[key] if row[key] is not None else '-'}", markup=False, highlight=False)
     console.print("")
     console.print(text or "(no text)", markup=False, highlight=False)
@@ -193,8 +269,10 @@ def inbox_categorise(
         except ValueError:
             fail(f"inbox categorise: --return-date {return_date!r}: not a date (YYYY-MM-DD)")
     with _guarded("inbox categorise"):
-        message, effect = app_for(ctx.obj).services.inbox().categorise(
-            tenant_id, message_id, category, "operator", return_date=back, reason=reason
+        message, effect = (
+            app_for(ctx.obj)
+            .services.inbox()
+            .categorise(tenant_id, message_id, category, "operator", return_date=back, reason=reason)
         )
     console.print(f"{message.id}: {message.category.value}; {effect}", markup=False)
 
@@ -225,14 +303,17 @@ def inbox_poll(
         known_tenant(ctx.obj, tenant)
     application = app_for(ctx.obj)
     report = imap_poller(application).poll_all(tenant)
-    figures = {k: getattr(report, k) for k in ("mailboxes", "fetched", "replies", "bounces", "ignored", "errors")}
+    figures = {
+        k: getattr(report, k) for k in ("mailboxes", "fetched", "replies", "bounces", "ignored", "errors")
+    }
     if as_json:
         _print_json(figures)
     else:
         console.print(
             f"mailboxes {report.mailboxes} · read {report.fetched} · replies {report.replies} · "
-            f"bounces {report.bounces} · ignored {report.ignored}", markup=False
-        )  # fmt: skip
+            f"bounces {report.bounces} · ignored {report.ignored}",
+            markup=False,
+        )
         for error in report.errors:
             console.print(f"error: {error}", markup=False)
     if report.errors:
@@ -248,8 +329,12 @@ def webhooks_add(
     tenant_id: Tenant,
     endpoint_id: Annotated[str, typer.Argument(help="a name for the endpoint (e.g. crm)")],
     url: Annotated[str, typer.Option(help="where events are POSTed (https)")],
-    secret_ref: Annotated[str, typer.Option(help="the signing secret's reference: env:VAR, file:/path or ssm:/name")],
-    event: Annotated[list[str] | None, typer.Option(help=f"event type (repeat; none = all): {', '.join(EVENT_TYPES)}")] = None,
+    secret_ref: Annotated[
+        str, typer.Option(help="the signing secret's reference: env:VAR, file:/path or ssm:/name")
+    ],
+    event: Annotated[
+        list[str] | None, typer.Option(help=f"event type (repeat; none = all): {', '.join(EVENT_TYPES)}")
+    ] = None,
 ) -> None:
     """Send a tenant's events to a URL, signed with HMAC-SHA256 over timestamp + body."""
     with _guarded("webhooks add"):
@@ -259,7 +344,9 @@ def webhooks_add(
 
 
 @webhooks_app.command("remove")
-def webhooks_remove(ctx: Ctx, tenant_id: Tenant, endpoint_id: Annotated[str, typer.Argument(help="endpoint id")]) -> None:
+def webhooks_remove(
+    ctx: Ctx, tenant_id: Tenant, endpoint_id: Annotated[str, typer.Argument(help="endpoint id")]
+) -> None:
     """Stop sending to an endpoint (its pending deliveries are dead-lettered as they come up)."""
     with _guarded("webhooks remove"):
         _webhooks(ctx).remove_endpoint(tenant_id, endpoint_id)
@@ -271,8 +358,16 @@ def webhooks_endpoints(ctx: Ctx, tenant_id: Tenant, as_json: AsJson = False) -> 
     """A tenant's endpoints and the events each takes."""
     with _guarded("webhooks endpoints"):
         rows = _webhooks(ctx).endpoints(tenant_id)
-    data = [{"id": e.id, "url": e.url, "events": list(e.events) or ["all"], "secret_ref": e.secret_ref,
-             "enabled": e.enabled} for e in rows]  # fmt: skip
+    data = [
+        {
+            "id": e.id,
+            "url": e.url,
+            "events": list(e.events) or ["all"],
+            "secret_ref": e.secret_ref,
+            "enabled": e.enabled,
+        }
+        for e in rows
+    ]
     if as_json:
         _print_json(data)
         return
@@ -295,24 +390,49 @@ def webhooks_list(
         rows = _webhooks(ctx).deliveries(tenant_id, status, limit)
     data = [
         {
-            "id": d.id, "endpoint": d.endpoint_id, "event": d.event_type, "event_id": d.event_id,
-            "status": d.status.value, "attempts": len(d.attempts), "redeliveries": d.redeliveries,
-            "last_status": d.last.status_code if d.last else None, "last_detail": d.last.detail if d.last else "",
-            "created_at": d.created_at.isoformat(), "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
+            "id": d.id,
+            "endpoint": d.endpoint_id,
+            "event": d.event_type,
+            "event_id": d.event_id,
+            "status": d.status.value,
+            "attempts": len(d.attempts),
+            "redeliveries": d.redeliveries,
+            "last_status": d.last.status_code if d.last else None,
+            "last_detail": d.last.detail if d.last else "",
+            "created_at": d.created_at.isoformat(),
+            "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
             "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
-            "history": [{"attempt": a.number, "at": a.at.isoformat(), "status": a.status_code, "detail": a.detail}
-                        for a in d.attempts],
+            "history": [
+                {"attempt": a.number, "at": a.at.isoformat(), "status": a.status_code, "detail": a.detail}
+                for a in d.attempts
+            ],
         }
         for d in rows
-    ]  # fmt: skip
+    ]
     if as_json:
         _print_json(data)
         return
-    table = Table("delivery", "endpoint", "event", "status", "attempts", "last", "redelivered", title=f"Webhook deliveries: {tenant_id}")
+    table = Table(
+        "delivery",
+        "endpoint",
+        "event",
+        "status",
+        "attempts",
+        "last",
+        "redelivered",
+        title=f"Webhook deliveries: {tenant_id}",
+    )
     for row in data:
         last = f"{row['last_status']} {row['last_detail']}".strip() if row["last_status"] is not None else "-"
-        table.add_row(row["id"], row["endpoint"], row["event"], row["status"], str(row["attempts"]), last,
-                      str(row["redeliveries"]))  # fmt: skip
+        table.add_row(
+            row["id"],
+            row["endpoint"],
+            row["event"],
+            row["status"],
+            str(row["attempts"]),
+            last,
+            str(row["redeliveries"]),
+        )
     console.print(table)
 
 
@@ -323,7 +443,7 @@ def webhooks_redeliver(
     delivery_id: Annotated[list[str] | None, typer.Option("--id", help="redeliver these (repeat)")] = None,
     dead: Annotated[bool, typer.Option("--dead", help="redeliver every dead-lettered delivery")] = False,
 ) -> None:
-    """Send deliveries again: same delivery id (receivers recognise the repeat), fresh timestamp and signature."""
+    """Send deliveries again: the same delivery id (a receiver knows the repeat), freshly signed."""
     if not delivery_id and not dead:
         fail("webhooks redeliver: name deliveries with --id, or pass --dead")
     with _guarded("webhooks redeliver"):

@@ -117,7 +117,9 @@ class MailAccount(BaseModel):
     @model_validator(mode="after")
     def _auth_complete(self) -> MailAccount:
         if self.auth is AuthMethod.XOAUTH2 and (self.oauth is None or not self.username):
-            raise ValueError("XOAUTH2 needs a username and an OAuth client (token URL, client id, refresh token)")
+            raise ValueError(
+                "XOAUTH2 needs a username and an OAuth client (token URL, client id, refresh token)"
+            )
         if self.auth is AuthMethod.PASSWORD and self.secret_ref and not self.username:
             raise ValueError("a password reference needs a username")
         return self
@@ -148,6 +150,6 @@ class ImapAccount(MailAccount):
     @field_validator("folder")
     @classmethod
     def _folder(cls, value: str) -> str:
-        if any(c in value for c in "\r\n\x00\"*%"):
+        if any(c in value for c in '\r\n\x00"*%'):
             raise ValueError("folder: not a mailbox name")
         return value

@@ -40,7 +40,9 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"v1={mac.hexdigest()}"
 
 
-def verify(secret: str, timestamp: int, body: bytes, header: str, *, now: int, tolerance_s: int = 300) -> bool:
+def verify(
+    secret: str, timestamp: int, body: bytes, header: str, *, now: int, tolerance_s: int = 300
+) -> bool:
     """What a receiver does: the signature matches and the timestamp is recent (no replays)."""
     if abs(now - timestamp) > tolerance_s:
         return False

@@ -38,8 +38,10 @@ _NOT_INTERESTED = re.compile(
     _I,
 )
 _INTERESTED = re.compile(
-    r"\binterest(?:ed|ing)\b|\bcan we (?:talk|chat|meet|speak|set up|schedule|discuss)\b|\b(?:let'?s|happy to|glad to|would love to|keen to|open to) (?:talk|chat|connect|"
-    r"meet|speak|hop on|jump on|learn more|discuss|see)\b|\b(?:book|schedule|set up|arrange) (?:a |some )?"
+    r"\binterest(?:ed|ing)\b|\bcan we (?:talk|chat|meet|speak|set up|schedule|discuss)\b"
+    r"|\b(?:let'?s|happy to|glad to|would love to|keen to|open to) "
+    r"(?:talk|chat|connect|meet|speak|hop on|jump on|learn more|discuss|see)\b"
+    r"|\b(?:book|schedule|set up|arrange) (?:a |some )?"
     r"(?:call|meeting|time|demo|chat)\b|\bsend (?:me|us|over) (?:more|some|the|a)\b|\bsounds (?:good|great|"
     r"interesting)\b|\bcan you send\b|\bwhat (?:is|are) (?:the|your) (?:price|pricing|cost|rates?)\b"
     r"|\bhow much\b|\btell me more\b|\bwhen (?:are you|can we|would you be) (?:free|available)\b"

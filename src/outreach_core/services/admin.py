@@ -259,10 +259,13 @@ class AdminService:
             raise ValueError("nothing to change: give SMTP or IMAP settings, or --drop-smtp / --drop-imap")
         updated = self.records.replace(identity.model_copy(update=update))
         self._audit(
-            tenant_id, "identity.connect", identity_id, "",
+            tenant_id,
+            "identity.connect",
+            identity_id,
+            "",
             smtp=f"{updated.smtp.host}:{updated.smtp.port} {updated.smtp.username}" if updated.smtp else "-",
             imap=f"{updated.imap.host}:{updated.imap.port} {updated.imap.username}" if updated.imap else "-",
-        )  # fmt: skip
+        )
         return updated
 
     def identities(self, tenant_id: str) -> list[SenderIdentity]:

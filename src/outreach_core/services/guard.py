@@ -32,10 +32,10 @@ from outreach_core.policies.config import TenantPolicy
 from outreach_core.policies.providers import Provider
 from outreach_core.ports import Alert, Clock, ConditionFailed, Delete, Notifier, Put
 from outreach_core.records import Records, stamp
-from outreach_core.services.webhooks import WebhookService, announce
 from outreach_core.services.admin import AdminService
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.limiter import POLICY, SendLimiter
+from outreach_core.services.webhooks import WebhookService, announce
 
 log = structlog.get_logger(__name__)
 

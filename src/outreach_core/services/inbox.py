@@ -22,7 +22,7 @@ from outreach_core.domain.jobs import JobStatus, MessageJob
 from outreach_core.domain.models import Campaign, CampaignStatus, Lead, LeadStatus
 from outreach_core.domain.suppression import SuppressionReason
 from outreach_core.policies.inbox import categorise, effect_of
-from outreach_core.ports import ConditionFailed, Clock
+from outreach_core.ports import Clock, ConditionFailed
 from outreach_core.records import NotFoundError, Records, Timer, TimerKind, stamp
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.sequence import pending_timers, postpone_steps
@@ -219,9 +219,17 @@ class InboxService:
             )
         )
         self.audit.record(
-            tenant_id, now, actor, "inbox.categorise", message_id, reason or "",
-            before=message.category.value, after=category.value, effect=done, lead=message.lead_id,
-        )  # fmt: skip
+            tenant_id,
+            now,
+            actor,
+            "inbox.categorise",
+            message_id,
+            reason or "",
+            before=message.category.value,
+            after=category.value,
+            effect=done,
+            lead=message.lead_id,
+        )
         if category is InboxCategory.INTERESTED and message.category is not InboxCategory.INTERESTED:
             self._publish("lead.interested", updated, updated.lead_id)
         return updated, done
@@ -241,9 +249,13 @@ class InboxService:
             return "no lead (erased, or not one of ours)"
         if after is InboxEffect.SUPPRESS:
             self.suppression.suppress(
-                message.tenant_id, lead.email, SuppressionReason.UNSUBSCRIBE,
-                source=f"inbox:{message.id}", at=now, actor=actor,
-            )  # fmt: skip
+                message.tenant_id,
+                lead.email,
+                SuppressionReason.UNSUBSCRIBE,
+                source=f"inbox:{message.id}",
+                at=now,
+                actor=actor,
+            )
             self.suppression.cancel_open_jobs(message.tenant_id, lead.id, STOPPED_BY_REPLY, now)
             return "suppressed"
         if after is InboxEffect.STOP:
@@ -252,11 +264,16 @@ class InboxService:
             cancelled = self.suppression.cancel_open_jobs(message.tenant_id, lead.id, STOPPED_BY_REPLY, now)
             return f"sequence stopped ({cancelled} open job(s) cancelled)"
         if lead.status not in (LeadStatus.ACTIVE, LeadStatus.REPLIED):
-            return f"nothing: the lead is {lead.status.value} (suppression is lifted with `outreach suppress remove`)"
+            return (
+                f"nothing: the lead is {lead.status.value} (`outreach suppress remove` lifts a suppression)"
+            )
         resume_at = max(until or now, now)
         reopened = self._resume(lead, resume_at) if lead.status is LeadStatus.REPLIED else 0
         moved = postpone_steps(self.records, message.tenant_id, lead.id, resume_at)
-        return f"sequence goes on from {resume_at:%Y-%m-%d %H:%M} ({reopened} job(s) reopened, {moved} step(s) moved)"
+        return (
+            f"sequence goes on from {resume_at:%Y-%m-%d %H:%M} "
+            f"({reopened} job(s) reopened, {moved} step(s) moved)"
+        )
 
     def _resume(self, lead: Lead, at: datetime) -> int:
         """A reply stopped this lead's sequence and a person says it should not have: pick it up again."""
@@ -269,10 +286,17 @@ class InboxService:
         for job in jobs:
             if job.status is JobStatus.CANCELLED and job.status_reason == STOPPED_BY_REPLY:
                 wake = Timer(
-                    tenant_id=job.tenant_id, at=at, kind=TimerKind.WAKE, job_id=job.job_id,
-                    campaign_id=job.campaign_id, lead_id=job.lead_id, step=job.step,
-                )  # fmt: skip
-                self.records.save_job(job.moved(JobStatus.PLANNED, at, "re-categorised"), self.records.timer_put(wake))
+                    tenant_id=job.tenant_id,
+                    at=at,
+                    kind=TimerKind.WAKE,
+                    job_id=job.job_id,
+                    campaign_id=job.campaign_id,
+                    lead_id=job.lead_id,
+                    step=job.step,
+                )
+                self.records.save_job(
+                    job.moved(JobStatus.PLANNED, at, "re-categorised"), self.records.timer_put(wake)
+                )
                 reopened.add(job.campaign_id)
         by_campaign: dict[str, list[MessageJob]] = {}
         for job in jobs:
@@ -290,4 +314,3 @@ class InboxService:
             for timer in pending_timers(campaign, [fresh], mine, at):
                 self.records.store.write(self.records.timer_put(timer))
         return sum(1 for j in jobs if j.status is JobStatus.CANCELLED and j.status_reason == STOPPED_BY_REPLY)
-

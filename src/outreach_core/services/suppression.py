@@ -117,7 +117,9 @@ class SuppressionService:
         if entries and reason in _WEBHOOK_EVENT:
             self._announce(tenant_id, email, reason, source, at)
 
-    def _announce(self, tenant_id: str, email: str, reason: SuppressionReason, source: str, at: datetime) -> None:
+    def _announce(
+        self, tenant_id: str, email: str, reason: SuppressionReason, source: str, at: datetime
+    ) -> None:
         if self.webhooks is None or tenant_id == GLOBAL:
             return
         lead_id = lead_id_for(tenant_id, email)

@@ -76,7 +76,8 @@ class DeliveryResult:
 
 def retry_after(config: WebhookConfig, attempts: int) -> timedelta:
     """30 s, 2 min, 8 min, then every 15 min: exponential, capped at the queue's longest delay."""
-    return min(config.max_retry, config.first_retry * (4 ** max(0, attempts - 1)))
+    wait: timedelta = config.first_retry * (4 ** max(0, attempts - 1))
+    return min(config.max_retry, wait)
 
 
 class WebhookService:
@@ -113,9 +114,14 @@ class WebhookService:
         )
         created = self.records.create(endpoint)
         self.audit.record(
-            tenant_id, self.clock.now(), "operator", "webhook.add", endpoint_id, url.split("?", 1)[0],
+            tenant_id,
+            self.clock.now(),
+            "operator",
+            "webhook.add",
+            endpoint_id,
+            url.split("?", 1)[0],
             events=",".join(events) or "all",
-        )  # fmt: skip
+        )
         return created
 
     def remove_endpoint(self, tenant_id: str, endpoint_id: str) -> None:
@@ -166,7 +172,9 @@ class WebhookService:
                 next_attempt_at=now,
             )
             try:
-                self.records.store.write(self._claim(tenant_id, event_id, endpoint.id), self.records.create_op(delivery))
+                self.records.store.write(
+                    self._claim(tenant_id, event_id, endpoint.id), self.records.create_op(delivery)
+                )
             except ConditionFailed:
                 continue  # this event already went to this endpoint
             self._enqueue(delivery, 0)
@@ -202,13 +210,17 @@ class WebhookService:
         number = len(delivery.attempts) + 1
         now = self.clock.now()
         if endpoint is None or not endpoint.enabled:
-            return self._record(delivery, Attempt(number=number, at=now, status_code=0, detail="endpoint removed"), final=True)
+            return self._record(
+                delivery, Attempt(number=number, at=now, status_code=0, detail="endpoint removed"), final=True
+            )
         body = delivery.body.encode()
         timestamp = int(now.timestamp())
         try:
             secret = self.secrets.resolve(endpoint.secret_ref)
         except SecretUnavailable as exc:
-            return self._record(delivery, Attempt(number=number, at=now, status_code=0, detail=str(exc)[:200]))
+            return self._record(
+                delivery, Attempt(number=number, at=now, status_code=0, detail=str(exc)[:200])
+            )
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "outreach-webhooks/1",
@@ -220,16 +232,22 @@ class WebhookService:
         }
         answer = self.transport.post(endpoint.url, body, headers)
         detail = redact_addresses(answer.detail)[:200]
-        return self._record(delivery, Attempt(number=number, at=now, status_code=answer.status, detail=detail))
+        return self._record(
+            delivery, Attempt(number=number, at=now, status_code=answer.status, detail=detail)
+        )
 
     def _record(self, delivery: WebhookDelivery, attempt: Attempt, *, final: bool = False) -> DeliveryResult:
         attempts = (*delivery.attempts, attempt)[-MAX_LOGGED_ATTEMPTS:]
         tries = attempt.number - delivery.round_start  # this round's attempts (a redelivery starts one)
         if 200 <= attempt.status_code < 300:
             done = delivery.model_copy(
-                update={"status": DeliveryStatus.DELIVERED, "attempts": attempts, "delivered_at": attempt.at,
-                        "next_attempt_at": None}
-            )  # fmt: skip
+                update={
+                    "status": DeliveryStatus.DELIVERED,
+                    "attempts": attempts,
+                    "delivered_at": attempt.at,
+                    "next_attempt_at": None,
+                }
+            )
             self.records.replace(done)
             log.info("webhook.delivered", delivery_id=delivery.id, attempt=attempt.number)
             return DeliveryResult("delivered", delivery.id, attempt.status_code)
@@ -245,7 +263,12 @@ class WebhookService:
         pending = delivery.model_copy(update={"attempts": attempts, "next_attempt_at": attempt.at + wait})
         self.records.replace(pending)
         self._enqueue(pending, int(wait.total_seconds()))
-        log.info("webhook.retrying", delivery_id=delivery.id, status=attempt.status_code, wait_s=wait.total_seconds())
+        log.info(
+            "webhook.retrying",
+            delivery_id=delivery.id,
+            status=attempt.status_code,
+            wait_s=wait.total_seconds(),
+        )
         return DeliveryResult("retrying", delivery.id, attempt.status_code, attempt.detail)
 
     # --- the delivery log ----------------------------------------------------------------------------
