@@ -263,7 +263,9 @@ class InboxService:
                 self.records.replace(lead.model_copy(update={"status": LeadStatus.REPLIED}))
             cancelled = self.suppression.cancel_open_jobs(message.tenant_id, lead.id, STOPPED_BY_REPLY, now)
             return f"sequence stopped ({cancelled} open job(s) cancelled)"
-        if lead.status not in (LeadStatus.ACTIVE, LeadStatus.REPLIED):
+        if lead.status not in (LeadStatus.ACTIVE, LeadStatus.REPLIED) or self.records.suppression_for(
+            message.tenant_id, lead.email
+        ):
             return (
                 f"nothing: the lead is {lead.status.value} (`outreach suppress remove` lifts a suppression)"
             )

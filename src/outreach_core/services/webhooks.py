@@ -76,7 +76,7 @@ class DeliveryResult:
 
 def retry_after(config: WebhookConfig, attempts: int) -> timedelta:
     """30 s, 2 min, 8 min, then every 15 min: exponential, capped at the queue's longest delay."""
-    wait: timedelta = config.first_retry * (4 ** max(0, attempts - 1))
+    wait: timedelta = config.first_retry * (4 ** min(max(0, attempts - 1), 12))  # no overflow at 22+
     return min(config.max_retry, wait)
 
 
