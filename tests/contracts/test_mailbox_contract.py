@@ -38,7 +38,8 @@ def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
 
 
 def message(n: int) -> bytes:
-    return f"From: a{n}@example.com\r\nSubject: m{n}\r\nMessage-ID: <m{n}@example.com>\r\n\r\nbody {n}\r\n".encode()
+    headers = f"From: a{n}@example.com\r\nSubject: m{n}\r\nMessage-ID: <m{n}@example.com>\r\n"
+    return f"{headers}\r\nbody {n}\r\n".encode()
 
 
 def test_new_messages_in_order_in_batches_then_nothing(subject: Subject) -> None:

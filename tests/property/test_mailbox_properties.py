@@ -60,15 +60,20 @@ def message(h: Harness, kind: str, n: int) -> bytes:
             "From: MAILER-DAEMON@mx.example-corp.com\r\nSubject: Undelivered Mail Returned to Sender\r\n"
             f"Message-ID: <dsn-{n}@mx>\r\nMIME-Version: 1.0\r\n"
             'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
-            "--b\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n"
-            f"Reporting-MTA: dns; mx\r\n\r\nFinal-Recipient: rfc822; {LEADS[n]}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-            "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            "--b\r\nContent-Type: text/plain\r\n\r\nfailed\r\n"
+            "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+            f"Reporting-MTA: dns; mx\r\n\r\nFinal-Recipient: rfc822; {LEADS[n]}\r\n"
+            "Action: failed\r\nStatus: 5.1.1\r\n"
+            "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n"
+            "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
             f"Message-ID: {job.rfc_message_id}\r\n\r\n--b--\r\n"
         ).encode()
     sender = "rep0@acme-mail.com" if kind == "own" else LEADS[n]
     return (
-        f"From: <{sender}>\r\nTo: rep0@acme-mail.com\r\nSubject: Re: Hello\r\nDate: Mon, 05 Jan 2026 10:00:00 +0000\r\n"
-        f"Message-ID: <{kind}-{n}@example-corp.com>\r\nIn-Reply-To: {job.rfc_message_id}\r\n\r\n{TEXTS[n]}\r\n"
+        f"From: <{sender}>\r\nTo: rep0@acme-mail.com\r\nSubject: Re: Hello\r\n"
+        "Date: Mon, 05 Jan 2026 10:00:00 +0000\r\n"
+        f"Message-ID: <{kind}-{n}@example-corp.com>\r\nIn-Reply-To: {job.rfc_message_id}\r\n"
+        f"\r\n{TEXTS[n]}\r\n"
     ).encode()
 
 
