@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from outreach_core.domain.accounts import AuthMethod, ImapAccount, TlsMode
-from outreach_core.ports import SecretSource, SecretUnavailable
+from outreach_core.ports import Clock, SecretSource, SecretUnavailable
 
 IAM_ACTIONS: frozenset[str] = frozenset()  # IMAP is not AWS; the secrets it needs come through SSM
 _REFUSED_FOLDERS = (b"\\Sent", b"\\Drafts", b"\\Trash", b"\\Junk", b"\\All")
@@ -128,3 +128,25 @@ class ImapMailbox:
                     f"folder {name!r} is the mailbox's {b','.join(flags).decode(errors='replace')} folder: "
                     "only incoming mail is read (use INBOX)"
                 )
+
+
+class ImapMailboxes:
+    """ImapAccount -> ImapMailbox, with the secrets (and, for XOAUTH2, an access-token cache per
+    account) the poller's mailboxes share."""
+
+    def __init__(self, secrets: SecretSource, clock: Clock, timeout: float = 30.0) -> None:
+        self.secrets = secrets
+        self.clock = clock
+        self.timeout = timeout
+        self._tokens: dict[str, Callable[..., str]] = {}
+
+    def __call__(self, account: ImapAccount) -> ImapMailbox:
+        token = None
+        if account.auth is AuthMethod.XOAUTH2 and account.oauth is not None:
+            from adapters.oauth_tokens import OAuthTokens
+
+            key = f"{account.key}:{','.join(account.refs)}"
+            if key not in self._tokens:
+                self._tokens[key] = OAuthTokens(account.oauth, self.secrets, self.clock).token
+            token = self._tokens[key]
+        return ImapMailbox(account, self.secrets, token=token, timeout=self.timeout)

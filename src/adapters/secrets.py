@@ -68,19 +68,3 @@ class SecretResolver:
         if not value:
             raise SecretUnavailable(f"{ref}: the file is empty")
         return value
-
-
-class SsmSecrets:
-    """name -> value through SSM Parameter Store (SecureString, decrypted), each cached for its TTL."""
-
-    def __init__(self, client: object, clock: object) -> None:
-        self.client = client
-        self.clock = clock
-        self._params: dict[str, Callable[[], str]] = {}
-
-    def __call__(self, name: str) -> str:
-        from adapters.aws.ssm_parameter import SsmParameter
-
-        if name not in self._params:
-            self._params[name] = SsmParameter(self.client, name, self.clock)  # type: ignore[arg-type]
-        return self._params[name]()

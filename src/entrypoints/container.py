@@ -21,7 +21,9 @@ from adapters.aws.failover import FailoverMailer
 from adapters.aws.s3_archive import S3Archive
 from adapters.aws.s3_objects import S3ObjectReader
 from adapters.aws.ses_mailer import SesMailer
+from adapters.aws.sqs_outbox import SqsOutbox
 from adapters.aws.sqs_queue import SqsJobQueue
+from adapters.aws.ssm_parameter import SsmSecrets
 from adapters.clock import SystemClock
 from adapters.dns_mx import (
     DnsMxResolver,
@@ -32,9 +34,10 @@ from adapters.dns_mx import (
 )
 from adapters.feedback_ingest import EventIngestor
 from adapters.filesystem_archive import FilesystemArchive
+from adapters.imap_mailbox import ImapMailboxes  # imapclient itself is imported on first read
 from adapters.log_notifier import LogNotifier
 from adapters.mail_routing import IdentityMailer
-from adapters.secrets import SecretResolver, SsmSecrets
+from adapters.secrets import SecretResolver
 from adapters.simulated_ses import SimulatedSesMailer, SimulatorProfile
 from adapters.smtp_mailer import SmtpMailer
 from adapters.sqlite_queue import SqliteJobQueue
@@ -42,10 +45,9 @@ from adapters.sqlite_store import SqliteStateStore
 from adapters.webhook_http import HttpWebhookTransport
 from entrypoints.observability import aws_metrics, aws_notifier, local_metrics, local_notifier
 from entrypoints.settings import Settings
-from outreach_core.domain.accounts import AuthMethod, ImapAccount
 from outreach_core.policies.config import AccountLimits, SendingPolicy
 from outreach_core.policies.domain_health import Expectations
-from outreach_core.ports import Clock, DomainInspector, JobQueue, SecretSource, WebhookTransport
+from outreach_core.ports import Clock, DomainInspector, MessageSink, SecretSource, WebhookTransport
 from outreach_core.records import Records
 from outreach_core.services.admin import AdminService
 from outreach_core.services.audit_log import AuditLog
@@ -65,7 +67,7 @@ from outreach_core.services.status import StatusService
 from outreach_core.services.suppression import SuppressionService
 from outreach_core.services.uncertain import UncertainJobs
 from outreach_core.services.unsubscribe import UnsubscribeService
-from outreach_core.services.webhooks import WebhookConfig, WebhookService
+from outreach_core.services.webhooks import WebhookConfig, WebhookPublisher, WebhookService
 from outreach_core.telemetry import MeteredMailProvider
 
 EVENT_QUEUE_MAX_DELAY_S = 7 * 24 * 3600  # the local event channel stands in for SNS: it may hold events long
@@ -98,24 +100,6 @@ def _mail_from(settings: Settings) -> MailFrom:
     if _through_ses(settings):
         return MailFrom(f"{settings.mail_from_subdomain or 'bounce-' + settings.aws_region}.{{domain}}")
     return MailFrom("{domain}")
-
-
-def _mailbox_factory(secrets: SecretSource, clock: Clock, timeout: float) -> Callable[[ImapAccount], Any]:
-    """ImapAccount -> a mailbox reader. imapclient is loaded here, on first use: only the IMAP poller
-    (and `outreach run`) ever builds one, so no other Lambda function imports it."""
-
-    def build(account: ImapAccount) -> Any:
-        from adapters.imap_mailbox import ImapMailbox
-        from adapters.oauth_tokens import OAuthTokens
-
-        tokens = (
-            OAuthTokens(account.oauth, secrets, clock)
-            if account.auth is AuthMethod.XOAUTH2 and account.oauth is not None
-            else None
-        )
-        return ImapMailbox(account, secrets, token=tokens.token if tokens else None, timeout=timeout)
-
-    return build
 
 
 class LocalAdapters(containers.DeclarativeContainer):
@@ -173,10 +157,7 @@ class LocalAdapters(containers.DeclarativeContainer):
     )
     webhook_transport = providers.Singleton(HttpWebhookTransport, timeout=settings.provided.webhook_timeout_s)
     mailbox_for = providers.Singleton(
-        _mailbox_factory,
-        secrets,
-        clock,
-        settings.provided.imap_timeout_s,
+        ImapMailboxes, secrets=secrets, clock=clock, timeout=settings.provided.imap_timeout_s
     )
     archive = providers.Singleton(FilesystemArchive, root=settings.provided.archive_root)
     log_notifier = providers.Singleton(LogNotifier)  # the log channel (its `sent` list shows what went out)
@@ -197,10 +178,19 @@ class LocalAdapters(containers.DeclarativeContainer):
     inbound_reader: providers.Provider[None] = providers.Object(None)
 
 
+def _publisher(
+    records: Records, clock: Clock, queue: Callable[[], MessageSink], settings: Settings
+) -> WebhookPublisher | None:
+    """None on AWS without a webhook queue (webhooks off in Terraform): nothing is published."""
+    if settings.backend == "aws" and not settings.webhook_queue_url:
+        return None
+    return WebhookPublisher(records, clock, queue())
+
+
 def _webhooks(
     records: Records,
     clock: Clock,
-    queue: Callable[[], JobQueue],
+    queue: Callable[[], MessageSink],
     transport: WebhookTransport,
     secrets: SecretSource,
     settings: Settings,
@@ -304,19 +294,13 @@ class AwsAdapters(containers.DeclarativeContainer):
     secrets = providers.Singleton(
         SecretResolver, ssm=providers.Singleton(SsmSecrets, client=ssm_client, clock=clock)
     )
+    # Send only: publishers and the webhook function's retries (the event source mapping receives).
     webhook_queue = providers.Singleton(
-        SqsJobQueue,
-        client=sqs_client,
-        queue_url=settings.provided.webhook_queue_url,
-        dlq_url=settings.provided.webhook_dlq_url,
-        clock=clock,
+        SqsOutbox, client=sqs_client, queue_url=settings.provided.webhook_queue_url
     )
     webhook_transport = providers.Singleton(HttpWebhookTransport, timeout=settings.provided.webhook_timeout_s)
     mailbox_for = providers.Singleton(
-        _mailbox_factory,
-        secrets,
-        clock,
-        settings.provided.imap_timeout_s,
+        ImapMailboxes, secrets=secrets, clock=clock, timeout=settings.provided.imap_timeout_s
     )
     ses_route = providers.Selector(
         providers.Callable(_mail_route, settings),
@@ -357,6 +341,13 @@ class Services(containers.DeclarativeContainer):
     adapters = providers.DependenciesContainer()
 
     records = providers.Singleton(Records, store=adapters.store)
+    webhook_publisher = providers.Singleton(
+        _publisher,
+        records=records,
+        clock=adapters.clock,
+        queue=adapters.webhook_queue.provider,
+        settings=settings,
+    )
     webhooks = providers.Singleton(
         _webhooks,
         records=records,
@@ -381,16 +372,20 @@ class Services(containers.DeclarativeContainer):
         clock=adapters.clock,
         notifier=adapters.notifier,
         limiter=limiter,
-        webhooks=webhooks,
+        webhooks=webhook_publisher,
     )
-    suppression = providers.Singleton(SuppressionService, records=records, webhooks=webhooks)
+    suppression = providers.Singleton(SuppressionService, records=records, webhooks=webhook_publisher)
     inbox = providers.Singleton(
-        InboxService, records=records, clock=adapters.clock, suppression=suppression, webhooks=webhooks
+        InboxService,
+        records=records,
+        clock=adapters.clock,
+        suppression=suppression,
+        webhooks=webhook_publisher,
     )
     hygiene = providers.Singleton(
         ListHygiene, records=records, resolver=adapters.mx_resolver, disposable=adapters.disposable_domains
     )
-    admin = providers.Factory(AdminService, records=records, clock=adapters.clock, webhooks=webhooks)
+    admin = providers.Factory(AdminService, records=records, clock=adapters.clock, webhooks=webhook_publisher)
     domain_health = providers.Factory(
         DomainHealthService,
         records=records,

@@ -64,7 +64,6 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 8
     webhook_timeout_s: float = 10.0
     webhook_queue_url: str = ""  # AWS: the webhook delivery queue; empty = webhooks off
-    webhook_dlq_url: str = ""
     # IMAP: identities with a mailbox (`identity add --imap-host ...`) are polled by `outreach run`
     # (every imap_poll_s) and, on AWS, by the scheduled IMAP poller function.
     imap_poll_s: float = 60.0

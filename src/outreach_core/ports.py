@@ -138,6 +138,14 @@ class QueueStats(BaseModel):
     oldest_age_s: float
 
 
+class MessageSink(Protocol):
+    """The sending half of a queue: what a publisher needs (webhook deliveries, their retries)."""
+
+    def send(self, message: QueueMessage, delay_seconds: int = 0) -> str:
+        """Enqueue; invisible for `delay_seconds` (<= the queue's maximum, 900 s on SQS)."""
+        ...
+
+
 class JobQueue(Protocol):
     max_delay_seconds: int
 

@@ -29,7 +29,7 @@ from outreach_core.rendering.reply_token import PLACEHOLDER
 from outreach_core.rendering.templating import parse
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.sequence import pending_timers
-from outreach_core.services.webhooks import WebhookService, announce
+from outreach_core.services.webhooks import WebhookPublisher, announce
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +52,11 @@ def _reply_to(value: str) -> str:
 
 class AdminService:
     def __init__(
-        self, records: Records, clock: Clock, actor: str = "operator", webhooks: WebhookService | None = None
+        self,
+        records: Records,
+        clock: Clock,
+        actor: str = "operator",
+        webhooks: WebhookPublisher | None = None,
     ) -> None:
         self.records = records
         self.webhooks = webhooks

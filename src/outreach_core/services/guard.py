@@ -35,7 +35,7 @@ from outreach_core.records import Records, stamp
 from outreach_core.services.admin import AdminService
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.limiter import POLICY, SendLimiter
-from outreach_core.services.webhooks import WebhookService, announce
+from outreach_core.services.webhooks import WebhookPublisher, announce
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +59,7 @@ class ReputationGuard:
         rules: AutoStopRules | None = None,
         notifier: Notifier | None = None,
         limiter: SendLimiter | None = None,
-        webhooks: WebhookService | None = None,
+        webhooks: WebhookPublisher | None = None,
     ) -> None:
         self.records = records
         self.clock = clock

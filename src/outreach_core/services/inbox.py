@@ -27,7 +27,7 @@ from outreach_core.records import NotFoundError, Records, Timer, TimerKind, stam
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.sequence import pending_timers, postpone_steps
 from outreach_core.services.suppression import SuppressionService
-from outreach_core.services.webhooks import WebhookService
+from outreach_core.services.webhooks import WebhookPublisher
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +44,7 @@ class InboxService:
         records: Records,
         clock: Clock,
         suppression: SuppressionService,
-        webhooks: WebhookService | None = None,
+        webhooks: WebhookPublisher | None = None,
     ) -> None:
         self.records = records
         self.clock = clock

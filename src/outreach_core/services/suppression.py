@@ -21,7 +21,7 @@ from outreach_core.policies.suppression import SuppressionPolicy
 from outreach_core.ports import ConditionFailed, Delete, Put
 from outreach_core.records import GLOBAL, Records
 from outreach_core.services.audit import AuditTrail
-from outreach_core.services.webhooks import WebhookService
+from outreach_core.services.webhooks import WebhookPublisher
 
 log = structlog.get_logger(__name__)
 
@@ -67,7 +67,7 @@ class SuppressionService:
         self,
         records: Records,
         policy: SuppressionPolicy | None = None,
-        webhooks: WebhookService | None = None,
+        webhooks: WebhookPublisher | None = None,
     ) -> None:
         self.records = records
         self.policy = policy or SuppressionPolicy()

@@ -36,7 +36,7 @@ from outreach_core.domain.webhooks import (
 from outreach_core.ports import (
     Clock,
     ConditionFailed,
-    JobQueue,
+    MessageSink,
     QueueMessage,
     ReceivedMessage,
     SecretSource,
@@ -80,60 +80,14 @@ def retry_after(config: WebhookConfig, attempts: int) -> timedelta:
     return min(config.max_retry, wait)
 
 
-class WebhookService:
-    def __init__(
-        self,
-        records: Records,
-        clock: Clock,
-        queue: JobQueue,
-        transport: WebhookTransport,
-        secrets: SecretSource,
-        config: WebhookConfig | None = None,
-    ) -> None:
+class WebhookPublisher:
+    """The publishing half (what the planner, sender, feedback, unsubscribe and the IMAP poller hold):
+    it writes delivery records and queues them, and never reads a signing secret."""
+
+    def __init__(self, records: Records, clock: Clock, queue: MessageSink) -> None:
         self.records = records
         self.clock = clock
         self.queue = queue
-        self.transport = transport
-        self.secrets = secrets
-        self.config = config or WebhookConfig()
-        self.audit = AuditTrail(records)
-
-    # --- endpoints -----------------------------------------------------------------------------------
-
-    def add_endpoint(
-        self, tenant_id: str, endpoint_id: str, url: str, secret_ref: str, events: tuple[str, ...] = ()
-    ) -> WebhookEndpoint:
-        self.records.tenant(tenant_id)
-        endpoint = WebhookEndpoint(
-            tenant_id=tenant_id,
-            id=endpoint_id,
-            url=url,
-            secret_ref=secret_ref,
-            events=events,
-            created_at=self.clock.now(),
-        )
-        created = self.records.create(endpoint)
-        self.audit.record(
-            tenant_id,
-            self.clock.now(),
-            "operator",
-            "webhook.add",
-            endpoint_id,
-            url.split("?", 1)[0],
-            events=",".join(events) or "all",
-        )
-        return created
-
-    def remove_endpoint(self, tenant_id: str, endpoint_id: str) -> None:
-        endpoint = self.records.get(WebhookEndpoint, tenant_id, endpoint_id)
-        self.records.store.write(self.records.delete_op(endpoint))
-        self.audit.record(tenant_id, self.clock.now(), "operator", "webhook.remove", endpoint_id)
-
-    def endpoints(self, tenant_id: str) -> list[WebhookEndpoint]:
-        self.records.tenant(tenant_id)
-        return self.records.all(WebhookEndpoint, tenant_id)
-
-    # --- publishing ----------------------------------------------------------------------------------
 
     def publish(self, tenant_id: str, event_type: str, key: str, data: Mapping[str, Any]) -> int:
         """One delivery per endpoint that takes `event_type`. `key` names the occurrence (a reply's event
@@ -191,6 +145,60 @@ class WebhookService:
             self.queue.send(QueueMessage(body=message.model_dump_json(), group=delivery.tenant_id), delay_s)
         except Exception:  # the record stays pending: `outreach webhooks redeliver` sends it
             log.exception("webhook.enqueue_failed", delivery_id=delivery.id)
+
+
+class WebhookService(WebhookPublisher):
+    """Endpoints, delivery (signs with the endpoint's secret, POSTs, retries) and the delivery log."""
+
+    def __init__(
+        self,
+        records: Records,
+        clock: Clock,
+        queue: MessageSink,
+        transport: WebhookTransport,
+        secrets: SecretSource,
+        config: WebhookConfig | None = None,
+    ) -> None:
+        super().__init__(records, clock, queue)
+        self.transport = transport
+        self.secrets = secrets
+        self.config = config or WebhookConfig()
+        self.audit = AuditTrail(records)
+
+    # --- endpoints -----------------------------------------------------------------------------------
+
+    def add_endpoint(
+        self, tenant_id: str, endpoint_id: str, url: str, secret_ref: str, events: tuple[str, ...] = ()
+    ) -> WebhookEndpoint:
+        self.records.tenant(tenant_id)
+        endpoint = WebhookEndpoint(
+            tenant_id=tenant_id,
+            id=endpoint_id,
+            url=url,
+            secret_ref=secret_ref,
+            events=events,
+            created_at=self.clock.now(),
+        )
+        created = self.records.create(endpoint)
+        self.audit.record(
+            tenant_id,
+            self.clock.now(),
+            "operator",
+            "webhook.add",
+            endpoint_id,
+            url.split("?", 1)[0],
+            events=",".join(events) or "all",
+        )
+        return created
+
+    def remove_endpoint(self, tenant_id: str, endpoint_id: str) -> None:
+        endpoint = self.records.get(WebhookEndpoint, tenant_id, endpoint_id)
+        self.records.store.write(self.records.delete_op(endpoint))
+        self.audit.record(tenant_id, self.clock.now(), "operator", "webhook.remove", endpoint_id)
+
+    def endpoints(self, tenant_id: str) -> list[WebhookEndpoint]:
+        self.records.tenant(tenant_id)
+        return self.records.all(WebhookEndpoint, tenant_id)
 
     # --- delivering ----------------------------------------------------------------------------------
 
@@ -311,7 +319,7 @@ class WebhookService:
 
 
 def announce(
-    webhooks: WebhookService | None, tenant_id: str, kind: str, subject: str, message: str, at: datetime
+    webhooks: WebhookPublisher | None, tenant_id: str, kind: str, subject: str, message: str, at: datetime
 ) -> None:
     """campaign.paused / identity.blocked: the subject is the campaign or identity id."""
     if webhooks is None:
