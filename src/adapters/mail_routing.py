@@ -16,7 +16,7 @@ from collections.abc import Callable
 from adapters.oauth_tokens import OAuthTokens
 from adapters.smtp_mailer import SmtpMailer
 from outreach_core.domain.accounts import AuthMethod, SmtpAccount, TlsMode
-from outreach_core.domain.mail import OutboundEmail, SendReceipt
+from outreach_core.domain.mail import MailSendingPaused, OutboundEmail, SendReceipt
 from outreach_core.ports import Clock, MailProvider, SecretSource
 
 MAX_POOLED = 64  # accounts with an open connection; the least recently used one is closed beyond that
@@ -31,8 +31,12 @@ class IdentityMailer:
         *,
         timeout: float = 30.0,
         factory: Callable[[SmtpAccount], SmtpMailer] | None = None,
+        refuse_own_accounts: str = "",
     ) -> None:
         self.default = default
+        # Why real mail through identities' own accounts must not go out (the built-in development
+        # secret would sign its links), or "" when it may.
+        self.refuse_own_accounts = refuse_own_accounts
         self.name = default.name
         self.clock = clock
         self.secrets = secrets
@@ -44,6 +48,8 @@ class IdentityMailer:
     def send(self, email: OutboundEmail) -> SendReceipt:
         if email.account is None:
             return self.default.send(email)
+        if self.refuse_own_accounts:
+            raise MailSendingPaused(self.refuse_own_accounts, stage="AUTH")
         return self._pooled(email.account).send(email)
 
     def _pooled(self, account: SmtpAccount) -> SmtpMailer:

@@ -102,6 +102,17 @@ def _mail_from(settings: Settings) -> MailFrom:
     return MailFrom("{domain}")
 
 
+def _own_accounts_refusal(settings: Settings) -> str:
+    """Identities' own SMTP accounts send real mail: never with links signed by the built-in secret."""
+    if not settings.builtin_secret:
+        return ""
+    return (
+        "OUTREACH_UNSUBSCRIBE_SECRET is not set: identities with their own SMTP account send real mail, "
+        f"which must not carry links signed with the built-in development secret (set it in "
+        f"{settings.workspace / 'outreach.env'}; `outreach init` writes a fresh one)"
+    )
+
+
 class LocalAdapters(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
@@ -146,6 +157,7 @@ class LocalAdapters(containers.DeclarativeContainer):
         clock=clock,
         secrets=secrets,
         timeout=settings.provided.smtp_timeout_s,
+        refuse_own_accounts=providers.Callable(_own_accounts_refusal, settings),
     )
     webhook_queue = providers.Singleton(
         SqliteJobQueue,
