@@ -59,12 +59,23 @@ def test_an_smtp_identity_from_the_command_line(
                 "--hourly", "36000", *ALL_DAY)  # fmt: skip
             run("direction", "add", "acme", "sales", "--name", "Sales")
             run("identity", "add", "acme", "ann", "--email", REP, "--name", "Ann")
-            run("identity", "connect", "acme", "ann", "--smtp-host", "127.0.0.1", "--smtp-port",
-                str(controller.port), "--smtp-tls", "none", "--imap-host", "127.0.0.1", "--imap-port",
-                str(imap.port), "--imap-tls", "none", "--username", REP, "--secret-ref", "env:ANN_SMTP")  # fmt: skip
-            # the IMAP login has its own password: connect the mailbox again with its reference
-            run("identity", "connect", "acme", "ann", "--imap-host", "127.0.0.1", "--imap-port", str(imap.port),
-                "--imap-tls", "none", "--username", REP, "--secret-ref", "env:ANN_IMAP")  # fmt: skip
+            smtp = ["--smtp-host", "127.0.0.1", "--smtp-port", str(controller.port), "--smtp-tls", "none"]
+            mailbox = ["--imap-host", "127.0.0.1", "--imap-port", str(imap.port), "--imap-tls", "none"]
+            run(
+                "identity", "connect", "acme", "ann", *smtp, "--username", REP, "--secret-ref", "env:ANN_SMTP"
+            )
+            # the IMAP login has its own password here: connect the mailbox with its own reference
+            run(
+                "identity",
+                "connect",
+                "acme",
+                "ann",
+                *mailbox,
+                "--username",
+                REP,
+                "--secret-ref",
+                "env:ANN_IMAP",
+            )
             run(
                 "template",
                 "add",
