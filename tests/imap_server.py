@@ -79,6 +79,8 @@ protocols = imap
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login xoauth2 oauthbearer
+auth_failure_delay = 0
+
 default_internal_user = dovecot
 default_internal_group = dovecot
 default_login_user = dovenull
@@ -198,4 +200,5 @@ def dovecot(users: dict[str, str], introspect_port: int = 9) -> Iterator[Dovecot
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        shutil.rmtree(root, ignore_errors=True)
+        if not os.environ.get("KEEP_DOVECOT"):
+            shutil.rmtree(root, ignore_errors=True)

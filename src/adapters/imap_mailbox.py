@@ -17,6 +17,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from outreach_core.domain.accounts import AuthMethod, ImapAccount, TlsMode
 from outreach_core.ports import Clock, SecretSource, SecretUnavailable
@@ -42,6 +43,24 @@ class FetchResult:
     more: bool  # there are more new messages than were fetched (the next poll continues)
 
 
+def _close(client: Any) -> None:
+    try:
+        client.logout()
+    except Exception:  # the connection may already be gone: nothing to tidy up
+        client.shutdown()
+
+
+def _xoauth2(username: str, token: str) -> Callable[[bytes], str]:
+    """SASL XOAUTH2: the initial response, then an empty answer to the server's error challenge (a
+    JSON status) so the failure comes at once rather than after a timeout."""
+    from adapters.oauth_tokens import xoauth2_string
+
+    def answer(challenge: bytes) -> str:
+        return "" if challenge else xoauth2_string(username, token)
+
+    return answer
+
+
 class ImapMailbox:
     def __init__(
         self,
@@ -59,26 +78,11 @@ class ImapMailbox:
         self.ssl_context = ssl_context or ssl.create_default_context()
 
     def fetch_new(self, uidvalidity: int | None, after_uid: int, limit: int = 50) -> FetchResult:
-        from imapclient import IMAPClient
         from imapclient.exceptions import IMAPClientError, LoginError
 
         account = self.account
+        client = self._logged_in()
         try:
-            client = IMAPClient(
-                account.host,
-                port=account.port,
-                ssl=account.tls is TlsMode.IMPLICIT,
-                ssl_context=self.ssl_context,
-                timeout=self.timeout,
-            )
-        except (OSError, IMAPClientError) as exc:
-            raise MailboxError(
-                f"cannot connect to {account.host}:{account.port}: {type(exc).__name__}"
-            ) from None
-        try:
-            if account.tls is TlsMode.STARTTLS:
-                client.starttls(self.ssl_context)
-            self._login(client)
             self._check_folder(client)
             selected = client.select_folder(account.folder, readonly=True)
             current = int(selected[b"UIDVALIDITY"])
@@ -96,30 +100,62 @@ class ImapMailbox:
             return FetchResult(current, messages, more=len(uids) > len(batch))
         except LoginError:
             raise MailboxError(f"IMAP login refused for {account.username or '(no user)'}") from None
-        except SecretUnavailable as exc:
-            raise MailboxError(f"IMAP credentials unavailable: {exc}") from None
         except (OSError, IMAPClientError) as exc:
             raise MailboxError(f"IMAP {account.host}: {type(exc).__name__}: {str(exc)[:200]}") from None
         finally:
-            try:
-                client.logout()
-            except Exception:  # the connection may already be gone: nothing to tidy up
-                client.shutdown() if hasattr(client, "shutdown") else None
+            _close(client)
 
-    def _login(self, client: object) -> None:
+    def _connect(self) -> Any:
+        from imapclient import IMAPClient
+        from imapclient.exceptions import IMAPClientError
+
         account = self.account
-        if account.auth is AuthMethod.XOAUTH2:
-            if self.token is None:
-                raise MailboxError("XOAUTH2 without a token source")
-            from imapclient.exceptions import LoginError
+        try:
+            client = IMAPClient(
+                account.host,
+                port=account.port,
+                ssl=account.tls is TlsMode.IMPLICIT,
+                ssl_context=self.ssl_context,
+                timeout=self.timeout,
+            )
+            if account.tls is TlsMode.STARTTLS:
+                client.starttls(self.ssl_context)
+        except (OSError, IMAPClientError) as exc:
+            raise MailboxError(
+                f"cannot connect to {account.host}:{account.port}: {type(exc).__name__}"
+            ) from None
+        return client
 
+    def _logged_in(self) -> Any:
+        """A logged-in connection. A refused XOAUTH2 token is refreshed once, on a new connection
+        (servers delay a second attempt on the connection that failed)."""
+        from imapclient.exceptions import IMAPClientError, LoginError
+
+        account = self.account
+        xoauth2 = account.auth is AuthMethod.XOAUTH2
+        for refresh in (False, True) if xoauth2 else (False,):
+            client = self._connect()
             try:
-                client.oauth2_login(account.username, self.token())  # type: ignore[attr-defined]
-            except LoginError:  # an expired or revoked access token: refresh once
-                client.oauth2_login(account.username, self.token(refresh=True))  # type: ignore[attr-defined]
-            return
-        password = self.secrets.resolve(account.secret_ref) if account.secret_ref else ""
-        client.login(account.username, password)  # type: ignore[attr-defined]
+                if xoauth2:
+                    if self.token is None:
+                        raise MailboxError("XOAUTH2 without a token source")
+                    answer = _xoauth2(account.username, self.token(refresh=refresh))
+                    client.sasl_login("XOAUTH2", answer)
+                else:
+                    password = self.secrets.resolve(account.secret_ref) if account.secret_ref else ""
+                    client.login(account.username, password)
+                return client
+            except LoginError:
+                _close(client)
+                if refresh or not xoauth2:
+                    raise MailboxError(f"IMAP login refused for {account.username or '(no user)'}") from None
+            except SecretUnavailable as exc:
+                _close(client)
+                raise MailboxError(f"IMAP credentials unavailable: {exc}") from None
+            except (OSError, IMAPClientError) as exc:
+                _close(client)
+                raise MailboxError(f"IMAP {account.host}: {type(exc).__name__}: {str(exc)[:200]}") from None
+        raise MailboxError("IMAP login refused")  # not reached: the loop returns or raises
 
     def _check_folder(self, client: object) -> None:
         for flags, _, name in client.list_folders():  # type: ignore[attr-defined]

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult
 
-from adapters.imap_mailbox import ImapMailbox, MailboxError
+from adapters.imap_mailbox import ImapMailboxes
 from adapters.mail_routing import IdentityMailer
 from adapters.oauth_tokens import OAuthTokens, TokenError, xoauth2_string
 from adapters.secrets import SecretResolver
@@ -117,31 +118,18 @@ def test_a_refused_refresh_token_is_one_clear_error_without_the_secret(provider:
 
 
 def test_imap_xoauth2_against_dovecot(provider: OAuthProvider, tmp_path: Path) -> None:
-    with dovecot({"other@acme-mail.com": "x"}, introspect_port=provider.port) as imap:
-        imap.deliver(
-            "other@acme-mail.com", b"From: a@b.example\r\nSubject: x\r\n\r\nhello\r\n"
-        )  # creates the store
-        account = ImapAccount(
-            host="127.0.0.1",
-            port=imap.port,
-            tls=TlsMode.NONE,
-            username=USER,
-            auth=AuthMethod.XOAUTH2,
-            oauth=client(provider),
-        )
-        tokens = OAuthTokens(account.oauth, SecretResolver(env=ENV), ManualClock())  # type: ignore[arg-type]
-        mailbox = ImapMailbox(account, SecretResolver(env=ENV), token=tokens.token, timeout=10)
+    with dovecot({USER: "delivery-only-pw"}, introspect_port=provider.port) as imap:
+        imap.deliver(USER, b"From: a@b.example\r\nSubject: x\r\n\r\nhello\r\n")
+        account = ImapAccount(host="127.0.0.1", port=imap.port, tls=TlsMode.NONE, username=USER,
+                              auth=AuthMethod.XOAUTH2, oauth=client(provider))  # fmt: skip
+        clock = ManualClock()
+        mailbox = ImapMailboxes(SecretResolver(env=ENV), clock, timeout=10)(account)
         first = mailbox.fetch_new(None, 0)
-        assert first.messages == [] and first.uidvalidity > 0
-        provider.revoke_all()
-        again = mailbox.fetch_new(first.uidvalidity, 0)  # refused, refreshed once, read
-        assert again.uidvalidity == first.uidvalidity
+        assert [m.raw.split(b"\r\n")[1] for m in first.messages] == [b"Subject: x"]
+        clock.advance(timedelta(hours=1))  # the access token expires: refreshed before it is used
+        assert mailbox.fetch_new(first.uidvalidity, first.messages[-1].uid).messages == []
         assert provider.issued == ["ya29.test-1", "ya29.test-2"]
-        wrong = ImapMailbox(
-            account.model_copy(update={"username": "nobody@acme-mail.com"}),
-            SecretResolver(env=ENV),
-            token=lambda refresh=False: "not-a-token",
-            timeout=10,
-        )
-        with pytest.raises(MailboxError, match="login refused"):
-            wrong.fetch_new(None, 0)
+        provider.revoke_all()  # revoked early: refused once, refreshed, read (a new connection)
+        again = mailbox.fetch_new(first.uidvalidity, 0)
+        assert again.uidvalidity == first.uidvalidity and len(again.messages) == 1
+        assert provider.issued == ["ya29.test-1", "ya29.test-2", "ya29.test-3"]
