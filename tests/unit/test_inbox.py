@@ -149,3 +149,31 @@ def test_inbox_filters_and_handled(h: Harness) -> None:
     assert inbox.list(TENANT, campaign_id="spring") and not inbox.list(TENANT, campaign_id="other")
     with pytest.raises(ValueError, match="only a delivery report"):
         inbox.categorise(TENANT, first.id, InboxCategory.BOUNCE, "operator")
+
+
+def test_inbox_show_finds_a_reply_that_came_inside_an_sns_notification(h: Harness) -> None:
+    import json as _json
+
+    from entrypoints.cli.mailboxes import _raw_message
+
+    job = next(
+        j for j in h.records.jobs(TENANT) if j.step == 1 and _email(h, j.lead_id) == "ann@example-corp.com"
+    )
+    raw = (
+        f"From: ann@example-corp.com\r\nTo: rep0@acme-mail.com\r\nSubject: Re: Hello\r\n"
+        f"Date: Mon, 05 Jan 2026 10:00:00 +0000\r\nMessage-ID: <sns-1@example-corp.com>\r\n"
+        f"In-Reply-To: {job.rfc_message_id}\r\n\r\nTell me more, please.\r\n"
+    )
+    notification = {
+        "notificationType": "Received",
+        "receipt": {"timestamp": "2026-01-05T10:00:00.000Z", "recipients": ["rep0@acme-mail.com"],
+                    "action": {"type": "SNS", "encoding": "UTF8"}},
+        "mail": {"messageId": "ses-inbound-1"},
+        "content": raw,
+    }  # fmt: skip
+    assert h.app.services.ingestor().ingest([_json.dumps(notification)]).replies == 1
+    [entry] = h.app.services.inbox().list(TENANT)
+    assert entry.category is InboxCategory.INTERESTED and "#" in entry.payload_ref
+    found = _raw_message(h.app, entry.payload_ref)
+    assert found is not None and b"Tell me more, please." in found
+    assert _raw_message(h.app, "s3://elsewhere/key") is None

@@ -222,13 +222,15 @@ def inbox_show(
         message = application.services.inbox().get(tenant_id, message_id)
     text = ""
     if message.payload_ref:
-        try:
-            raw = application.adapters.archive().get(message.payload_ref)
-            text = parse_inbound(raw, received_at=message.received_at).text or new_text(
-                raw.decode("utf-8", "replace")
-            )
-        except (KeyError, InboundMailError, ValueError):
+        raw = _raw_message(application, message.payload_ref)
+        if raw is None:
             text = "(the archived message is no longer there)"
+        else:
+            try:
+                parsed = parse_inbound(raw, received_at=message.received_at).text
+                text = parsed or new_text(raw.decode("utf-8", "replace"))
+            except (InboundMailError, ValueError):
+                text = "(the archived message cannot be read)"
     row = {**_inbox_row(message), "text": text}
     if as_json:
         _print_json(row)
@@ -250,6 +252,34 @@ def inbox_show(
         console.print(f"{key:12s} {row[key] if row[key] is not None else '-'}", markup=False, highlight=False)
     console.print("")
     console.print(text or "(no text)", markup=False, highlight=False)
+
+
+def _raw_message(application: Any, ref: str) -> bytes | None:
+    """The raw message behind an inbox entry: an archived .eml (IMAP), the SES receipt rule's object in
+    the inbound bucket, or the message an SNS notification carried (a line of an archived batch)."""
+    import gzip
+
+    blob_ref, _, line = ref.partition("#")
+    try:
+        blob = application.adapters.archive().get(blob_ref)
+    except KeyError:
+        reader = application.adapters.inbound_reader()
+        bucket, _, key = ref.removeprefix("s3://").partition("/")
+        if reader is None or not ref.startswith("s3://"):
+            return None
+        try:
+            data: bytes = reader(bucket, key)
+        except (KeyError, ValueError, PermissionError):
+            return None
+        return data
+    if not line:
+        return bytes(blob)
+    try:
+        body = json.loads(gzip.decompress(blob).decode().splitlines()[int(line)])
+    except (OSError, ValueError, IndexError):
+        return None
+    content = body.get("content") if isinstance(body, dict) else None
+    return content.encode() if isinstance(content, str) else None
 
 
 @inbox_app.command("categorise")
