@@ -92,6 +92,10 @@ def identity_connect(
         str,
         typer.Option(help="the password's reference: env:VAR, file:/path or ssm:/name (never the password)"),
     ] = "",
+    imap_username: Annotated[str, typer.Option(help="IMAP login, when it is not --username")] = "",
+    imap_secret_ref: Annotated[
+        str, typer.Option(help="IMAP password's reference, when it is not --secret-ref")
+    ] = "",
     auth: Annotated[
         AuthMethod, typer.Option(help="password (an app password) or xoauth2")
     ] = AuthMethod.PASSWORD,
@@ -129,8 +133,13 @@ def identity_connect(
             "oauth": oauth,
         }
         smtp = SmtpAccount(host=smtp_host, port=smtp_port, tls=smtp_tls, **common) if smtp_host else None
+        imap_login = {
+            **common,
+            "username": imap_username or username,
+            "secret_ref": imap_secret_ref or secret_ref,
+        }
         imap = (
-            ImapAccount(host=imap_host, port=imap_port, tls=imap_tls, folder=imap_folder, **common)
+            ImapAccount(host=imap_host, port=imap_port, tls=imap_tls, folder=imap_folder, **imap_login)
             if imap_host
             else None
         )
