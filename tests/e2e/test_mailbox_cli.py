@@ -61,21 +61,9 @@ def test_an_smtp_identity_from_the_command_line(
             run("identity", "add", "acme", "ann", "--email", REP, "--name", "Ann")
             smtp = ["--smtp-host", "127.0.0.1", "--smtp-port", str(controller.port), "--smtp-tls", "none"]
             mailbox = ["--imap-host", "127.0.0.1", "--imap-port", str(imap.port), "--imap-tls", "none"]
-            run(
-                "identity", "connect", "acme", "ann", *smtp, "--username", REP, "--secret-ref", "env:ANN_SMTP"
-            )
-            # the IMAP login has its own password here: connect the mailbox with its own reference
-            run(
-                "identity",
-                "connect",
-                "acme",
-                "ann",
-                *mailbox,
-                "--username",
-                REP,
-                "--secret-ref",
-                "env:ANN_IMAP",
-            )
+            # one command: the IMAP login has its own password here, so its own reference
+            connect = ["identity", "connect", "acme", "ann", *smtp, *mailbox, "--username", REP]
+            run(*connect, "--secret-ref", "env:ANN_SMTP", "--imap-secret-ref", "env:ANN_IMAP")
             run(
                 "template",
                 "add",
