@@ -105,6 +105,10 @@ def test_an_smtp_identity_from_the_command_line(
             [entry] = json.loads(run("inbox", "list", "acme", "--json"))
             assert (entry["category"], entry["from"]) == ("interested", "lee@corp-x.com")
             assert "Sounds interesting" in run("inbox", "show", "acme", entry["id"])
+            [tenant] = json.loads(run("status", "--json"))["tenants"]
+            assert tenant["inbox_unhandled"] == 1 and tenant["smtp_accepted"] == 2
+            run("inbox", "handled", "acme", entry["id"])
+            assert json.loads(run("status", "--json"))["tenants"][0]["inbox_unhandled"] == 0
             run("run", "--once")  # delivers the webhooks the reply set off
             deliveries = json.loads(run("webhooks", "list", "acme", "--json"))
             assert sorted(d["event"] for d in deliveries) == ["lead.interested", "reply.received"]

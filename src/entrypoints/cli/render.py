@@ -54,6 +54,7 @@ def status_tables(console: Console, report: StatusReport) -> None:
         "unsub",
         "skipped",
         "sent",
+        "inbox",
     ):
         tenants.add_column(column, justify="right" if column != "tenant" else "left")
     for row in report.tenants:
@@ -66,6 +67,7 @@ def status_tables(console: Console, report: StatusReport) -> None:
                 for k in ("active", "replied", "bounced", "complained", "unsubscribed", "skipped")
             ),
             str(row.sent),
+            str(row.inbox_unhandled),
         )
     console.print(tenants)
     if report.skipped:
@@ -121,6 +123,7 @@ def status_tables(console: Console, report: StatusReport) -> None:
     console.print(
         "open = planned+queued+sending · stop = cancelled+suppressed · "
         "fail = failed+dead_lettered+uncertain · bounces = rate over the last N sends · "
+        "inbox = replies and bounces nobody has handled (`outreach inbox list --unhandled`) · "
         "skipped = leads of its list never sent to (`outreach leads skipped`)"
     )
     observability_tables(console, report)  # tenant rates, mailbox providers, queue and dead letters

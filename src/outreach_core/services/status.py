@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from outreach_core.domain.inbox import InboxMessage
 from outreach_core.domain.jobs import JobStatus, MessageJob
 from outreach_core.domain.models import Campaign, Lead, LeadStatus, SenderIdentity
 from outreach_core.policies import aimd, warmup
@@ -55,6 +56,7 @@ class TenantStatusRow:
     leads: dict[str, int]
     jobs: dict[str, int]
     smtp_accepted: int = 0  # of `sent`: accepted over SMTP (no delivery report follows)
+    inbox_unhandled: int = 0  # inbox messages nobody has handled yet (`outreach inbox list --unhandled`)
 
     @property
     def sent(self) -> int:
@@ -145,6 +147,7 @@ class StatusService:
                     dict(leads),
                     dict(Counter(j.status.value for j in jobs)),
                     sum(1 for j in jobs if j.transport == "smtp" and j.status in EVER_SENT),
+                    sum(1 for m in self.records.all(InboxMessage, tenant.id) if not m.handled),
                 )
             )
             skipped: dict[tuple[str, str], list[Lead]] = {}
