@@ -116,7 +116,18 @@ class ImapPoller:
                     log.warning("imap.uidvalidity_changed", identity_id=identity.id)
                 for message in result.messages:
                     report.fetched += 1
-                    self._handle(identity, message.uid, message.raw, report)
+                    # Kept first: if the archive fails, the cursor stays and the next poll reads it again.
+                    ref = self._keep(identity, message.uid, message.raw)
+                    try:
+                        self._handle(identity, message.uid, message.raw, ref, report)
+                    except Exception as exc:  # no single message stops the mailbox; it stays archived
+                        log.exception(
+                            "imap.message_failed", identity_id=identity.id, uid=message.uid, payload=ref
+                        )
+                        report.errors.append(
+                            f"{identity.tenant_id}/{identity.id}: message {message.uid} ({ref}): "
+                            f"{type(exc).__name__}"
+                        )
                     version = self._advance(identity, result.uidvalidity, message.uid, version)
                 if not result.messages and uidvalidity != result.uidvalidity:
                     self._advance(identity, result.uidvalidity, 0, version)  # a new (or first seen) folder
@@ -125,6 +136,9 @@ class ImapPoller:
         except MailboxError as exc:
             report.errors.append(f"{identity.tenant_id}/{identity.id}: {exc}")
             log.error("imap.poll_failed", identity_id=identity.id, reason=str(exc))
+        except Exception as exc:  # e.g. the archive or the store: this mailbox waits, the others go on
+            report.errors.append(f"{identity.tenant_id}/{identity.id}: {type(exc).__name__}")
+            log.exception("imap.poll_failed", identity_id=identity.id)
         finally:
             structlog.contextvars.unbind_contextvars("tenant_id")
         return report
@@ -140,15 +154,17 @@ class ImapPoller:
 
     # --- one message ---------------------------------------------------------------------------------
 
-    def _handle(self, identity: SenderIdentity, uid: int, raw: bytes, report: PollReport) -> None:
-        """Never raises for what a message holds: a message that cannot be read is archived and counted."""
-        now = self.clock.now()
+    def _keep(self, identity: SenderIdentity, uid: int, raw: bytes) -> str:
         digest = hashlib.sha256(raw).hexdigest()[:16]
-        ref = self.archive.put(
-            f"inbound/{identity.tenant_id}/{now:%Y/%m/%d}/{identity.id}-{uid}-{digest}.eml",
+        return self.archive.put(
+            f"inbound/{identity.tenant_id}/{self.clock.now():%Y/%m/%d}/{identity.id}-{uid}-{digest}.eml",
             raw,
             "message/rfc822",
         )
+
+    def _handle(self, identity: SenderIdentity, uid: int, raw: bytes, ref: str, report: PollReport) -> None:
+        """What a message holds never raises here: one that cannot be read stays archived, counted."""
+        now = self.clock.now()
         try:
             bounce = read_report(raw)
             if bounce is not None:

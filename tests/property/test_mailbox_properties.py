@@ -196,3 +196,53 @@ def test_only_references_pass_as_secrets(value: str) -> None:
 def test_passwords_are_refused(value: str) -> None:
     with pytest.raises(SecretRefError):
         check_secret_ref(value)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    raws=st.lists(
+        st.binary(max_size=600)
+        | st.sampled_from(
+            [
+                b"From: a@b.c\r\n\r\n",
+                b"Content-Type: multipart/report; report-type=delivery-status\r\n\r\n--x",
+                b"From: MAILER-DAEMON@x\r\nSubject: failure notice\r\n\r\n550 5.1.1 <a@b>",
+                b"\xff\xfe\x00",
+            ]
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_no_message_stops_a_mailbox(raws: list[bytes]) -> None:
+    with TemporaryDirectory() as tmp:
+        h, box = world(tmp)
+        for raw in raws:
+            box.append(raw)
+        report = poller(h, box, 50).poll(h.records.get(SenderIdentity, TENANT, "id0"))
+        assert report.fetched == len(raws) and report.errors == []
+        assert _cursor(h)[1] == len(raws)  # every message passed, none left blocking the mailbox
+
+
+class DownArchive:
+    def put(self, key: str, body: bytes, content_type: str) -> str:
+        raise OSError("archive down")
+
+
+def test_a_failing_archive_waits_for_the_next_poll_and_a_failing_message_is_kept_and_passed() -> None:
+    with TemporaryDirectory() as tmp:
+        h, box = world(tmp)
+        box.append(message(h, "reply", 0))
+        current = poller(h, box, 50)
+        archive, current.archive = current.archive, DownArchive()
+        report = current.poll(h.records.get(SenderIdentity, TENANT, "id0"))
+        assert report.errors == ["acme/id0: OSError"] and _cursor(h)[1] == 0  # nothing advanced
+        current.archive = archive
+        current._reply = lambda *args: 1 / 0  # type: ignore[method-assign]
+        report = current.poll(h.records.get(SenderIdentity, TENANT, "id0"))
+        assert _cursor(h)[1] == 1 and "ZeroDivisionError" in report.errors[0]
+        assert ".eml" in report.errors[0]  # says where the message was kept
