@@ -21,6 +21,7 @@ from tests.smtp_sink import Authenticator, SinkHandler, start_sink
 from tests.webhook_receiver import webhook_receiver
 
 ALL_DAY = ["--days", "mon,tue,wed,thu,fri,sat,sun", "--start", "00:00", "--end", "00:00"]
+BOUNCES = Path(__file__).resolve().parents[1] / "corpus" / "bounces"
 REP, SMTP_PW, IMAP_PW, HOOK = "ann@acme-mail.com", "smtp-pw-cli-1x", "imap-pw-cli-2y", "hook-secret-cli-3z"
 
 
@@ -102,18 +103,36 @@ def test_an_smtp_identity_from_the_command_line(
             ).encode()
             imap.deliver(REP, reply)
             assert "replies 1" in run("inbox", "poll")
-            [entry] = json.loads(run("inbox", "list", "acme", "--json"))
+            # Mo's address bounces: the report comes back to the mailbox, and only then is it counted
+            original = email.message_from_bytes(
+                next(m.content for m in sink.messages if m.recipients == ["mo@corp-y.com"])
+            )
+            bounce = (
+                (BOUNCES / "qmail_text.eml").read_text().replace("{{FROM}}", REP)
+                .replace("{{TO}}", "mo@corp-y.com").replace("{{MESSAGE_ID}}", original["Message-ID"])
+            )  # fmt: skip
+            imap.deliver(REP, bounce.replace("\n", "\r\n").encode())
+            assert "bounces 1" in run("inbox", "poll")
+            reported = run("status")
+            assert "delivered (reported)" in reported and "bounced (reported)" in reported
+            [tenant] = json.loads(run("status", "--json"))["tenants"]
+            assert tenant["jobs"].get("bounced") == 1 and "delivered" not in tenant["jobs"]
+            run("report", "--out", str(report))
+            assert "bounced (reported)" in report.read_text()
+            [entry] = json.loads(run("inbox", "list", "acme", "--json", "--category", "interested"))
             assert (entry["category"], entry["from"]) == ("interested", "lee@corp-x.com")
             assert "Sounds interesting" in run("inbox", "show", "acme", entry["id"])
             [tenant] = json.loads(run("status", "--json"))["tenants"]
+            # the bounce is filed already handled: its effect is applied and nobody has to answer it
             assert tenant["inbox_unhandled"] == 1 and tenant["smtp_accepted"] == 2
             run("inbox", "handled", "acme", entry["id"])
             assert json.loads(run("status", "--json"))["tenants"][0]["inbox_unhandled"] == 0
-            run("run", "--once")  # delivers the webhooks the reply set off
+            run("run", "--once")  # delivers the webhooks the reply and the bounce set off
             deliveries = json.loads(run("webhooks", "list", "acme", "--json"))
-            assert sorted(d["event"] for d in deliveries) == ["lead.interested", "reply.received"]
+            events = ["lead.bounced", "lead.interested", "reply.received"]
+            assert sorted(d["event"] for d in deliveries) == events
             assert {d["status"] for d in deliveries} == {"delivered"}
-            assert all(r.verified for r in receiver.requests) and len(receiver.requests) == 2
+            assert all(r.verified for r in receiver.requests) and len(receiver.requests) == 3
             identities = run("identity", "list", "acme", "--json")
             for secret in (SMTP_PW, IMAP_PW, HOOK):
                 assert secret not in identities + status
