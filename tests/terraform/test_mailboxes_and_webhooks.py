@@ -29,6 +29,9 @@ def test_publishers_send_to_the_webhook_queue_only_when_it_exists(example: tfcon
         locals_["webhook_queue_resources"]
         == "${var.enable_webhooks ? [module.webhook_queue[0].queue_arn] : []}"
     )
+    # the poller too, as a list: `arn == null ? [] : [arn]` has no known length at plan time (the ARN
+    # is unknown until apply), and lambda_function counts its statements (found by `terraform plan`)
+    assert example.modules()["imap_poller"]["webhook_queue_arns"] == "${local.webhook_queue_resources}"
     for name in PUBLISHERS:
         assert calls[name]["environment"]["OUTREACH_WEBHOOK_QUEUE_URL"] == "${local.webhook_queue_url}", name
         [statement] = [s for s in calls[name]["policy_statements"] if s["sid"] == "WebhookQueue"]

@@ -281,8 +281,8 @@ module "feedback" {
     OUTREACH_ALERT_TOPIC_ARN         = module.alerts.topic_arn
     OUTREACH_ALERT_WINDOW_S          = tostring(var.alert_window_seconds)
     # Replies stored by the SES receipt rule (module.inbound); "" = no inbound reader.
-    OUTREACH_INBOUND_BUCKET = var.inbound == null ? "" : module.inbound[0].bucket_name
-    OUTREACH_INBOUND_PREFIX = local.inbound_prefix
+    OUTREACH_INBOUND_BUCKET    = var.inbound == null ? "" : module.inbound[0].bucket_name
+    OUTREACH_INBOUND_PREFIX    = local.inbound_prefix
     OUTREACH_WEBHOOK_QUEUE_URL = local.webhook_queue_url
   }
 
@@ -446,7 +446,7 @@ module "imap_poller" {
   alert_topic_arn         = module.alerts.topic_arn
   alert_window_seconds    = var.alert_window_seconds
   webhook_queue_url       = local.webhook_queue_url
-  webhook_queue_arn       = var.enable_webhooks ? module.webhook_queue[0].queue_arn : null
+  webhook_queue_arns      = local.webhook_queue_resources
   secrets_path            = local.mailbox_secrets_path
   unsubscribe_secret      = var.unsubscribe_secret
   unsubscribe_old_secrets = var.unsubscribe_old_secrets

@@ -77,7 +77,7 @@ module "this" {
     {
       sid       = "WebhookQueue"
       actions   = ["sqs:SendMessage"]
-      resources = var.webhook_queue_arn == null ? [] : [var.webhook_queue_arn]
+      resources = var.webhook_queue_arns
     },
   ]
 }

@@ -123,10 +123,10 @@ variable "webhook_queue_url" {
   default     = ""
 }
 
-variable "webhook_queue_arn" {
-  description = "The webhook delivery queue's ARN (null: webhooks off, no grant)."
-  type        = string
-  default     = null
+variable "webhook_queue_arns" {
+  description = "The webhook delivery queue's ARN in a list ([]: webhooks off, no grant). A list, not a nullable string: its length is known at plan time while the ARN is not."
+  type        = list(string)
+  default     = []
 }
 
 variable "secrets_path" {
