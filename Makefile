@@ -10,7 +10,7 @@ TOOLS_STAMP := $(TOOLS)/.installed
 # checkov offline: no Bridgecrew policy mappings, no package scan, no module downloads.
 CHECKOV_ENV := BC_SKIP_MAPPING=TRUE CHECKOV_RUN_SCA_PACKAGE_SCAN=false
 
-.PHONY: demo test lint types imports unit stack bench package clean browser infra checkov workflows
+.PHONY: demo test lint types imports unit stack bench imap package clean browser infra checkov workflows
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ $(TOOLS_STAMP): constraints-tools.txt
 demo: $(STAMP)
 	$(BIN)/outreach demo --summary-json demo-summary.json --keep demo-workspace
 
-test: $(STAMP) lint types imports browser package unit infra stack
+test: $(STAMP) lint types imports browser imap package unit infra stack
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
@@ -50,6 +50,11 @@ stack: $(STAMP) package
 # The HTML report test renders in Debian's headless chromium: install it when missing (needs root).
 browser:
 	bash scripts/ensure-chromium.sh
+
+# The IMAP tests read replies and bounces from a real dovecot on 127.0.0.1: install Debian's
+# dovecot-imapd when missing (needs root). The tests start their own instance (config in a temp dir).
+imap:
+	bash scripts/ensure-dovecot.sh
 
 # Terraform: checkov over terraform/ (every skip is justified inline); the GitHub workflows: actionlint
 # and zizmor (offline). The Terraform consistency tests run with the unit tests (tests/terraform).

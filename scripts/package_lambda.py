@@ -42,6 +42,7 @@ BUNDLED = [  # the runtime dependencies Lambda does not provide (pyproject.toml 
     "tzdata",
     "dnspython",  # adapters.dns_mx: Terraform sets OUTREACH_MX_RESOLVER=dns
     "disposable-email-domains",  # the planner's list hygiene before step 1 (63 KB zipped)
+    "imapclient",  # the IMAP poller only (imported on its first read, never by the other functions)
 ]
 PACKAGES = ["outreach_core", "adapters", "entrypoints"]
 LEFT_OUT = [  # ours, never imported by a Lambda handler (the smoke test below would fail if one were)
@@ -132,7 +133,14 @@ DEPLOYED_VALUES = {
     "telegram_chat_id": "-1001234567890",
     "telegram_token_parameter": "/outreach/telegram-token",
     "telegram_api_base": "https://api.telegram.org",
+    "webhook_queue_url": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/outreach-prod-webhooks",
+    "webhook_max_attempts": "8",
+    "webhook_timeout_s": "10",
+    "imap_batch": "50",
+    "imap_timeout_s": "30",
 }
+# What a function loads lazily, on first use rather than at cold start: proven importable from the zip.
+LAZY_IMPORTS = {"imap_poller": "imapclient,adapters.oauth_tokens"}
 LAMBDA_ENV = {  # what the Lambda runtime itself puts in every function's environment (credentials aside)
     "AWS_ACCESS_KEY_ID": "package-smoke-test",
     "AWS_SECRET_ACCESS_KEY": "package-smoke-test",
@@ -301,11 +309,13 @@ def dns_server() -> Iterator[int]:
 # through the container's own resolver, built as in a deployment (resolv.conf read), aimed at our server.
 _SMOKE = """
 import importlib, sys
-zip_root, runtime, handler, dns_port, mx_domain, mx_expected = sys.argv[1:7]
+zip_root, runtime, handler, dns_port, mx_domain, mx_expected, lazy = sys.argv[1:8]
 sys.path[:0] = [zip_root, runtime]
 module_name, function_name = handler.rsplit(".", 1)
 module = importlib.import_module(module_name)
 assert callable(getattr(module, function_name)), handler
+for name in filter(None, lazy.split(",")):
+    importlib.import_module(name)
 if dns_port:
     resolver = importlib.import_module("entrypoints.aws.runtime").application.adapters.mx_resolver()
     dns = resolver._dns()
@@ -339,7 +349,7 @@ def smoke_test(source: Path) -> list[str]:
             expected = ",".join(" ".join(h.rstrip(".").split()) for h in MX_HOSTS)
             command = [
                 sys.executable, "-I", "-S", "-B", "-c", _SMOKE, str(source), runtime, function.handler,
-                str(dns_port) if resolves else "", MX_DOMAIN, expected,
+                str(dns_port) if resolves else "", MX_DOMAIN, expected, LAZY_IMPORTS.get(function.name, ""),
             ]  # fmt: skip
             result = subprocess.run(
                 command, env=env, cwd=runtime, capture_output=True, text=True, check=False

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from outreach_core.domain.mail import MailError, OutboundEmail, SendReceipt
 from outreach_core.ports import (
@@ -255,3 +256,32 @@ class InMemoryArchive:
             return self.blobs[ref.removeprefix("mem://")]
         except KeyError:
             raise KeyError(ref) from None
+
+
+class FakeMailbox:
+    """An IMAP folder in memory, with ImapMailbox's contract (tests/contracts/test_mailbox_contract.py):
+    UIDs ascend from 1, `fetch_new` gives those above `after_uid` (all of them when the UIDVALIDITY
+    the caller knows is not the folder's), at most `limit`, and says whether more are waiting."""
+
+    def __init__(self, uidvalidity: int = 1000) -> None:
+        self.uidvalidity = uidvalidity
+        self.messages: list[tuple[int, bytes]] = []
+        self.fetches = 0
+
+    def append(self, raw: bytes) -> int:
+        uid = (self.messages[-1][0] + 1) if self.messages else 1
+        self.messages.append((uid, raw))
+        return uid
+
+    def renumber(self, uidvalidity: int) -> None:
+        """The server rebuilt the folder: new UIDVALIDITY, UIDs from 1 again."""
+        self.uidvalidity = uidvalidity
+        self.messages = [(n + 1, raw) for n, (_, raw) in enumerate(self.messages)]
+
+    def fetch_new(self, uidvalidity: int | None, after_uid: int, limit: int = 50) -> Any:
+        from adapters.imap_mailbox import FetchedMessage, FetchResult
+
+        self.fetches += 1
+        start = after_uid if uidvalidity == self.uidvalidity else 0
+        new = [FetchedMessage(uid, raw) for uid, raw in self.messages if uid > start]
+        return FetchResult(self.uidvalidity, new[:limit], more=len(new) > limit)

@@ -209,12 +209,18 @@ def sends_chart(days: Sequence[DayRow]) -> str:
     return _svg("sends-per-day", "Messages sent per day by outcome", frame, body)
 
 
+def _plotted(day: DayRow, field_name: str) -> bool:
+    """A day with sends, and (for the delivery rate) sends that can report a delivery: SMTP-only days
+    leave a gap in the delivery line rather than a false 0%."""
+    return bool(day.outcomes.sent) and (field_name != "delivery_rate" or day.outcomes.delivery_known)
+
+
 def rate_chart(
     name: str, label: str, days: Sequence[DayRow], series: Sequence[tuple[str, str]], threshold: float | None
 ) -> str:
     """Lines of rates per send day; days with nothing sent leave a gap. `series`: (color key, field)."""
     frame = _Frame(width=520, height=260, left=66)
-    values = [getattr(d.outcomes, f) for d in days for _, f in series if d.outcomes.sent]
+    values = [getattr(d.outcomes, f) for d in days for _, f in series if _plotted(d, f)]
     # Zero-safe: with nothing (or next to nothing) to show, the axis still runs 0% to 1%, in round steps.
     top, intervals = _scale(max([*values, threshold or 0.0, 0.01]) * 1.05, integer=False)
     if top > 1.0:
@@ -234,7 +240,7 @@ def rate_chart(
         points = []
         segments: list[list[tuple[float, float]]] = [[]]
         for i, row in enumerate(days):
-            if not row.outcomes.sent:
+            if not _plotted(row, field_name):
                 if segments[-1]:
                     segments.append([])  # no sends that day: break the line rather than bridge it
                 continue
@@ -422,21 +428,15 @@ def _rate_cell(value: float, limit: float, digits: int = 1) -> str:
     return f"<td{css}>{_pct(value, digits)}</td>"
 
 
-def _table(rows: Sequence[GroupRow], first: str, extra: tuple[str, ...] = ()) -> str:
+def _table(rows: Sequence[GroupRow], first: str, extra: tuple[str, ...] = (), smtp: bool = False) -> str:
+    counts = (
+        ("accepted", "delivered (reported)", "bounced (reported)")
+        if smtp
+        else ("sent", "delivered", "bounced")
+    )
     head = "".join(
         f"<th>{h}</th>"
-        for h in (
-            first,
-            *extra,
-            "sent",
-            "delivered",
-            "bounced",
-            "complained",
-            "failed",
-            "delivery",
-            "bounce",
-            "complaint",
-        )
+        for h in (first, *extra, *counts, "complained", "failed", "delivery", "bounce", "complaint")
     )
     body = []
     for row in rows:
@@ -445,7 +445,7 @@ def _table(rows: Sequence[GroupRow], first: str, extra: tuple[str, ...] = ()) ->
         body.append(
             f"<tr><td>{escape(row.key)}</td>{extras}<td>{o.sent:,}</td><td>{o.delivered:,}</td>"
             f"<td>{o.bounced:,}</td><td>{o.complained:,}</td><td>{o.failed:,}</td>"
-            f"<td>{_pct(o.delivery_rate)}</td>{_rate_cell(o.bounce_rate, BOUNCE_THRESHOLD)}"
+            f"<td>{escape(o.delivery_text())}</td>{_rate_cell(o.bounce_rate, BOUNCE_THRESHOLD)}"
             f"{_rate_cell(o.complaint_rate, COMPLAINT_THRESHOLD, 2)}</tr>"
         )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -466,16 +466,28 @@ def _skipped_table(data: ReportData) -> str:
     )
 
 
+SMTP_FOOTER = (
+    " Over SMTP, accepted means accepted by the receiving server: no delivery reports come back, so"
+    " delivered and bounced are what was reported (bounce reports read over IMAP), and the delivery"
+    " rate counts SES sends only (n/a when there are none)."
+)
+
+
 def render_report(data: ReportData, title: str = "Outreach report") -> str:
     totals = data.totals
     scope = f"tenant {data.tenant_filter}" if data.tenant_filter else f"{len(data.tenants)} tenant(s)"
+    smtp = data.smtp_mode
     contacted = sum(f.contacted for f in data.funnels)
     replied = sum(f.replied for f in data.funnels)
     kpis = [
-        ("sent", f"{totals.sent:,}", False),
+        ("accepted by the server" if smtp else "sent", f"{totals.sent:,}", False),
         ("reply rate", _pct(replied / contacted if contacted else 0.0), False),
-        ("delivery rate", _pct(totals.delivery_rate), False),
-        ("bounce rate", _pct(totals.bounce_rate), totals.bounce_rate > BOUNCE_THRESHOLD),
+        ("delivery rate", totals.delivery_text(), False),
+        (
+            "bounce rate (reported)" if smtp else "bounce rate",
+            _pct(totals.bounce_rate),
+            totals.bounce_rate > BOUNCE_THRESHOLD,
+        ),
         ("complaint rate", _pct(totals.complaint_rate, 2), totals.complaint_rate > COMPLAINT_THRESHOLD),
         ("failed (not sent)", f"{totals.failed:,}", totals.failed > 0),
     ]
@@ -517,16 +529,18 @@ generated {data.generated_at:%Y-%m-%d %H:%M UTC}</p></header>
 </section></div>
 <section><h2>Per sender identity</h2>{_legend("delivered", "complained", "bounced", "pending")}
 {group_chart("per-identity", "Messages per sender identity by outcome", data.identities)}
-{_table(data.identities, "identity", ("domain", "status"))}</section>
+{_table(data.identities, "identity", ("domain", "status"), smtp)}</section>
 <section><h2>Per mailbox provider</h2>{_legend("delivered", "complained", "bounced", "pending")}
 {group_chart("per-provider", "Messages per mailbox provider by outcome", data.providers)}
-{_table(data.providers, "provider")}</section>
-<section><h2>Per tenant: success and failure</h2>{_table(data.tenants, "tenant", ("name",))}</section>
+{_table(data.providers, "provider", (), smtp)}</section>
+<section><h2>Per tenant: success and failure</h2>{_table(data.tenants, "tenant", ("name",), smtp)}</section>
 {_failures_section(data)}
 {_skipped_table(data)}
 <footer>Outcomes are counted against the day a message was sent. Rates: delivered, bounced and
 complained over messages the provider accepted; reply rate: leads who replied over leads contacted (a
-reply counts for the last step sent to the lead). Red: above the auto-stop thresholds
+reply counts for the last step sent to the lead).{
+        SMTP_FOOTER if smtp else ""
+    } Red: above the auto-stop thresholds
 (bounce {_pct(BOUNCE_THRESHOLD)}, complaint {_pct(COMPLAINT_THRESHOLD, 2)}). Jobs by status: {
         escape(statuses)
     }.</footer>

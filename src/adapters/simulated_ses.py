@@ -165,6 +165,7 @@ class SimulatedSesMailer:
             provider_message_id=message_id,
             rfc_message_id=f"<{message_id}@{host}>",
             region=self.profile.region,
+            transport="ses",
         )
 
     # --- events -------------------------------------------------------------------------------------

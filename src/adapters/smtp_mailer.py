@@ -14,6 +14,7 @@ import contextlib
 import smtplib
 import ssl
 import threading
+from collections.abc import Callable
 
 from adapters.mime import to_bytes
 from outreach_core.domain.mail import (
@@ -25,7 +26,13 @@ from outreach_core.domain.mail import (
     SendReceipt,
 )
 from outreach_core.policies.responses import enhanced_status
-from outreach_core.ports import Clock
+from outreach_core.ports import Clock, SecretUnavailable
+
+# A password, or a callable that reads it when a connection logs in (a secret reference resolved late,
+# so a rotated password is used by the next connection).
+Password = str | Callable[[], str]
+# XOAUTH2: a callable giving the access token (refresh=True after the server refused one).
+TokenSource = Callable[..., str]
 
 
 def _refusal(code: int, reply: bytes | str, stage: str) -> MailRefused:
@@ -44,7 +51,8 @@ class SmtpMailer:
         clock: Clock,
         *,
         username: str = "",
-        password: str = "",
+        password: Password = "",
+        xoauth2: TokenSource | None = None,
         starttls: bool = False,
         implicit_tls: bool = False,
         timeout: float = 30.0,
@@ -52,7 +60,7 @@ class SmtpMailer:
         envelope_sender: str = "",
     ) -> None:
         self.host, self.port, self.clock = host, port, clock
-        self.username, self.password = username, password
+        self.username, self.password, self.xoauth2 = username, password, xoauth2
         self.starttls, self.implicit_tls, self.timeout = starttls, implicit_tls, timeout
         self.ssl_context = ssl_context or ssl.create_default_context()
         self.envelope_sender = envelope_sender
@@ -72,8 +80,13 @@ class SmtpMailer:
             if self.starttls:
                 conn.starttls(context=self.ssl_context)
                 conn.ehlo()
-            if self.username:
-                conn.login(self.username, self.password)
+            if self.xoauth2 is not None:
+                self._xoauth2(conn)
+            elif self.username:
+                password = self.password() if callable(self.password) else self.password
+                conn.login(self.username, password)
+        except SecretUnavailable as exc:
+            raise MailSendingPaused(f"SMTP credentials unavailable: {exc}", stage="AUTH") from exc
         except smtplib.SMTPAuthenticationError as exc:
             # Our relay credentials are refused: nothing can be sent through it until a person fixes them.
             raise MailSendingPaused(
@@ -85,6 +98,26 @@ class SmtpMailer:
             raise MailTransientError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         self.connections_opened += 1
         return conn
+
+    def _xoauth2(self, conn: smtplib.SMTP) -> None:
+        """AUTH XOAUTH2 with the current access token; a refused token is refreshed once."""
+        from adapters.oauth_tokens import xoauth2_string
+
+        assert self.xoauth2 is not None
+        for refresh in (False, True):
+            token = self.xoauth2(refresh=refresh)
+            # On failure the server sends a 334 challenge (an error JSON): answer it empty to get the 535.
+            initial = xoauth2_string(self.username, token)
+
+            def answer(challenge: bytes | None = None, initial: str = initial) -> str:
+                return initial if challenge is None else ""
+
+            try:
+                conn.auth("XOAUTH2", answer)
+                return
+            except smtplib.SMTPAuthenticationError:
+                if refresh:
+                    raise
 
     def close(self) -> None:
         with self._lock:
@@ -122,7 +155,7 @@ class SmtpMailer:
                 self._reset(conn)
                 raise _refusal(code, reply, "end of DATA")
         local_part = email.message_id.strip("<>").split("@", 1)[0]
-        return SendReceipt(provider_message_id=local_part, rfc_message_id=email.message_id)
+        return SendReceipt(provider_message_id=local_part, rfc_message_id=email.message_id, transport="smtp")
 
     def _envelope(self, conn: smtplib.SMTP, sender: str, recipient: str) -> None:
         code, reply = conn.mail(sender)

@@ -7,7 +7,9 @@ container: they get their ports as arguments.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import boto3
 from dependency_injector import containers, providers
@@ -19,7 +21,9 @@ from adapters.aws.failover import FailoverMailer
 from adapters.aws.s3_archive import S3Archive
 from adapters.aws.s3_objects import S3ObjectReader
 from adapters.aws.ses_mailer import SesMailer
+from adapters.aws.sqs_outbox import SqsOutbox
 from adapters.aws.sqs_queue import SqsJobQueue
+from adapters.aws.ssm_parameter import SsmSecrets
 from adapters.clock import SystemClock
 from adapters.dns_mx import (
     DnsMxResolver,
@@ -30,16 +34,20 @@ from adapters.dns_mx import (
 )
 from adapters.feedback_ingest import EventIngestor
 from adapters.filesystem_archive import FilesystemArchive
+from adapters.imap_mailbox import ImapMailboxes  # imapclient itself is imported on first read
 from adapters.log_notifier import LogNotifier
+from adapters.mail_routing import IdentityMailer
+from adapters.secrets import SecretResolver
 from adapters.simulated_ses import SimulatedSesMailer, SimulatorProfile
 from adapters.smtp_mailer import SmtpMailer
 from adapters.sqlite_queue import SqliteJobQueue
 from adapters.sqlite_store import SqliteStateStore
+from adapters.webhook_http import HttpWebhookTransport
 from entrypoints.observability import aws_metrics, aws_notifier, local_metrics, local_notifier
 from entrypoints.settings import Settings
 from outreach_core.policies.config import AccountLimits, SendingPolicy
 from outreach_core.policies.domain_health import Expectations
-from outreach_core.ports import DomainInspector
+from outreach_core.ports import Clock, DomainInspector, MessageSink, SecretSource, WebhookTransport
 from outreach_core.records import Records
 from outreach_core.services.admin import AdminService
 from outreach_core.services.audit_log import AuditLog
@@ -49,6 +57,7 @@ from outreach_core.services.feedback import FeedbackService, ReplyService
 from outreach_core.services.forecast import ForecastService
 from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.hygiene import ListHygiene
+from outreach_core.services.inbox import InboxService
 from outreach_core.services.leads import LeadImportService
 from outreach_core.services.lifecycle import LeadActions
 from outreach_core.services.limiter import SendLimiter
@@ -62,6 +71,7 @@ from outreach_core.services.templates import TemplateService
 from outreach_core.services.timeline import LeadTimeline
 from outreach_core.services.uncertain import UncertainJobs
 from outreach_core.services.unsubscribe import UnsubscribeService
+from outreach_core.services.webhooks import WebhookConfig, WebhookPublisher, WebhookService
 from outreach_core.telemetry import MeteredMailProvider
 
 EVENT_QUEUE_MAX_DELAY_S = 7 * 24 * 3600  # the local event channel stands in for SNS: it may hold events long
@@ -94,6 +104,17 @@ def _mail_from(settings: Settings) -> MailFrom:
     if _through_ses(settings):
         return MailFrom(f"{settings.mail_from_subdomain or 'bounce-' + settings.aws_region}.{{domain}}")
     return MailFrom("{domain}")
+
+
+def _own_accounts_refusal(settings: Settings) -> str:
+    """Identities' own SMTP accounts send real mail: never with links signed by the built-in secret."""
+    if not settings.builtin_secret:
+        return ""
+    return (
+        "OUTREACH_UNSUBSCRIBE_SECRET is not set: identities with their own SMTP account send real mail, "
+        f"which must not carry links signed with the built-in development secret (set it in "
+        f"{settings.workspace / 'outreach.env'}; `outreach init` writes a fresh one)"
+    )
 
 
 class LocalAdapters(containers.DeclarativeContainer):
@@ -132,7 +153,28 @@ class LocalAdapters(containers.DeclarativeContainer):
         implicit_tls=settings.provided.smtp_implicit_tls,
         timeout=settings.provided.smtp_timeout_s,
     )
-    mailer = providers.Selector(settings.provided.mailer, simulator=simulator, smtp=smtp)
+    secrets = providers.Singleton(SecretResolver)  # env: and file: references; ssm: on AWS only
+    # Each identity's own SMTP account when it has one, else the workspace's mailer.
+    mailer = providers.Singleton(
+        IdentityMailer,
+        default=providers.Selector(settings.provided.mailer, simulator=simulator, smtp=smtp),
+        clock=clock,
+        secrets=secrets,
+        timeout=settings.provided.smtp_timeout_s,
+        refuse_own_accounts=providers.Callable(_own_accounts_refusal, settings),
+    )
+    webhook_queue = providers.Singleton(
+        SqliteJobQueue,
+        path=settings.provided.db_path,
+        name="webhooks",
+        clock=clock,
+        visibility_timeout=60,
+        max_receives=5,
+    )
+    webhook_transport = providers.Singleton(HttpWebhookTransport, timeout=settings.provided.webhook_timeout_s)
+    mailbox_for = providers.Singleton(
+        ImapMailboxes, secrets=secrets, clock=clock, timeout=settings.provided.imap_timeout_s
+    )
     archive = providers.Singleton(FilesystemArchive, root=settings.provided.archive_root)
     log_notifier = providers.Singleton(LogNotifier)  # the log channel (its `sent` list shows what went out)
     notifier = providers.Singleton(
@@ -150,6 +192,46 @@ class LocalAdapters(containers.DeclarativeContainer):
     domain_inspector = providers.Singleton(_domain_inspector, settings)
     # Local replies arrive with their content (an SNS action, POST /sns): nothing to read from S3.
     inbound_reader: providers.Provider[None] = providers.Object(None)
+
+
+def _publisher(
+    records: Records, clock: Clock, queue: Callable[[], MessageSink], settings: Settings
+) -> WebhookPublisher | None:
+    """None on AWS without a webhook queue (webhooks off in Terraform): nothing is published."""
+    if settings.backend == "aws" and not settings.webhook_queue_url:
+        return None
+    return WebhookPublisher(records, clock, queue())
+
+
+def _webhooks(
+    records: Records,
+    clock: Clock,
+    queue: Callable[[], MessageSink],
+    transport: WebhookTransport,
+    secrets: SecretSource,
+    settings: Settings,
+) -> WebhookService | None:
+    """None on AWS without a webhook queue (webhooks off in Terraform): nothing is published."""
+    if settings.backend == "aws" and not settings.webhook_queue_url:
+        return None
+    return WebhookService(
+        records, clock, queue(), transport, secrets, WebhookConfig(max_attempts=settings.webhook_max_attempts)
+    )
+
+
+def _imap_poller(services: Any, adapters: Any, settings: Settings) -> Any:
+    from adapters.imap_poller import ImapPoller
+
+    return ImapPoller(
+        services.records(),
+        adapters.clock(),
+        adapters.archive(),
+        services.replies(),
+        services.feedback(),
+        services.inbox(),
+        adapters.mailbox_for(),
+        batch=settings.imap_batch,
+    )
 
 
 def _seconds(value: int) -> timedelta:
@@ -223,7 +305,20 @@ class AwsAdapters(containers.DeclarativeContainer):
         clock=clock,
         configuration_set=settings.provided.ses_configuration_set,
     )
-    mailer = providers.Selector(
+    ssm_client = providers.Singleton(make_client, session, "ssm", _region, _endpoint)
+    # env: and file: references, and ssm: ones (SecureStrings, cached a few minutes).
+    secrets = providers.Singleton(
+        SecretResolver, ssm=providers.Singleton(SsmSecrets, client=ssm_client, clock=clock)
+    )
+    # Send only: publishers and the webhook function's retries (the event source mapping receives).
+    webhook_queue = providers.Singleton(
+        SqsOutbox, client=sqs_client, queue_url=settings.provided.webhook_queue_url
+    )
+    webhook_transport = providers.Singleton(HttpWebhookTransport, timeout=settings.provided.webhook_timeout_s)
+    mailbox_for = providers.Singleton(
+        ImapMailboxes, secrets=secrets, clock=clock, timeout=settings.provided.imap_timeout_s
+    )
+    ses_route = providers.Selector(
         providers.Callable(_mail_route, settings),
         single=ses_primary,
         failover=providers.Singleton(
@@ -237,6 +332,8 @@ class AwsAdapters(containers.DeclarativeContainer):
             cool_down=providers.Factory(_seconds, settings.provided.failover_cool_down_s),
         ),
     )
+    # Each identity's own SMTP account when it has one (secrets from SSM), else SES.
+    mailer = providers.Singleton(IdentityMailer, default=ses_route, clock=clock, secrets=secrets)
     mx_resolver = providers.Selector(
         settings.provided.mx_resolver,
         dns=providers.Singleton(
@@ -260,6 +357,22 @@ class Services(containers.DeclarativeContainer):
     adapters = providers.DependenciesContainer()
 
     records = providers.Singleton(Records, store=adapters.store)
+    webhook_publisher = providers.Singleton(
+        _publisher,
+        records=records,
+        clock=adapters.clock,
+        queue=adapters.webhook_queue.provider,
+        settings=settings,
+    )
+    webhooks = providers.Singleton(
+        _webhooks,
+        records=records,
+        clock=adapters.clock,
+        queue=adapters.webhook_queue.provider,
+        transport=adapters.webhook_transport,
+        secrets=adapters.secrets,
+        settings=settings,
+    )
     sending_policy = providers.Singleton(
         _sending_policy, settings.provided.ses_max_send_rate, settings.provided.ses_max_24h_send
     )
@@ -270,13 +383,25 @@ class Services(containers.DeclarativeContainer):
         directory=providers.Singleton(ProviderDirectory, resolver=adapters.mx_resolver),
     )
     guard = providers.Singleton(
-        ReputationGuard, records=records, clock=adapters.clock, notifier=adapters.notifier, limiter=limiter
+        ReputationGuard,
+        records=records,
+        clock=adapters.clock,
+        notifier=adapters.notifier,
+        limiter=limiter,
+        webhooks=webhook_publisher,
     )
-    suppression = providers.Singleton(SuppressionService, records=records)
+    suppression = providers.Singleton(SuppressionService, records=records, webhooks=webhook_publisher)
+    inbox = providers.Singleton(
+        InboxService,
+        records=records,
+        clock=adapters.clock,
+        suppression=suppression,
+        webhooks=webhook_publisher,
+    )
     hygiene = providers.Singleton(
         ListHygiene, records=records, resolver=adapters.mx_resolver, disposable=adapters.disposable_domains
     )
-    admin = providers.Factory(AdminService, records=records, clock=adapters.clock)
+    admin = providers.Factory(AdminService, records=records, clock=adapters.clock, webhooks=webhook_publisher)
     domain_health = providers.Factory(
         DomainHealthService,
         records=records,
@@ -343,6 +468,7 @@ class Services(containers.DeclarativeContainer):
         clock=adapters.clock,
         suppression=suppression,
         secrets=settings.provided.unsubscribe_secrets,
+        inbox=inbox,
     )
     unsubscribe = providers.Singleton(
         UnsubscribeService,
@@ -387,6 +513,11 @@ class Application(containers.DeclarativeContainer):
 class AwsApplication(Application):
     adapters = providers.Container(AwsAdapters, settings=Application.settings)  # type: ignore[arg-type]
     services = providers.Container(Services, settings=Application.settings, adapters=adapters)
+
+
+def imap_poller(app: Application) -> Any:
+    """The IMAP poller (adapters.imap_poller) of this application, built on first use."""
+    return _imap_poller(app.services, app.adapters, app.settings())
 
 
 def build(settings: Settings | None = None) -> Application:

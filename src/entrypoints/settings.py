@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     http_port: int = 8025
     sns_topic_arns: str = ""  # comma-separated topics whose SNS messages POST /sns accepts
 
+    # Webhooks out (per tenant: `outreach webhooks add`): attempts before a delivery is dead-lettered,
+    # and how long one POST may take. On AWS the deliveries go through their own SQS queue.
+    webhook_max_attempts: int = 8
+    webhook_timeout_s: float = 10.0
+    webhook_queue_url: str = ""  # AWS: the webhook delivery queue; empty = webhooks off
+    # IMAP: identities with a mailbox (`identity add --imap-host ...`) are polled by `outreach run`
+    # (every imap_poll_s) and, on AWS, by the scheduled IMAP poller function.
+    imap_poll_s: float = 60.0
+    imap_batch: int = 50
+    imap_timeout_s: float = 30.0
+
     planner_horizon_s: int = 300
     # SES account quotas (GetAccount SendQuota): the account-wide limiter's data.
     ses_max_send_rate: float = 14.0

@@ -13,12 +13,14 @@ import structlog
 
 from adapters.clock import VirtualClock
 from adapters.feedback_ingest import EventIngestor
+from adapters.imap_poller import ImapPoller
 from adapters.sqlite_queue import SqliteJobQueue
 from adapters.sqlite_store import SqliteStateStore
-from entrypoints.container import Application
+from entrypoints.container import Application, imap_poller
 from outreach_core.ports import Clock
 from outreach_core.services.planner import PlannerService
 from outreach_core.services.sender import Outcome, SenderService
+from outreach_core.services.webhooks import WebhookService
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +32,8 @@ class WorkerStats:
     events_applied: int = 0
     events_rejected: int = 0
     replies: int = 0
+    webhooks: dict[str, int] = field(default_factory=dict)  # delivery outcomes
+    polled: int = 0  # messages read from IMAP mailboxes
 
     def describe(self, at: datetime) -> str:
         """One line a person reads: "12:05:01 planned 3 · sent 2, deferred 1 · 4 events applied"."""
@@ -40,11 +44,18 @@ class WorkerStats:
         if self.events_applied or self.events_rejected:
             rejected = f" ({self.events_rejected} rejected)" if self.events_rejected else ""
             parts.append(f"{self.events_applied} events applied{rejected}")
+        if self.polled:
+            parts.append(f"{self.polled} read from mailboxes")
         if self.replies:
             parts.append(f"{self.replies} replies")
+        if self.webhooks:
+            parts.append("webhooks " + ", ".join(f"{k} {v}" for k, v in sorted(self.webhooks.items())))
         return f"{at:%H:%M:%S} " + " · ".join(p for p in parts if p)
 
     def add(self, other: WorkerStats) -> None:
+        for key, value in other.webhooks.items():
+            self.webhooks[key] = self.webhooks.get(key, 0) + value
+        self.polled += other.polled
         self.planned += other.planned
         for key, value in other.outcomes.items():
             self.outcomes[key] = self.outcomes.get(key, 0) + value
@@ -64,15 +75,23 @@ class LocalWorker:
         clock: Clock,
         batch: int = 10,
         store: SqliteStateStore | None = None,
+        webhooks: WebhookService | None = None,
+        webhook_queue: SqliteJobQueue | None = None,
+        poller: ImapPoller | None = None,
+        poll_every: timedelta = timedelta(seconds=60),
     ) -> None:
         self.planner, self.sender, self.ingestor = planner, sender, ingestor
         self.jobs, self.events, self.clock, self.batch = jobs, events, clock, batch
         self.store = store
+        self.webhooks, self.webhook_queue = webhooks, webhook_queue
+        self.poller, self.poll_every = poller, poll_every
+        self._polled_at: datetime | None = None
         self.next_due: datetime | None = None
         self._purged_at: datetime | None = None
 
     @classmethod
-    def from_app(cls, app: Application) -> LocalWorker:
+    def from_app(cls, app: Application, *, poll_imap: bool = False) -> LocalWorker:
+        """`poll_imap`: also read the identities' IMAP mailboxes (`outreach run`; the demo has none)."""
         services, adapters = app.services, app.adapters
         return cls(
             services.planner(),
@@ -82,6 +101,10 @@ class LocalWorker:
             adapters.event_queue(),
             adapters.clock(),
             store=adapters.store(),
+            webhooks=services.webhooks(),
+            webhook_queue=adapters.webhook_queue(),
+            poller=imap_poller(app) if poll_imap else None,
+            poll_every=timedelta(seconds=app.settings().imap_poll_s),
         )
 
     def _purge_expired(self) -> None:
@@ -98,7 +121,24 @@ class LocalWorker:
         stats.planned = plan.planned
         self.next_due = plan.next_due
         self.drain(stats)
+        self.poll(stats)
         return stats
+
+    def poll(self, stats: WorkerStats, *, force: bool = False) -> None:
+        """Read the IMAP mailboxes (every poll_every), then apply what the replies set off."""
+        now = self.clock.now()
+        if self.poller is None or not (
+            force or self._polled_at is None or now - self._polled_at >= self.poll_every
+        ):
+            return
+        self._polled_at = now
+        report = self.poller.poll_all()
+        stats.polled += report.fetched
+        stats.replies += report.replies
+        stats.events_applied += report.bounces
+        for error in report.errors:
+            log.error("worker.mailbox_failed", reason=error)
+        self.drain(stats)
 
     def drain(self, stats: WorkerStats) -> WorkerStats:
         """Send what is visible in the job queue, then apply the visible feedback events.
@@ -129,7 +169,21 @@ class LocalWorker:
             stats.events_applied += report.applied
             stats.events_rejected += len(report.rejected)
             stats.replies += report.replies
+        self._deliver_webhooks(stats)
         return stats
+
+    def _deliver_webhooks(self, stats: WorkerStats) -> None:
+        if self.webhooks is None or self.webhook_queue is None:
+            return
+        while messages := self.webhook_queue.receive(self.batch):
+            for message in messages:
+                try:
+                    result = self.webhooks.handle(message)
+                except Exception:
+                    log.exception("worker.webhook_failed", message_id=message.message_id)
+                    continue
+                stats.webhooks[result.outcome] = stats.webhooks.get(result.outcome, 0) + 1
+                self.webhook_queue.ack(message.receipt)
 
     def step_through(self, clock: VirtualClock, until: datetime) -> WorkerStats:
         """Virtual time only: visit each moment a queued message becomes visible, up to `until`, so
@@ -165,9 +219,8 @@ class LocalWorker:
 
     def next_wake(self) -> datetime | None:
         """The earliest moment new work can appear: a timer, or a delayed message becoming visible."""
-        candidates = [
-            t for t in (self.jobs.next_visible_at(), self.events.next_visible_at()) if t is not None
-        ]
+        queues = [self.jobs, self.events] + ([self.webhook_queue] if self.webhook_queue is not None else [])
+        candidates = [t for t in (q.next_visible_at() for q in queues) if t is not None]
         moments = [datetime.fromtimestamp(t, UTC) for t in candidates]
         if self.next_due is not None:
             moments.append(self.next_due)

@@ -138,6 +138,14 @@ class QueueStats(BaseModel):
     oldest_age_s: float
 
 
+class MessageSink(Protocol):
+    """The sending half of a queue: what a publisher needs (webhook deliveries, their retries)."""
+
+    def send(self, message: QueueMessage, delay_seconds: int = 0) -> str:
+        """Enqueue; invisible for `delay_seconds` (<= the queue's maximum, 900 s on SQS)."""
+        ...
+
+
 class JobQueue(Protocol):
     max_delay_seconds: int
 
@@ -338,4 +346,31 @@ class Metrics(Protocol):
 
     def flush(self) -> None:
         """Write out what was recorded; entrypoints call it at the end of each unit of work."""
+        ...
+
+
+# --- Secrets and webhooks --------------------------------------------------------------------------
+
+
+class SecretUnavailable(LookupError):
+    """A secret reference could not be resolved. The message names the reference, never a value."""
+
+
+class SecretSource(Protocol):
+    def resolve(self, ref: str) -> str:
+        """The secret behind a reference (`env:NAME`, `file:/path`, `ssm:/name`). Raises
+        SecretUnavailable naming the reference when it cannot be read. Implementations may cache."""
+        ...
+
+
+class HttpAnswer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: int  # 0 when no HTTP answer came (connection refused, timeout, TLS failure)
+    detail: str = ""  # the reason phrase or the error, one line, for the delivery log
+
+
+class WebhookTransport(Protocol):
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
+        """POST the body; never raises for what the network or the receiver does (status 0 instead)."""
         ...

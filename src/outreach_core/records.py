@@ -15,6 +15,8 @@ tenant's items, `GLOBAL` the tenant registry and the global suppression list. So
   WIN#<scope>#<id>  ROT#<direction>  SOFT#<email hash>     auto-stop windows, rotation, soft bounces
   (GLOBAL) LIM#account  ADMIT#account                      SES quotas; the account's slot chain
   EVENT#<event id>  AUDIT#<time>#<n>                       dedupe, audit log
+  INBOX#<time>-<hash>  MBOX#<identity>                     the unified inbox; an IMAP mailbox's seen-state
+  WHE#<id>  WHD#<time>-<hash>                              webhook endpoints and deliveries
 
 Every method takes the tenant id and builds the partition itself: no call can reach another tenant.
 """
@@ -29,9 +31,11 @@ from pydantic import BaseModel, ConfigDict
 
 from outreach_core.domain.audit import AuditEntry
 from outreach_core.domain.ids import email_hash
+from outreach_core.domain.inbox import InboxMessage
 from outreach_core.domain.jobs import MessageJob
 from outreach_core.domain.models import Campaign, Direction, Entity, Lead, SenderIdentity, Template, Tenant
 from outreach_core.domain.suppression import DomainBlock, SuppressionEntry, SuppressionScope
+from outreach_core.domain.webhooks import WebhookDelivery, WebhookEndpoint
 from outreach_core.ports import ConditionFailed, Delete, Put, StateStore, StoredItem
 
 GLOBAL = "GLOBAL"
@@ -85,6 +89,9 @@ _ENTITY_PREFIX: dict[type[Entity], str] = {
     Template: "TPL#",
     Campaign: "CAMP#",
     Lead: "LEAD#",
+    InboxMessage: "INBOX#",
+    WebhookEndpoint: "WHE#",
+    WebhookDelivery: "WHD#",
 }
 
 

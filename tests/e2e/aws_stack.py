@@ -328,8 +328,9 @@ class Stack:
         self.runtime.application.adapters.ses_primary().client = healthy
 
 
-def start(monkeypatch: Any, start_at: datetime) -> tuple[Stack, Any]:
-    """The stack, and the moto mock to stop when done."""
+def start(monkeypatch: Any, start_at: datetime, extra_env: dict[str, str] | None = None) -> tuple[Stack, Any]:
+    """The stack, and the moto mock to stop when done. `extra_env`: more of the functions' environment
+    (read at the cold start, like the rest)."""
     for name, value in moto_env.FAKE_ENV.items():
         monkeypatch.setenv(name, value)
     mock = mock_aws()
@@ -361,6 +362,7 @@ def start(monkeypatch: Any, start_at: datetime) -> tuple[Stack, Any]:
         "OUTREACH_FAILOVER_THRESHOLD": "3",
         "OUTREACH_FAILOVER_COOL_DOWN_S": "300",
         "OUTREACH_LOG_LEVEL": "CRITICAL",
+        **(extra_env or {}),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -125,7 +125,7 @@ def test_two_tenants_200_leads_with_a_regional_outage(
     _world(stack)
     records = stack.runtime.application.services.records()
     notifier = stack.runtime.application.adapters.log_notifier()  # the log channel keeps what it sent
-    failover = stack.runtime.application.adapters.mailer()
+    failover = stack.runtime.application.adapters.ses_route()  # behind the IdentityMailer
     published: set[str] = set()
     complained_identity: str | None = None
     healthy = None

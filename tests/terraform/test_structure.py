@@ -99,8 +99,10 @@ def _aws_requirement(block: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", tfconfig.module_dirs(), ids=_ids(tfconfig.module_dirs()))
 def test_each_module_has_a_primary_resource_named_this(path: Path) -> None:
+    """A resource named `this`, or (a module that composes others) a module call named `this`."""
     config = tfconfig.load(path)
-    assert any(name == "this" for _, name, _ in config.resources()), f"{path.name} has no `this` resource"
+    primary = any(name == "this" for _, name, _ in config.resources()) or "this" in config.modules()
+    assert primary, f"{path.name} has no `this` resource"
 
 
 @pytest.mark.parametrize("path", CONFIG_DIRS, ids=_ids(CONFIG_DIRS))

@@ -21,6 +21,8 @@ TERRAFORM = REPO / "terraform"
 MODULES = TERRAFORM / "modules"
 ENVS = TERRAFORM / "envs"
 LAMBDA_MODULE = "modules/lambda_function"
+# Modules that wrap one manifest function with its trigger (the function is the wrapper call's label).
+FUNCTION_WRAPPERS = ("modules/imap_poller",)
 _OPTIONS = hcl2.SerializationOptions(with_comments=False, strip_string_quotes=True, explicit_blocks=False)
 
 
@@ -109,12 +111,35 @@ def literal_strings(value: object, what: str) -> list[str]:
 
 
 def function_calls(root: Config) -> dict[str, dict[str, Any]]:
-    """Calls of the lambda_function module, by label (the manifest's function name)."""
-    return {
-        label: body
-        for label, body in root.modules().items()
-        if str(body.get("source", "")).rstrip("/").endswith(LAMBDA_MODULE)
-    }
+    """Calls of the lambda_function module, by label (the manifest's function name): the root's own,
+    and those of the root's modules that wrap one (modules/imap_poller), under the wrapper's label.
+    A wrapped call's `${var.x}` values are the wrapper call's arguments, as Terraform would pass them."""
+    calls: dict[str, dict[str, Any]] = {}
+    for label, body in root.modules().items():
+        source = str(body.get("source", "")).rstrip("/")
+        if source.endswith(LAMBDA_MODULE):
+            calls[label] = body
+            continue
+        if not source.endswith(FUNCTION_WRAPPERS):
+            continue
+        wrapped = [b for b in load(MODULES / source.rsplit("/", 1)[1]).modules().values()
+                   if str(b.get("source", "")).rstrip("/").endswith("lambda_function")]  # fmt: skip
+        if wrapped:
+            calls[label.replace("-", "_")] = _substitute(wrapped[0], body)
+    return calls
+
+
+def _substitute(value: Any, arguments: Mapping[str, Any]) -> Any:
+    """`${var.name}` -> the wrapper call's argument (kept as it is when the call does not set it)."""
+    if isinstance(value, dict):
+        return {k: _substitute(v, arguments) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, arguments) for v in value]
+    if isinstance(value, str) and value.startswith("${var.") and value.endswith("}"):
+        name = value[len("${var.") : -1]
+        if name.isidentifier() and name in arguments:
+            return arguments[name]
+    return value
 
 
 def granted_code_actions(call: Mapping[str, Any], label: str = "function") -> frozenset[str]:

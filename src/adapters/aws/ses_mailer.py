@@ -151,4 +151,5 @@ class SesMailer:
             provider_message_id=message_id,
             rfc_message_id=rfc_message_id(message_id, self.region),
             region=self.region,
+            transport="ses",
         )

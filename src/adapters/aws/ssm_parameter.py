@@ -38,3 +38,18 @@ class SsmParameter:
             self._value = response["Parameter"].get("Value", "")
             self._fetched_at = now
         return self._value
+
+
+class SsmSecrets:
+    """name -> value for adapters.secrets.SecretResolver: SecureStrings, each cached for its TTL (the
+    IMAP poller's and the sender's mailbox secrets, the webhook function's signing secrets)."""
+
+    def __init__(self, client: SSMClient, clock: Clock) -> None:
+        self.client = client
+        self.clock = clock
+        self._params: dict[str, SsmParameter] = {}
+
+    def __call__(self, name: str) -> str:
+        if name not in self._params:
+            self._params[name] = SsmParameter(self.client, name, self.clock)
+        return self._params[name]()

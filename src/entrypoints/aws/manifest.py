@@ -18,6 +18,10 @@ _POLICY = ("ses_max_send_rate", "ses_max_24h_send", "mx_resolver")
 # The functions that alert (guard, failover breaker): to the SNS alert topic, rate-limited per window.
 _ALERTS = ("alert_topic_arn", "alert_window_s")
 _ALERT_MODULES = ("adapters.aws.sns_notifier",)
+# Every function that can set off a webhook event (a reply, a suppression, a pause, a block) puts its
+# deliveries on the webhook queue: sqs:SendMessage on that queue only. Empty URL: webhooks off.
+_WEBHOOKS = ("webhook_queue_url",)
+_PUBLISH_MODULES = ("adapters.aws.sqs_outbox",)
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,21 @@ FUNCTIONS = (
         name="planner",
         handler="entrypoints.aws.planner.handler",
         trigger="EventBridge Scheduler (rate 5 minutes)",
-        adapter_modules=("adapters.aws.dynamodb_store", "adapters.aws.sqs_queue", *_ALERT_MODULES),
-        settings=(*_COMMON, *_QUEUE, *_POLICY, *_ALERTS, "planner_horizon_s", "metrics_namespace"),
+        adapter_modules=(
+            "adapters.aws.dynamodb_store",
+            "adapters.aws.sqs_queue",
+            *_ALERT_MODULES,
+            *_PUBLISH_MODULES,
+        ),
+        settings=(
+            *_COMMON,
+            *_QUEUE,
+            *_POLICY,
+            *_ALERTS,
+            *_WEBHOOKS,
+            "planner_horizon_s",
+            "metrics_namespace",
+        ),
     ),
     LambdaFunction(
         name="sender",
@@ -57,13 +74,16 @@ FUNCTIONS = (
             "adapters.aws.sqs_queue",
             "adapters.aws.ses_mailer",
             "adapters.aws.failover",
+            "adapters.aws.ssm_parameter",  # identities' own SMTP accounts: ssm: password references
             *_ALERT_MODULES,
+            *_PUBLISH_MODULES,
         ),
         settings=(
             *_COMMON,
             *_QUEUE,
             *_POLICY,
             *_ALERTS,
+            *_WEBHOOKS,
             "aws_failover_region",
             "ses_configuration_set",
             "failover_threshold",
@@ -86,11 +106,13 @@ FUNCTIONS = (
             "adapters.aws.s3_objects",
             "adapters.aws.lambda_events",
             *_ALERT_MODULES,
+            *_PUBLISH_MODULES,
         ),
         settings=(
             *_COMMON,
             *_POLICY,
             *_ALERTS,
+            *_WEBHOOKS,
             "archive_bucket",
             "archive_kms_key_id",
             "inbound_bucket",
@@ -104,10 +126,53 @@ FUNCTIONS = (
         name="unsubscribe",
         handler="entrypoints.aws.unsubscribe.handler",
         trigger="the public HTTPS route (RFC 8058 one-click POST and the confirmation page GET)",
-        adapter_modules=("adapters.aws.dynamodb_store", "adapters.aws.function_url"),
-        settings=(*_COMMON, "unsubscribe_secret", "unsubscribe_old_secrets", "metrics_namespace"),
+        adapter_modules=("adapters.aws.dynamodb_store", "adapters.aws.function_url", *_PUBLISH_MODULES),
+        settings=(*_COMMON, *_WEBHOOKS, "unsubscribe_secret", "unsubscribe_old_secrets", "metrics_namespace"),
+    ),
+    # Optional (Terraform: enable_imap_poller): the SMTP identities' mailboxes, read on a schedule.
+    # imapclient is imported by this function only (adapters.imap_mailbox, on its first read).
+    LambdaFunction(
+        name="imap_poller",
+        handler="entrypoints.aws.imap_poller.handler",
+        trigger="EventBridge Scheduler (rate 5 minutes; enable_imap_poller)",
+        adapter_modules=(
+            "adapters.aws.dynamodb_store",
+            "adapters.aws.s3_archive",
+            "adapters.aws.ssm_parameter",
+            *_ALERT_MODULES,
+            *_PUBLISH_MODULES,
+        ),
+        settings=(
+            *_COMMON,
+            *_POLICY,
+            *_ALERTS,
+            *_WEBHOOKS,
+            "archive_bucket",
+            "archive_kms_key_id",
+            "imap_batch",
+            "imap_timeout_s",
+            "unsubscribe_secret",
+            "unsubscribe_old_secrets",
+            "metrics_namespace",
+        ),
+    ),
+    # Optional (Terraform: enable_webhooks): deliveries from the webhook queue, signed, retried.
+    LambdaFunction(
+        name="webhooks",
+        handler="entrypoints.aws.webhooks.handler",
+        trigger="SQS webhook queue (batch 10, ReportBatchItemFailures; enable_webhooks)",
+        adapter_modules=("adapters.aws.dynamodb_store", "adapters.aws.ssm_parameter", *_PUBLISH_MODULES),
+        settings=(
+            *_COMMON,
+            *_WEBHOOKS,
+            "webhook_max_attempts",
+            "webhook_timeout_s",
+            "metrics_namespace",
+        ),
     ),
 )
+# Functions Terraform creates only when their variable turns them on.
+OPTIONAL = ("imap_poller", "webhooks")
 
 # The Telegram relay is created by the alerts module (terraform/modules/alerts), not by the root, and
 # builds no container: it is listed apart so that the tests and the package smoke test know it too.

@@ -242,21 +242,48 @@ def identity_add(
 
 @identity_app.command("list")
 def identity_list(ctx: Ctx, tenant_id: Tenant, as_json: JsonFlag = False) -> None:
-    """A tenant's sender identities, their caps and status."""
+    """A tenant's identities: address, directions, cap, status and how each sends and reads mail."""
     with _guarded("identity list"):
         identities = _admin(ctx).identities(tenant_id)
+    rows = [
+        {
+            "id": i.id,
+            "email": i.email,
+            "directions": list(i.directions) or ["all"],
+            "daily_cap": i.daily_cap,
+            "weight": i.weight,
+            "status": i.status.value,
+            "status_reason": i.status_reason,
+            # hosts and users only: a secret is a reference, and references are not shown here either
+            "sends_via": f"smtp {i.smtp.host}:{i.smtp.port}" if i.smtp else "default",
+            "mailbox": f"imap {i.imap.host}:{i.imap.port}/{i.imap.folder}" if i.imap else "",
+        }
+        for i in identities
+    ]
     if as_json:
-        emit_json([i.model_dump(mode="json") for i in identities])
+        emit_json(rows)
         return
-    grid = table("id", "email", "directions", "cap", "weight", "status", numeric=("cap", "weight"))
-    for i in identities:
+    grid = table(
+        "id",
+        "email",
+        "directions",
+        "cap",
+        "weight",
+        "status",
+        "sends via",
+        "mailbox",
+        numeric=("cap", "weight"),
+    )
+    for row in rows:
         grid.add_row(
-            i.id,
-            i.email,
-            ",".join(i.directions) or "all",
-            str(i.daily_cap),
-            f"{i.weight:g}",
-            i.status.value + (f" ({i.status_reason})" if i.status_reason else ""),
+            str(row["id"]),
+            str(row["email"]),
+            ",".join(row["directions"]),  # type: ignore[arg-type]
+            str(row["daily_cap"]),
+            f"{row['weight']:g}",
+            str(row["status"]) + (f" ({row['status_reason']})" if row["status_reason"] else ""),
+            str(row["sends_via"]),
+            str(row["mailbox"]) or "-",
         )
     console.print(grid)
 

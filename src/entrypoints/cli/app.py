@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from entrypoints.cli import admin, domains, feedback, lifecycle, observe, ops, templates
+from entrypoints.cli import admin, domains, feedback, lifecycle, mailboxes, observe, ops, templates
 from entrypoints.cli.context import CliState, app_for, fail
 from entrypoints.cli.conventions import ConventionGroup
 from entrypoints.log_setup import configure_logging
@@ -35,6 +35,8 @@ app.add_typer(ops.jobs_app, name="jobs")
 app.add_typer(ops.suppress_app, name="suppress")
 app.add_typer(domains.domain_app, name="domain")
 app.add_typer(feedback.audit_app, name="audit")
+app.add_typer(mailboxes.inbox_app, name="inbox")
+app.add_typer(mailboxes.webhooks_app, name="webhooks")
 app.command("status")(ops.status)
 app.command("report")(observe.report)
 app.command("cost")(observe.cost)
@@ -121,7 +123,7 @@ def run(
         state.settings = state.settings.model_copy(update=overrides)
     application = app_for(state)
     try:
-        worker = LocalWorker.from_app(application)
+        worker = LocalWorker.from_app(application, poll_imap=True)
     except BuiltInSecretError as exc:
         fail(f"run: {exc}")
     if state.settings.builtin_secret:
@@ -148,7 +150,14 @@ def run(
         if monitor.check().dead:  # queue figures, and the DLQ-not-empty alert (rate-limited)
             application.services.dead_letters().reconcile()  # no job looks alive behind a dead letter
         metrics.flush()
-        if stats.planned or stats.outcomes or stats.events_applied or stats.events_rejected:
+        if (
+            stats.planned
+            or stats.outcomes
+            or stats.events_applied
+            or stats.events_rejected
+            or stats.polled
+            or stats.webhooks
+        ):
             console.print(stats.describe(application.adapters.clock().now()), markup=False, highlight=False)
         if once:
             break

@@ -51,10 +51,12 @@ def report(
     data = ReportService(application.services.records(), application.adapters.clock()).build(days, tenant)
     out.write_text(render_report(data), encoding="utf-8")
     totals = data.totals
+    sent, bounce = ("accepted", "bounce (reported)") if data.smtp_mode else ("sent", "bounce")
     console.print(
-        f"report written to {out} · {totals.sent:,} sent {data.first_day} – {data.last_day} · "
-        f"delivery {totals.delivery_rate:.1%} · bounce {totals.bounce_rate:.1%} · "
-        f"complaint {totals.complaint_rate:.2%}"
+        f"report written to {out} · {totals.sent:,} {sent} {data.first_day} – {data.last_day} · "
+        f"delivery {totals.delivery_text()} · {bounce} {totals.bounce_rate:.1%} · "
+        f"complaint {totals.complaint_rate:.2%}",
+        markup=False,
     )
 
 

@@ -40,6 +40,7 @@ def status_tables(console: Console, report: StatusReport) -> None:
         "unsub",
         "skipped",
         "sent",
+        "inbox",
     )
     tenants = table(*columns, title="Tenants (leads)", numeric=columns[1:], compact=True)
     for row in report.tenants:
@@ -52,6 +53,7 @@ def status_tables(console: Console, report: StatusReport) -> None:
                 for k in ("active", "replied", "bounced", "complained", "unsubscribed", "skipped")
             ),
             str(row.sent),
+            str(row.inbox_unhandled),
         )
     console.print(tenants)
     if report.skipped:
@@ -127,7 +129,8 @@ def status_tables(console: Console, report: StatusReport) -> None:
         "state: sending / waiting (for its window, a delay, a limit: `outreach leads show`) / done · "
         "open = planned+queued+sending · stop = cancelled+suppressed · fail = failed+dead_lettered+uncertain "
         "(`outreach jobs list`) · bounces = rate over the last N sends · skipped = never sent to "
-        "(`outreach leads skipped`) · reply = replied / leads contacted",
+        "(`outreach leads skipped`) · reply = replied / leads contacted · inbox = replies and bounces "
+        "nobody has handled (`outreach inbox list --unhandled`)",
         style="dim",
     )
     observability_tables(console, report)  # tenant rates, mailbox providers, queue and dead letters

@@ -100,3 +100,4 @@ class InboundReply(BaseModel):
     subject: str = ""
     text: str = Field(default="", description="the new part of the body, quoted history removed")
     payload_ref: str = ""
+    mailbox: str = ""  # the sender identity whose IMAP mailbox it was read from ("" for SES inbound)

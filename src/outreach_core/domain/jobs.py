@@ -110,6 +110,7 @@ class MessageJob(Entity):
     subject: str = ""
     thread_message_id: str | None = Field(default=None, description="Message-ID this follow-up replies to")
     sent_at: datetime | None = None
+    transport: str = ""  # what accepted it: smtp (no delivery reports follow) | ses | ses-simulator
     updated_at: datetime
 
     @property

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from outreach_core.domain.accounts import SmtpAccount
 from outreach_core.domain.addresses import is_single_line
 
 
@@ -50,6 +51,9 @@ class OutboundEmail(BaseModel):
     tags: dict[str, str] = Field(
         default_factory=dict, description="tenant, campaign, job, ikey; SES EmailTags"
     )
+    account: SmtpAccount | None = Field(
+        default=None, description="the identity's own SMTP account (secret references only); None: default"
+    )
 
     _one_line = field_validator("reply_to", "subject", "message_id")(_header_text)
 
@@ -69,6 +73,9 @@ class SendReceipt(BaseModel):
     provider_message_id: str
     rfc_message_id: str = Field(description="the Message-ID the recipient sees (SES rewrites ours)")
     region: str = ""
+    # smtp: the receiving server accepted it, and no delivery report will follow (only bounces, as
+    # DSNs over IMAP); ses (and its simulator): delivery and bounce events follow.
+    transport: str = ""
 
 
 class MailError(Exception):

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from outreach_core.domain.accounts import ImapAccount, SmtpAccount
 from outreach_core.domain.holidays import HolidayCalendar
 from outreach_core.domain.ids import Slug, stable_fraction
 from outreach_core.domain.window import SendWindow
@@ -83,10 +84,18 @@ class SenderIdentity(Entity):
     status: IdentityStatus = IdentityStatus.ACTIVE
     status_reason: str = ""
     created_at: datetime
+    # Its own mailbox (None: the deployment's mailer, SES on AWS). References to secrets only.
+    smtp: SmtpAccount | None = None
+    imap: ImapAccount | None = None
 
     @property
     def domain(self) -> str:
         return self.email.rsplit("@", 1)[-1]
+
+    @property
+    def transport(self) -> str:
+        """How its mail goes out: its own SMTP account, or the deployment's default mailer."""
+        return "smtp" if self.smtp is not None else "default"
 
     def serves(self, direction_id: str) -> bool:
         return not self.directions or direction_id in self.directions

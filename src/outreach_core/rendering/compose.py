@@ -124,4 +124,5 @@ def compose(
             "job": job.job_id,
             "ikey": job.idempotency_key,
         },
+        account=identity.smtp,
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from outreach_core.domain.accounts import ImapAccount, SmtpAccount
 from outreach_core.domain.addresses import AddressError, canonical_email, is_single_line
 from outreach_core.domain.ids import job_id_for
 from outreach_core.domain.jobs import JobStatus
@@ -33,6 +34,7 @@ from outreach_core.services.audit import AuditTrail
 from outreach_core.services.limiter import SendLimiter
 from outreach_core.services.sequence import next_step_timer, pending_timers
 from outreach_core.services.templates import TemplateService
+from outreach_core.services.webhooks import WebhookPublisher, announce
 
 log = structlog.get_logger(__name__)
 
@@ -57,8 +59,15 @@ def _reply_to(value: str) -> str:
 
 
 class AdminService:
-    def __init__(self, records: Records, clock: Clock, actor: str = "operator") -> None:
+    def __init__(
+        self,
+        records: Records,
+        clock: Clock,
+        actor: str = "operator",
+        webhooks: WebhookPublisher | None = None,
+    ) -> None:
         self.records = records
+        self.webhooks = webhooks
         self.clock = clock
         self.actor = actor
         self.audit = AuditTrail(records)
@@ -306,6 +315,7 @@ class AdminService:
             campaign.model_copy(update={"status": CampaignStatus.PAUSED, "status_reason": reason})
         )
         self._audit(tenant_id, "campaign.pause", campaign_id, reason)
+        announce(self.webhooks, tenant_id, "campaign.paused", campaign_id, reason, self.clock.now())
         return paused
 
     def stop_campaign(self, tenant_id: str, campaign_id: str, reason: str = "") -> tuple[Campaign, int]:
@@ -375,6 +385,39 @@ class AdminService:
             identity.model_copy(update={"status": status, "status_reason": reason})
         )
         self._audit(tenant_id, f"identity.{status.value}", identity_id, reason)
+        if status is IdentityStatus.BLOCKED:
+            announce(self.webhooks, tenant_id, "identity.blocked", identity_id, reason, self.clock.now())
+        return updated
+
+    def connect_identity(
+        self,
+        tenant_id: str,
+        identity_id: str,
+        *,
+        smtp: SmtpAccount | None = None,
+        imap: ImapAccount | None = None,
+        drop_smtp: bool = False,
+        drop_imap: bool = False,
+    ) -> SenderIdentity:
+        """Give an identity its own SMTP and / or IMAP account (references to secrets only), or take
+        them away. Audited with the hosts and users, never a secret."""
+        identity = self.records.get(SenderIdentity, tenant_id, identity_id)
+        update: dict[str, Any] = {}
+        if smtp is not None or drop_smtp:
+            update["smtp"] = None if drop_smtp else smtp
+        if imap is not None or drop_imap:
+            update["imap"] = None if drop_imap else imap
+        if not update:
+            raise ValueError("nothing to change: give SMTP or IMAP settings, or --drop-smtp / --drop-imap")
+        updated = self.records.replace(identity.model_copy(update=update))
+        self._audit(
+            tenant_id,
+            "identity.connect",
+            identity_id,
+            "",
+            smtp=f"{updated.smtp.host}:{updated.smtp.port} {updated.smtp.username}" if updated.smtp else "-",
+            imap=f"{updated.imap.host}:{updated.imap.port} {updated.imap.username}" if updated.imap else "-",
+        )
         return updated
 
     def identities(self, tenant_id: str) -> list[SenderIdentity]:

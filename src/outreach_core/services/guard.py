@@ -35,6 +35,7 @@ from outreach_core.records import Records, stamp
 from outreach_core.services.admin import AdminService
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.limiter import POLICY, SendLimiter
+from outreach_core.services.webhooks import WebhookPublisher, announce
 
 log = structlog.get_logger(__name__)
 
@@ -58,9 +59,11 @@ class ReputationGuard:
         rules: AutoStopRules | None = None,
         notifier: Notifier | None = None,
         limiter: SendLimiter | None = None,
+        webhooks: WebhookPublisher | None = None,
     ) -> None:
         self.records = records
         self.clock = clock
+        self.webhooks = webhooks
         self.limiter = limiter or SendLimiter(records)
         self.rules = rules or self.limiter.policy.autostop
         self.notifier = notifier
@@ -73,6 +76,8 @@ class ReputationGuard:
         return override or self.rules
 
     def _alert(self, kind: str, tenant_id: str, subject: str, message: str, **details: object) -> None:
+        if kind in ("campaign.paused", "identity.blocked"):
+            announce(self.webhooks, tenant_id, kind, subject, message, self.clock.now())
         if self.notifier is None:
             return
         alert = Alert(

@@ -21,9 +21,11 @@ from outreach_core.domain.models import Lead, LeadStatus, SenderIdentity
 from outreach_core.domain.suppression import SuppressionReason
 from outreach_core.policies.replies import ReplyPolicy, ReplyVerdict, classify
 from outreach_core.ports import Clock, ConditionFailed
-from outreach_core.records import Records, TimerKind
+from outreach_core.records import Records
 from outreach_core.rendering.reply_token import verify_reply
 from outreach_core.services.audit import AuditTrail
+from outreach_core.services.inbox import STOPPED_BY_REPLY, InboxService
+from outreach_core.services.sequence import postpone_steps
 from outreach_core.services.suppression import SuppressionService
 
 log = structlog.get_logger(__name__)
@@ -53,8 +55,10 @@ class ReplyService:
         suppression: SuppressionService | None = None,
         secrets: Sequence[str] = (),
         policy: ReplyPolicy | None = None,
+        inbox: InboxService | None = None,
     ) -> None:
         self.records = records
+        self.inbox = inbox
         self.clock = clock
         self.suppression = suppression or SuppressionService(records)
         self.secrets = [s for s in secrets if s]
@@ -135,6 +139,7 @@ class ReplyService:
         }
         if verdict.kind is ReplyKind.AUTOMATED:
             log.info("reply.automated", reason=verdict.reason)
+            self._file(reply, tenant_id, lead_id, job, verdict.kind, None)
             return replace(base, kind=verdict.kind, detail=verdict.reason)
         if verdict.kind is ReplyKind.AUTO_REPLY:
             until = verdict.resume_at or now + self.policy.auto_reply_pause
@@ -144,6 +149,7 @@ class ReplyService:
                 until=until.isoformat(), postponed=moved, **details,
             )  # fmt: skip
             log.info("reply.automatic", until=until.isoformat(), postponed=moved)
+            self._file(reply, tenant_id, lead_id, job, verdict.kind, until)
             return replace(base, kind=verdict.kind, resume_at=until, detail=verdict.reason)
         lead = self.records.find(Lead, tenant_id, lead_id)
         if lead is None:
@@ -159,13 +165,26 @@ class ReplyService:
             )
         else:
             self._mark_replied(tenant_id, lead_id)
-        cancelled = self.suppression.cancel_open_jobs(tenant_id, lead_id, "the lead replied", now)
+        cancelled = self.suppression.cancel_open_jobs(tenant_id, lead_id, STOPPED_BY_REPLY, now)
         self.audit.record(
             tenant_id, now, "system:replies", "lead.replied", lead_id, verdict.reason,
             cancelled=cancelled, **details,
         )  # fmt: skip
         log.info("reply.recorded", kind=verdict.kind.value, cancelled=cancelled)
+        self._file(reply, tenant_id, lead_id, job, verdict.kind, None)
         return replace(base, kind=verdict.kind, stopped=True, detail=verdict.reason)
+
+    def _file(
+        self,
+        reply: InboundReply,
+        tenant_id: str,
+        lead_id: str,
+        job: MessageJob | None,
+        kind: ReplyKind,
+        until: datetime | None,
+    ) -> None:
+        if self.inbox is not None:
+            self.inbox.file_reply(reply, tenant_id, lead_id, job, kind, until)
 
     def _mark_replied(self, tenant_id: str, lead_id: str) -> None:
         for _ in range(3):
@@ -179,20 +198,4 @@ class ReplyService:
                 continue
 
     def _postpone(self, tenant_id: str, lead_id: str, until: datetime) -> int:
-        """Move the lead's step timers due before `until` to `until` (steps not yet planned)."""
-        moved = 0
-        after: str | None = None
-        while page := self.records.timers_due(tenant_id, TimerKind.STEP, until, after=after, limit=200):
-            for timer in page:
-                after = timer.sort
-                if timer.lead_id != lead_id or timer.at >= until:
-                    continue
-                try:
-                    self.records.store.write(
-                        self.records.timer_delete(timer),
-                        self.records.timer_put(timer.model_copy(update={"at": until})),
-                    )
-                except ConditionFailed:
-                    continue
-                moved += 1
-        return moved
+        return postpone_steps(self.records, tenant_id, lead_id, until)

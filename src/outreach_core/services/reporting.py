@@ -43,10 +43,15 @@ class Outcomes:
     bounced: int = 0
     complained: int = 0
     failed: int = 0  # not sent and never will be: failed, dead-lettered, bounced at the SMTP stage
+    # Accepted over SMTP: the receiving server took it, and no delivery report will ever follow (only
+    # bounces, as DSNs read over IMAP). Delivery rates are over the other sends; SMTP's are "n/a".
+    smtp: int = 0
 
     def add(self, job: MessageJob) -> None:
         if job.status in ACCEPTED:
             self.sent += 1
+            if job.transport == "smtp":
+                self.smtp += 1
             if job.status in (JobStatus.DELIVERED, JobStatus.COMPLAINED):
                 self.delivered += 1
             if job.status is JobStatus.BOUNCED:
@@ -65,8 +70,24 @@ class Outcomes:
         return count / self.sent if self.sent else 0.0
 
     @property
+    def reporting(self) -> int:
+        """Accepted sends whose transport reports deliveries (SES); SMTP reports bounces only."""
+        return self.sent - self.smtp
+
+    @property
     def delivery_rate(self) -> float:
-        return self._rate(self.delivered)
+        """Delivered over the sends that can report a delivery (0 when none can: see delivery_text)."""
+        return self.delivered / self.reporting if self.reporting else 0.0
+
+    @property
+    def delivery_known(self) -> bool:
+        return self.reporting > 0
+
+    def delivery_text(self, digits: int = 1) -> str:
+        """The delivery rate as people read it: "n/a (SMTP)" when only SMTP sent, never a false 0%."""
+        if self.sent and not self.reporting:
+            return "n/a (SMTP)"
+        return f"{self.delivery_rate:.{digits}%}"
 
     @property
     def bounce_rate(self) -> float:
@@ -271,10 +292,15 @@ class ReportData:
     failures: list[FailureRow] = field(default_factory=list)
 
     @property
+    def smtp_mode(self) -> bool:
+        """Some mail went out over SMTP: accepted by the server, with no delivery reports."""
+        return self.totals.smtp > 0
+
+    @property
     def totals(self) -> Outcomes:
         total = Outcomes()
         for row in self.tenants:
-            for name in ("sent", "delivered", "bounced", "complained", "failed"):
+            for name in ("sent", "delivered", "bounced", "complained", "failed", "smtp"):
                 setattr(total, name, getattr(total, name) + getattr(row.outcomes, name))
         return total
 

@@ -425,6 +425,7 @@ class SenderService:
             sent_at=sent_at,
             subject=email.subject,
             lease_until=None,
+            transport=receipt.transport or self.mailer.name,
         )
         following = next_step_timer(self.records.get(Campaign, job.tenant_id, job.campaign_id), sent, sent_at)
         sequence = [self.records.timer_put(following)] if following else []
@@ -433,7 +434,7 @@ class SenderService:
         except ConditionFailed:
             self._reconcile_late(sent, sequence)
         self.guard.on_sent(sent)
-        log.info("job.sent", step=job.step, sender_id=choice.identity.id, provider=self.mailer.name)
+        log.info("job.sent", step=job.step, sender_id=choice.identity.id, provider=sent.transport)
         return SendResult(Outcome.SENT, job.job_id)
 
     def _reconcile_late(self, sent: MessageJob, sequence: Sequence[Put]) -> None:

@@ -8,7 +8,8 @@ from datetime import datetime
 from outreach_core.domain.ids import job_id_for
 from outreach_core.domain.jobs import JobStatus, MessageJob
 from outreach_core.domain.models import Campaign, Lead, LeadStatus
-from outreach_core.records import Timer, TimerKind
+from outreach_core.ports import ConditionFailed
+from outreach_core.records import Records, Timer, TimerKind
 
 # Statuses after which the sequence moves on to the next step.
 _ADVANCES = frozenset({JobStatus.SENT, JobStatus.DELIVERED})
@@ -58,3 +59,22 @@ def pending_timers(
             if timer is not None:
                 timers.append(timer.model_copy(update={"at": max(timer.at, now)}))
     return timers
+
+
+def postpone_steps(records: Records, tenant_id: str, lead_id: str, until: datetime) -> int:
+    """Move the lead's step timers due before `until` to `until` (steps not yet planned)."""
+    moved = 0
+    after: str | None = None
+    while page := records.timers_due(tenant_id, TimerKind.STEP, until, after=after, limit=200):
+        for timer in page:
+            after = timer.sort
+            if timer.lead_id != lead_id or timer.at >= until:
+                continue
+            try:
+                records.store.write(
+                    records.timer_delete(timer), records.timer_put(timer.model_copy(update={"at": until}))
+                )
+            except ConditionFailed:
+                continue
+            moved += 1
+    return moved

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from outreach_core.domain.inbox import InboxMessage
 from outreach_core.domain.jobs import JobStatus, MessageJob
 from outreach_core.domain.models import Campaign, Lead, LeadStatus, SenderIdentity
 from outreach_core.policies import aimd, warmup
@@ -80,6 +81,8 @@ class TenantStatusRow:
     tenant_id: str
     leads: dict[str, int]
     jobs: dict[str, int]
+    smtp_accepted: int = 0  # of `sent`: accepted over SMTP (no delivery report follows)
+    inbox_unhandled: int = 0  # inbox messages nobody has handled yet (`outreach inbox list --unhandled`)
 
     @property
     def sent(self) -> int:
@@ -95,6 +98,7 @@ class TenantStatusRow:
             bounced=j.get("bounced", 0),
             complained=j.get("complained", 0),
             failed=j.get("failed", 0) + j.get("dead_lettered", 0),
+            smtp=self.smtp_accepted,
         )
 
 
@@ -139,6 +143,11 @@ class StatusReport:
     variants: list[VariantRow] = field(default_factory=list)
     verdicts: dict[str, str] = field(default_factory=dict)  # "tenant/campaign step N" -> A/B verdict
 
+    @property
+    def smtp_mode(self) -> bool:
+        """Some mail went out over SMTP: `sent` means accepted by the server, delivery is not reported."""
+        return any(t.smtp_accepted for t in self.tenants)
+
 
 class StatusService:
     def __init__(self, records: Records, clock: Clock, guard: ReputationGuard, queue: JobQueue) -> None:
@@ -161,7 +170,13 @@ class StatusService:
             for job in jobs:
                 providers.setdefault(mailbox_provider(domains.get(job.lead_id, "")), Outcomes()).add(job)
             report.tenants.append(
-                TenantStatusRow(tenant.id, dict(leads), dict(Counter(j.status.value for j in jobs)))
+                TenantStatusRow(
+                    tenant.id,
+                    dict(leads),
+                    dict(Counter(j.status.value for j in jobs)),
+                    sum(1 for j in jobs if j.transport == "smtp" and j.status in EVER_SENT),
+                    sum(1 for m in self.records.all(InboxMessage, tenant.id) if not m.handled),
+                )
             )
             skipped: dict[tuple[str, str], list[Lead]] = {}
             for lead in all_leads:

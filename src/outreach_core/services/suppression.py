@@ -21,6 +21,7 @@ from outreach_core.policies.suppression import SuppressionPolicy
 from outreach_core.ports import ConditionFailed, Delete, Put
 from outreach_core.records import GLOBAL, Records
 from outreach_core.services.audit import AuditTrail
+from outreach_core.services.webhooks import WebhookPublisher
 
 log = structlog.get_logger(__name__)
 
@@ -53,11 +54,25 @@ LEAD_STATUS = {
 }
 
 
+# The webhook event a new suppression of this reason announces.
+_WEBHOOK_EVENT = {
+    SuppressionReason.UNSUBSCRIBE: "lead.unsubscribed",
+    SuppressionReason.COMPLAINT: "lead.unsubscribed",
+    SuppressionReason.HARD_BOUNCE: "lead.bounced",
+}
+
+
 class SuppressionService:
-    def __init__(self, records: Records, policy: SuppressionPolicy | None = None) -> None:
+    def __init__(
+        self,
+        records: Records,
+        policy: SuppressionPolicy | None = None,
+        webhooks: WebhookPublisher | None = None,
+    ) -> None:
         self.records = records
         self.policy = policy or SuppressionPolicy()
         self.audit = AuditTrail(records)
+        self.webhooks = webhooks
 
     def entries(
         self, tenant_id: str, email: str, reason: SuppressionReason, source: str, at: datetime
@@ -99,6 +114,20 @@ class SuppressionService:
                 tenant_id, at, actor, "suppression.add", email_hash(email), reason.value, source=source
             )
         self.stop_lead(tenant_id, email, LEAD_STATUS.get(reason, LeadStatus.UNSUBSCRIBED))
+        if entries and reason in _WEBHOOK_EVENT:
+            self._announce(tenant_id, email, reason, source, at)
+
+    def _announce(
+        self, tenant_id: str, email: str, reason: SuppressionReason, source: str, at: datetime
+    ) -> None:
+        if self.webhooks is None or tenant_id == GLOBAL:
+            return
+        lead_id = lead_id_for(tenant_id, email)
+        data = {"lead_id": lead_id, "lead_email": email, "reason": reason.value, "at": at.isoformat()}
+        try:
+            self.webhooks.publish(tenant_id, _WEBHOOK_EVENT[reason], f"{lead_id}:{reason.value}", data)
+        except Exception:  # a webhook must never stop a suppression
+            log.exception("suppression.webhook_failed")
 
     def stop_lead(self, tenant_id: str, email: str, status: LeadStatus) -> None:
         for _ in range(3):

@@ -26,7 +26,22 @@ locals {
   inbound_prefix           = "inbound/"
   inbound_object_resources = var.inbound == null ? [] : ["${module.inbound[0].bucket_arn}/${module.inbound[0].object_key_prefix}*"]
   inbound_kms_key_arns     = try(var.inbound.kms_key_arn, null) == null ? [] : [var.inbound.kms_key_arn]
+
+  # Webhooks (optional): every function that can set off an event may send to the delivery queue.
+  webhook_queue_url       = var.enable_webhooks ? module.webhook_queue[0].queue_url : ""
+  webhook_queue_resources = var.enable_webhooks ? [module.webhook_queue[0].queue_arn] : []
+
+  # Secrets in SSM Parameter Store, by path: mailbox secrets (the sender, the IMAP poller) and webhook
+  # signing secrets (the webhook function). Only ssm: references of identities and endpoints are stored.
+  mailbox_secrets_path = coalesce(var.mailbox_secrets_path, "/${var.project}/${var.environment}/mailboxes/")
+  webhook_secrets_path = coalesce(var.webhook_secrets_path, "/${var.project}/${var.environment}/webhooks/")
+  ssm_parameter_arn    = "arn:${data.aws_partition.current.partition}:ssm:${var.primary_region}:${data.aws_caller_identity.current.account_id}:parameter"
+  mailbox_secrets_arns = ["${local.ssm_parameter_arn}${trimsuffix(local.mailbox_secrets_path, "/")}/*"]
+  webhook_secrets_arns = ["${local.ssm_parameter_arn}${trimsuffix(local.webhook_secrets_path, "/")}/*"]
 }
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 ################################################################################
 # SES: the same identities and configuration set in both regions
@@ -121,6 +136,7 @@ module "planner" {
     OUTREACH_ALERT_TOPIC_ARN   = module.alerts.topic_arn
     OUTREACH_ALERT_WINDOW_S    = tostring(var.alert_window_seconds)
     OUTREACH_METRICS_NAMESPACE = var.metrics_namespace
+    OUTREACH_WEBHOOK_QUEUE_URL = local.webhook_queue_url
   }
 
   policy_statements = [
@@ -138,6 +154,11 @@ module "planner" {
       sid       = "QueueAgeMetric" # GetMetricData has no resource-level permissions
       actions   = ["cloudwatch:GetMetricData"]
       resources = ["*"]
+    },
+    {
+      sid       = "WebhookQueue" # send only: deliveries of the events this function sets off
+      actions   = ["sqs:SendMessage"]
+      resources = local.webhook_queue_resources
     },
     {
       sid       = "AlertTopic"
@@ -188,6 +209,7 @@ module "sender" {
     OUTREACH_METRICS_NAMESPACE     = var.metrics_namespace
     OUTREACH_ALERT_TOPIC_ARN       = module.alerts.topic_arn
     OUTREACH_ALERT_WINDOW_S        = tostring(var.alert_window_seconds)
+    OUTREACH_WEBHOOK_QUEUE_URL     = local.webhook_queue_url
   }
 
   policy_statements = [
@@ -207,9 +229,19 @@ module "sender" {
       resources = ["*"]
     },
     {
+      sid       = "MailboxSecrets" # identities' own SMTP accounts: their ssm: password references
+      actions   = ["ssm:GetParameter"]
+      resources = local.mailbox_secrets_arns
+    },
+    {
       sid       = "SendFromOurIdentitiesInBothRegions"
       actions   = ["ses:SendEmail"]
       resources = local.ses_resources
+    },
+    {
+      sid       = "WebhookQueue" # send only: deliveries of the events this function sets off
+      actions   = ["sqs:SendMessage"]
+      resources = local.webhook_queue_resources
     },
     {
       sid       = "AlertTopic"
@@ -249,8 +281,9 @@ module "feedback" {
     OUTREACH_ALERT_TOPIC_ARN         = module.alerts.topic_arn
     OUTREACH_ALERT_WINDOW_S          = tostring(var.alert_window_seconds)
     # Replies stored by the SES receipt rule (module.inbound); "" = no inbound reader.
-    OUTREACH_INBOUND_BUCKET = var.inbound == null ? "" : module.inbound[0].bucket_name
-    OUTREACH_INBOUND_PREFIX = local.inbound_prefix
+    OUTREACH_INBOUND_BUCKET    = var.inbound == null ? "" : module.inbound[0].bucket_name
+    OUTREACH_INBOUND_PREFIX    = local.inbound_prefix
+    OUTREACH_WEBHOOK_QUEUE_URL = local.webhook_queue_url
   }
 
   policy_statements = [
@@ -268,6 +301,11 @@ module "feedback" {
       sid       = "InboundMail"
       actions   = ["s3:GetObject"]
       resources = local.inbound_object_resources
+    },
+    {
+      sid       = "WebhookQueue" # send only: deliveries of the events this function sets off
+      actions   = ["sqs:SendMessage"]
+      resources = local.webhook_queue_resources
     },
     {
       sid       = "AlertTopic"
@@ -312,6 +350,7 @@ module "unsubscribe" {
     OUTREACH_UNSUBSCRIBE_SECRET      = var.unsubscribe_secret
     OUTREACH_UNSUBSCRIBE_OLD_SECRETS = join(",", var.unsubscribe_old_secrets)
     OUTREACH_METRICS_NAMESPACE       = var.metrics_namespace
+    OUTREACH_WEBHOOK_QUEUE_URL       = local.webhook_queue_url
   }
 
   policy_statements = [
@@ -319,6 +358,11 @@ module "unsubscribe" {
       sid       = "StateTable"
       actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
       resources = local.table_resources
+    },
+    {
+      sid       = "WebhookQueue" # send only: deliveries of the events this function sets off
+      actions   = ["sqs:SendMessage"]
+      resources = local.webhook_queue_resources
     },
   ]
 }
@@ -376,6 +420,103 @@ module "inbound" {
   force_destroy          = !var.deletion_protection
 
   subscriber_lambda_arns = { feedback = module.feedback.function_arn }
+}
+
+################################################################################
+# Mailboxes (optional): the scheduled IMAP poller for identities with their own SMTP accounts
+################################################################################
+
+module "imap_poller" {
+  source = "../../modules/imap_poller"
+  count  = var.enable_imap_poller ? 1 : 0
+
+  name                           = "${local.name}-imap-poller"
+  package_path                   = var.lambda_package_path
+  runtime                        = var.lambda_runtime
+  reserved_concurrent_executions = var.reserved_concurrency.imap_poller
+  log_retention_days             = var.log_retention_days
+  dead_letter_queue_arn          = aws_sqs_queue.failed_invocations.arn
+  schedule_expression            = var.imap_poll_schedule
+
+  aws_region              = var.primary_region
+  table_name              = module.state.table_name
+  table_arn               = module.state.table_arn
+  archive_bucket_name     = module.archive.bucket_name
+  archive_bucket_arn      = module.archive.bucket_arn
+  alert_topic_arn         = module.alerts.topic_arn
+  alert_window_seconds    = var.alert_window_seconds
+  webhook_queue_url       = local.webhook_queue_url
+  webhook_queue_arns      = local.webhook_queue_resources
+  secrets_path            = local.mailbox_secrets_path
+  unsubscribe_secret      = var.unsubscribe_secret
+  unsubscribe_old_secrets = var.unsubscribe_old_secrets
+  log_level               = var.log_level
+  ses_max_send_rate       = var.ses_max_send_rate
+  ses_max_24h_send        = var.ses_max_24h_send
+  metrics_namespace       = var.metrics_namespace
+}
+
+################################################################################
+# Webhooks (optional): the delivery queue (its own DLQ) and the function that delivers
+################################################################################
+
+module "webhook_queue" {
+  source = "../../modules/queue"
+  count  = var.enable_webhooks ? 1 : 0
+
+  name                     = "${local.name}-webhooks"
+  consumer_timeout_seconds = 60
+  max_receive_count        = 5 # a record whose handling raised five times: the queue's DLQ
+}
+
+module "webhooks" {
+  source = "../../modules/lambda_function"
+  count  = var.enable_webhooks ? 1 : 0
+
+  name                           = "${local.name}-webhooks"
+  description                    = "Delivers webhook events to tenants' endpoints, signed, retried with backoff (SQS event source)."
+  handler                        = "entrypoints.aws.webhooks.handler"
+  package_path                   = var.lambda_package_path
+  runtime                        = var.lambda_runtime
+  timeout                        = 60
+  memory_size                    = 256
+  reserved_concurrent_executions = var.reserved_concurrency.webhooks
+  log_retention_days             = var.log_retention_days
+
+  sqs_event_source = {
+    queue_arn           = module.webhook_queue[0].queue_arn
+    batch_size          = 10
+    maximum_concurrency = 2
+  }
+
+  environment = {
+    OUTREACH_BACKEND              = "aws"
+    OUTREACH_AWS_REGION           = var.primary_region
+    OUTREACH_TABLE_NAME           = module.state.table_name
+    OUTREACH_LOG_LEVEL            = var.log_level
+    OUTREACH_WEBHOOK_QUEUE_URL    = module.webhook_queue[0].queue_url
+    OUTREACH_WEBHOOK_MAX_ATTEMPTS = tostring(var.webhook_max_attempts)
+    OUTREACH_WEBHOOK_TIMEOUT_S    = "10"
+    OUTREACH_METRICS_NAMESPACE    = var.metrics_namespace
+  }
+
+  policy_statements = [
+    {
+      sid       = "StateTable"
+      actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = local.table_resources
+    },
+    {
+      sid       = "WebhookQueue" # the next attempt of a failed delivery, as a new delayed message
+      actions   = ["sqs:SendMessage"]
+      resources = [module.webhook_queue[0].queue_arn]
+    },
+    {
+      sid       = "SigningSecrets"
+      actions   = ["ssm:GetParameter"]
+      resources = local.webhook_secrets_arns
+    },
+  ]
 }
 
 ################################################################################
@@ -448,6 +589,8 @@ module "observability" {
     module.feedback.function_name,
     module.unsubscribe.function_name,
     module.alerts.forwarder_function_name,
+    try(module.imap_poller[0].function_name, null),
+    try(module.webhooks[0].function_name, null),
   ])
 }
 

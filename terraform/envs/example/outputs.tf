@@ -71,3 +71,23 @@ output "inbound" {
     mx_record        = module.inbound[0].mx_record
   }
 }
+
+output "webhook_queue_url" {
+  description = "Webhook delivery queue (OUTREACH_WEBHOOK_QUEUE_URL for the CLI: `outreach webhooks`); null when webhooks are off."
+  value       = try(module.webhook_queue[0].queue_url, null)
+}
+
+output "mailbox_secrets_path" {
+  description = "SSM path for the identities' mailbox secrets: `aws ssm put-parameter --type SecureString --name <path>ann ...`, then `outreach identity connect ... --secret-ref ssm:<path>ann`."
+  value       = local.mailbox_secrets_path
+}
+
+output "webhook_secrets_path" {
+  description = "SSM path for the webhook signing secrets (`outreach webhooks add ... --secret-ref ssm:<path>crm`)."
+  value       = local.webhook_secrets_path
+}
+
+output "imap_poller_function_name" {
+  description = "The IMAP poller function (null unless enable_imap_poller)."
+  value       = try(module.imap_poller[0].function_name, null)
+}

@@ -163,6 +163,8 @@ variable "reserved_concurrency" {
     feedback    = optional(number, 3)
     unsubscribe = optional(number, 5)
     alert_relay = optional(number, 1)
+    imap_poller = optional(number, 1)
+    webhooks    = optional(number, 2)
   })
   default = {}
 }
@@ -296,4 +298,49 @@ variable "ses_max_24h_send" {
     condition     = var.ses_max_24h_send > 0
     error_message = "ses_max_24h_send must be positive."
   }
+}
+
+################################################################################
+# Mailboxes and webhooks (issue 14): both off by default
+################################################################################
+
+variable "enable_imap_poller" {
+  description = "Create the scheduled IMAP poller function (modules/imap_poller): identities that send through their own SMTP accounts get their replies and bounces read from their mailboxes. SES-sending identities use the inbound path instead."
+  type        = bool
+  default     = false
+}
+
+variable "imap_poll_schedule" {
+  description = "How often the IMAP poller reads the mailboxes."
+  type        = string
+  default     = "rate(5 minutes)"
+}
+
+variable "mailbox_secrets_path" {
+  description = "SSM Parameter Store path of the mailbox secrets (passwords, OAuth refresh tokens) that identities reference as ssm:<path><name>. null: /<project>/<environment>/mailboxes/. The sender and the IMAP poller may read the parameters under it, nothing else."
+  type        = string
+  default     = null
+}
+
+variable "enable_webhooks" {
+  description = "Create the webhook delivery queue and function: tenants' endpoints (`outreach webhooks add`) get signed events, retried with backoff and dead-lettered after webhook_max_attempts."
+  type        = bool
+  default     = false
+}
+
+variable "webhook_max_attempts" {
+  description = "Attempts of one webhook delivery before it is dead-lettered in the delivery log (30 s, 2 min, 8 min, then every 15 min)."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.webhook_max_attempts >= 1 && var.webhook_max_attempts <= 50
+    error_message = "webhook_max_attempts must be 1 to 50."
+  }
+}
+
+variable "webhook_secrets_path" {
+  description = "SSM Parameter Store path of the webhook signing secrets (endpoints' ssm: references). null: /<project>/<environment>/webhooks/. Only the webhook function may read them."
+  type        = string
+  default     = null
 }

@@ -11,6 +11,8 @@ import sys
 from entrypoints.aws.manifest import FUNCTIONS
 
 CLI_ONLY = ("checkdmarc", "dkim", "holidays", "dnslib", "httpx", "publicsuffixlist", "pyleri", "expiringdict")
+# Loaded by the IMAP poller on its first read only: no function imports it at cold start.
+FIRST_READ_ONLY = ("imapclient",)
 
 
 def test_the_lambda_handlers_import_no_cli_only_package() -> None:
@@ -36,3 +38,5 @@ def test_the_lambda_handlers_import_no_cli_only_package() -> None:
     loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
     assert "disposable_email_domains" in loaded  # the planner's list hygiene: bundled
     assert not loaded & set(CLI_ONLY), sorted(loaded & set(CLI_ONLY))
+    assert not loaded & set(FIRST_READ_ONLY), sorted(loaded & set(FIRST_READ_ONLY))
+    assert "adapters" in loaded and "entrypoints" in loaded

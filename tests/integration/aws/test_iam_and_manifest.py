@@ -16,7 +16,7 @@ from botocore import xform_name
 
 import adapters.aws
 from entrypoints.aws.manifest import FUNCTIONS, TEST_ONLY_SETTINGS, MissingSetting, check_environment
-from entrypoints.container import AwsApplication
+from entrypoints.container import AwsApplication, imap_poller
 from entrypoints.settings import Settings
 from tests.integration.aws import moto_env
 
@@ -122,6 +122,8 @@ BUILDS = {  # what each handler module builds at import (its service, and the me
     "sender": lambda app: [app.services.sender(), app.adapters.job_queue(), app.adapters.metrics()],
     "feedback": lambda app: [app.services.ingestor(), app.adapters.metrics()],
     "unsubscribe": lambda app: [app.services.unsubscribe(), app.adapters.metrics()],
+    "imap_poller": lambda app: [imap_poller(app), app.adapters.metrics()],
+    "webhooks": lambda app: [app.services.webhooks(), app.adapters.secrets(), app.adapters.metrics()],
 }
 
 
@@ -137,6 +139,7 @@ def test_the_manifest_names_the_modules_and_settings_each_function_uses(function
             alert_topic_arn="arn:aws:sns:eu-west-1:123456789012:alerts",
             inbound_bucket="inbound",
             unsubscribe_secret="manifest-test-secret",
+            webhook_queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/webhooks",  # webhooks on
         )
         READ.clear()
         app = AwsApplication(settings=settings)
@@ -157,6 +160,13 @@ def test_the_sender_may_send_mail_and_the_planner_may_not() -> None:
         "planner",
         "sender",
         "feedback",
+        "imap_poller",
+    }
+    # signing and mailbox secrets: read by the functions that use them, never by the publishers
+    assert {name for name, f in by_name.items() if "ssm:GetParameter" in f.iam_actions} == {
+        "sender",
+        "imap_poller",
+        "webhooks",
     }
     assert {"dynamodb:PutItem", "dynamodb:Query"} <= by_name["planner"].iam_actions
 

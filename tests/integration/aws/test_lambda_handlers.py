@@ -115,7 +115,8 @@ def test_the_guard_and_the_failover_breaker_alert_through_the_one_sns_notifier(
     adapters = stack.runtime.application.adapters
     services = stack.runtime.application.services
     notifier = adapters.notifier()
-    assert adapters.mailer().notifier is notifier
+    assert adapters.mailer().default is adapters.ses_route()
+    assert adapters.ses_route().notifier is notifier
     assert services.guard().notifier is notifier
     assert services.queue_monitor().notifier is notifier
     services.admin().add_tenant(TENANT, "Northwind", "1 Canal Street", quotas=Quotas(daily=10, hourly=10))
