@@ -180,10 +180,10 @@ def test_leads_show_forecast_failed_jobs_and_waiting_versus_done(cli: Run, tmp_p
     assert "messages left, done on" in cli("campaign", "forecast", "acme", "q1")
     cli("campaign", "start", "acme", "q1")
     cli("campaign", "start", "acme", "cold")
-    status = _drain(cli, 4)
+    status = _drain(cli, 8)
     campaigns = {c["campaign_id"]: c for c in status["campaigns"]}  # type: ignore[index, union-attr]
     assert campaigns["q1"]["state"] == "waiting" and campaigns["q1"]["waiting"] == 2
-    assert campaigns["cold"]["state"] in ("done", "completed")
+    assert campaigns["cold"]["state"] in ("done", "completed"), (campaigns["cold"], status["queue"])
     shown = json.loads(cli("leads", "show", "acme", "ann@corp-x.com", "--json"))
     (q1,) = [c for c in shown["campaigns"] if c["campaign"] == "q1"]
     assert [s["state"] for s in q1["steps"]] == ["delivered", "planned"] or q1["steps"][0]["state"] == "sent"
@@ -364,6 +364,8 @@ def test_every_command_has_help_proper_metavars_and_every_list_command_json(cli:
         ):
             assert "--json" in options, f"{name} has no --json"
         if "--json" not in options or path[0] == "simulate":  # simulate --json: tests/e2e/test_cli.py
+            continue
+        if path[:2] == ["inbox", "show"]:  # needs a received message: tests/e2e/test_mailbox_cli.py
             continue
         args = [
             values.get(p.metavar or "", "x")

@@ -247,13 +247,7 @@ def identity_list(ctx: Ctx, tenant_id: Tenant, as_json: JsonFlag = False) -> Non
         identities = _admin(ctx).identities(tenant_id)
     rows = [
         {
-            "id": i.id,
-            "email": i.email,
-            "directions": list(i.directions) or ["all"],
-            "daily_cap": i.daily_cap,
-            "weight": i.weight,
-            "status": i.status.value,
-            "status_reason": i.status_reason,
+            **i.model_dump(mode="json", exclude={"smtp", "imap"}),
             # hosts and users only: a secret is a reference, and references are not shown here either
             "sends_via": f"smtp {i.smtp.host}:{i.smtp.port}" if i.smtp else "default",
             "mailbox": f"imap {i.imap.host}:{i.imap.port}/{i.imap.folder}" if i.imap else "",
@@ -278,7 +272,7 @@ def identity_list(ctx: Ctx, tenant_id: Tenant, as_json: JsonFlag = False) -> Non
         grid.add_row(
             str(row["id"]),
             str(row["email"]),
-            ",".join(row["directions"]),  # type: ignore[arg-type]
+            ",".join(row["directions"]) or "all",
             str(row["daily_cap"]),
             f"{row['weight']:g}",
             str(row["status"]) + (f" ({row['status_reason']})" if row["status_reason"] else ""),

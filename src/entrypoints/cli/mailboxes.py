@@ -14,6 +14,7 @@ from rich.table import Table
 
 from entrypoints.cli.admin import _guarded, identity_app
 from entrypoints.cli.context import CliState, app_for, fail, known_tenant
+from entrypoints.cli.conventions import group
 from outreach_core.domain.accounts import (
     OAUTH_TOKEN_URLS,
     AuthMethod,
@@ -26,12 +27,8 @@ from outreach_core.domain.inbox import InboxCategory
 from outreach_core.domain.webhooks import EVENT_TYPES, DeliveryStatus
 
 console = Console()
-inbox_app = typer.Typer(
-    help="The unified inbox: replies, auto-replies and bounces, categorised.", no_args_is_help=True
-)
-webhooks_app = typer.Typer(
-    help="Webhooks out: signed event deliveries to a tenant's endpoints.", no_args_is_help=True
-)
+inbox_app = group("The unified inbox: replies, auto-replies and bounces, categorised.")
+webhooks_app = group("Webhooks out: signed event deliveries to a tenant's endpoints.")
 
 Ctx = typer.Context
 Tenant = Annotated[str, typer.Argument(help="tenant id")]
