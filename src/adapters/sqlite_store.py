@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_by_index_key ON items (index_key) WHERE index_key IS NOT NULL;
 """
 _TOP = "\U0010ffff"
+_COLUMNS = "partition, sort, version, data, index_key, expires_at"
+_KEYS_PER_SELECT = 400  # (partition, sort) pairs per statement: well under SQLite's variable limit
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -58,7 +60,8 @@ class SqliteStateStore:
 
     @staticmethod
     def _item(row: tuple[str, str, int, str, str | None, int | None]) -> StoredItem:
-        return StoredItem(
+        # Rows this adapter wrote itself: no validation needed to trust their types.
+        return StoredItem.model_construct(
             partition=row[0],
             sort=row[1],
             version=row[2],
@@ -75,6 +78,21 @@ class SqliteStateStore:
                 (partition, sort),
             ).fetchone()
         return self._item(row) if row else None
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredItem]:
+        unique = list(dict.fromkeys(keys))
+        found: dict[tuple[str, str], StoredItem] = {}
+        with self._lock:
+            for start in range(0, len(unique), _KEYS_PER_SELECT):
+                chunk = unique[start : start + _KEYS_PER_SELECT]
+                rows = self._conn.execute(
+                    f"SELECT {_COLUMNS} FROM items WHERE (partition, sort) IN "
+                    f"(VALUES {','.join(['(?, ?)'] * len(chunk))})",
+                    [part for key in chunk for part in key],
+                ).fetchall()
+                for row in rows:
+                    found[(row[0], row[1])] = self._item(row)
+        return found
 
     def query(
         self,
@@ -111,32 +129,52 @@ class SqliteStateStore:
         return [self._item(r) for r in rows]
 
     def write(self, *operations: Put | Delete) -> None:
-        keys = [(op.partition, op.sort) for op in operations]
-        if len(set(keys)) != len(keys):
-            raise ValueError("one write may touch each item once")
+        _distinct(operations)
         with self._transaction() as conn:
-            for op in operations:
-                row = conn.execute(
-                    "SELECT version FROM items WHERE partition=? AND sort=?", (op.partition, op.sort)
-                ).fetchone()
-                current = row[0] if row else 0
-                if op.expected_version is not None and op.expected_version != current:
-                    raise ConditionFailed(op.partition, op.sort)
-                if isinstance(op, Delete):
+            self._apply(conn, operations)
+
+    def write_many(self, groups: Sequence[Sequence[Put | Delete]]) -> list[ConditionFailed | None]:
+        for group in groups:
+            _distinct(group)
+        results: list[ConditionFailed | None] = []
+        with self._transaction() as conn:
+            for group in groups:
+                conn.execute("SAVEPOINT grp")
+                try:
+                    self._apply(conn, group)
+                except ConditionFailed as exc:
+                    conn.execute("ROLLBACK TO grp")
+                    results.append(exc)
+                else:
+                    results.append(None)
+                conn.execute("RELEASE grp")
+        return results
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, operations: Sequence[Put | Delete]) -> None:
+        for op in operations:
+            row = conn.execute(
+                "SELECT version FROM items WHERE partition=? AND sort=?", (op.partition, op.sort)
+            ).fetchone()
+            current = row[0] if row else 0
+            if op.expected_version is not None and op.expected_version != current:
+                raise ConditionFailed(op.partition, op.sort)
+            if isinstance(op, Delete):
+                if row:
                     conn.execute("DELETE FROM items WHERE partition=? AND sort=?", (op.partition, op.sort))
-                    continue
-                conn.execute(
-                    "INSERT OR REPLACE INTO items (partition, sort, version, data, index_key, expires_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        op.partition,
-                        op.sort,
-                        current + 1,
-                        json.dumps(dict(op.data), separators=(",", ":")),
-                        op.index_key,
-                        op.expires_at,
-                    ),
-                )
+                continue
+            conn.execute(
+                "INSERT OR REPLACE INTO items (partition, sort, version, data, index_key, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    op.partition,
+                    op.sort,
+                    current + 1,
+                    json.dumps(dict(op.data), separators=(",", ":")),
+                    op.index_key,
+                    op.expires_at,
+                ),
+            )
 
     def purge_expired(self, now_epoch: int) -> int:
         """Delete items past their expiry (DynamoDB's TTL does this by itself)."""
@@ -144,3 +182,9 @@ class SqliteStateStore:
             return conn.execute(
                 "DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at < ?", (now_epoch,)
             ).rowcount
+
+
+def _distinct(operations: Sequence[Put | Delete]) -> None:
+    keys = [(op.partition, op.sort) for op in operations]
+    if len(set(keys)) != len(keys):
+        raise ValueError("one write may touch each item once")
