@@ -40,8 +40,13 @@ class ReadAhead:
         item = self.store.get(*key)
         return {key: item} if item is not None else {}
 
-    def forget(self) -> None:
-        self._items.clear()
+    def forget(self, keys: Iterable[Key] | None = None) -> None:
+        """Drop these keys (all when None): a long unit of work lets go of what it is done with."""
+        if keys is None:
+            self._items.clear()
+            return
+        for key in keys:
+            self._items.pop(key, None)
 
     # --- the StateStore port ------------------------------------------------------------------------
 

@@ -166,17 +166,38 @@ class ReputationGuard:
             scopes.insert(1, ("identity", job.sender_id, rules.identity))
         return scopes
 
-    def on_outcome(self, job: MessageJob, letter: str) -> list[GuardAction]:
-        """Record an outcome letter (see policies.autostop) and act on any breach it causes."""
+    def outcome_puts(self, job: MessageJob, letter: str) -> tuple[dict[str, SlidingWindow], list[Put]]:
+        """What `on_outcome` writes to the windows, as compare-and-set puts on the windows as read now
+        (for the caller's own transaction), and the windows as they will be, by scope: to hand to
+        `on_outcome(..., recorded=)` once written."""
+        rules = self.rules_for(job.tenant_id)
+        windows: dict[str, SlidingWindow] = {}
+        puts: list[Put] = []
+        for scope, ident, rule in self._scopes(job, rules):
+            windows[scope], put = self._changed(
+                job.tenant_id, scope, ident, rule, lambda w: w.record_outcome(job.job_id, letter)
+            )
+            if put is not None:
+                puts.append(put)
+        return windows, puts
+
+    def on_outcome(
+        self, job: MessageJob, letter: str, recorded: dict[str, SlidingWindow] | None = None
+    ) -> list[GuardAction]:
+        """Record an outcome letter (see policies.autostop) and act on any breach it causes. `recorded`:
+        the windows the caller already wrote (outcome_puts); only the rules are applied to them."""
         actions: list[GuardAction] = []
         rules = self.rules_for(job.tenant_id)
         if job.sender_id and letter in (BOUNCED, COMPLAINED):
             name = "bounced" if letter == BOUNCED else "complained"
             self.limiter.record(job.tenant_id, job.sender_id, None, name, self.clock.now())
         for scope, ident, rule in self._scopes(job, rules):
-            window = self._update(
-                job.tenant_id, scope, ident, rule, lambda w: w.record_outcome(job.job_id, letter)
-            )
+            if recorded is not None and scope in recorded:
+                window = recorded[scope]
+            else:
+                window = self._update(
+                    job.tenant_id, scope, ident, rule, lambda w: w.record_outcome(job.job_id, letter)
+                )
             breach = evaluate(window, rule)
             if breach is None:
                 continue
