@@ -80,18 +80,20 @@ class SqliteStateStore:
         return self._item(row) if row else None
 
     def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredItem]:
-        unique = list(dict.fromkeys(keys))
+        by_partition: dict[str, list[str]] = {}
+        for partition, sort in dict.fromkeys(keys):
+            by_partition.setdefault(partition, []).append(sort)
         found: dict[tuple[str, str], StoredItem] = {}
         with self._lock:
-            for start in range(0, len(unique), _KEYS_PER_SELECT):
-                chunk = unique[start : start + _KEYS_PER_SELECT]
-                rows = self._conn.execute(
-                    f"SELECT {_COLUMNS} FROM items WHERE (partition, sort) IN "
-                    f"(VALUES {','.join(['(?, ?)'] * len(chunk))})",
-                    [part for key in chunk for part in key],
-                ).fetchall()
-                for row in rows:
-                    found[(row[0], row[1])] = self._item(row)
+            for partition, sorts in by_partition.items():
+                for start in range(0, len(sorts), _KEYS_PER_SELECT):
+                    chunk = sorts[start : start + _KEYS_PER_SELECT]
+                    rows = self._conn.execute(  # partition = ? AND sort IN (...): the primary key's index
+                        f"SELECT {_COLUMNS} FROM items WHERE partition=? AND sort IN ({','.join('?' * len(chunk))})",
+                        [partition, *chunk],
+                    ).fetchall()
+                    for row in rows:
+                        found[(row[0], row[1])] = self._item(row)
         return found
 
     def query(

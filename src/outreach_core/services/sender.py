@@ -40,6 +40,7 @@ from outreach_core.domain.mail import (
 from outreach_core.domain.models import (
     Campaign,
     CampaignStatus,
+    IdentityStatus,
     Lead,
     LeadStatus,
     SenderIdentity,
@@ -242,6 +243,10 @@ class SenderService:
             cached[tenant_id] = ids
         return ids
 
+    def _serving(self, tenant_id: str, direction_id: str) -> list[SenderIdentity]:
+        found = (self.records.find(SenderIdentity, tenant_id, i) for i in self._identities(tenant_id))
+        return [i for i in found if i is not None and i.serves(direction_id)]
+
     def _context_keys(self, job: MessageJob, ctx: _Context) -> list[Key]:
         """What the job's lead and campaign point to: suppression, do-not-contact domains, the template,
         and every document rotation and the limiter read for the identities of the direction."""
@@ -384,8 +389,12 @@ class SenderService:
         return None
 
     def _choose_identity(self, job: MessageJob, ctx: _Context, now: datetime) -> _Choice | _Wait | None:
-        found = (self.records.find(SenderIdentity, job.tenant_id, i) for i in self._identities(job.tenant_id))
-        identities = [i for i in found if i is not None and i.serves(ctx.campaign.direction_id)]
+        identities = self._serving(job.tenant_id, ctx.campaign.direction_id)
+        if not any(i.status is IdentityStatus.ACTIVE for i in identities) and self._identity_ids:
+            # None active as this batch knows them: ask the store (one may have been added) before
+            # concluding there is none.
+            self._identity_ids.pop(job.tenant_id, None)
+            identities = self._serving(job.tenant_id, ctx.campaign.direction_id)
         first = self._thread(job, ctx.campaign)
         result = self.limiter.acquire(
             ctx.tenant,
