@@ -58,7 +58,7 @@ class DictStore:
                 raise ConditionFailed(op.partition, op.sort)
         for op in operations:
             current = self.items.get((op.partition, op.sort))
-            self.items[(op.partition, op.sort)] = StoredItem.model_construct(
+            self.items[(op.partition, op.sort)] = StoredItem(
                 partition=op.partition,
                 sort=op.sort,
                 data=op.data,

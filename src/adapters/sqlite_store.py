@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from outreach_core.ports import ConditionFailed, Delete, Put, StoredItem
 
@@ -26,6 +27,41 @@ CREATE INDEX IF NOT EXISTS items_by_index_key ON items (index_key) WHERE index_k
 _TOP = "\U0010ffff"
 _COLUMNS = "partition, sort, version, data, index_key, expires_at"
 _KEYS_PER_SELECT = 400  # (partition, sort) pairs per statement: well under SQLite's variable limit
+
+
+class _Document(Mapping[str, Any]):
+    """A stored document, parsed on first use: items read ahead and never looked at cost no parsing."""
+
+    __slots__ = ("_parsed", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._parsed: dict[str, Any] | None = None
+
+    def _data(self) -> dict[str, Any]:
+        if self._parsed is None:
+            self._parsed = json.loads(self._text)
+        return self._parsed
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data().get(key, default)
+
+    def __eq__(self, other: object) -> bool:
+        return self._data() == (other._data() if isinstance(other, _Document) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # like the dict it stands for
+
+    def __repr__(self) -> str:
+        return repr(self._data())
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -60,12 +96,11 @@ class SqliteStateStore:
 
     @staticmethod
     def _item(row: tuple[str, str, int, str, str | None, int | None]) -> StoredItem:
-        # Rows this adapter wrote itself: no validation needed to trust their types.
-        return StoredItem.model_construct(
+        return StoredItem(
             partition=row[0],
             sort=row[1],
             version=row[2],
-            data=json.loads(row[3]),
+            data=_Document(row[3]),
             index_key=row[4],
             expires_at=row[5],
         )
@@ -88,8 +123,9 @@ class SqliteStateStore:
             for partition, sorts in by_partition.items():
                 for start in range(0, len(sorts), _KEYS_PER_SELECT):
                     chunk = sorts[start : start + _KEYS_PER_SELECT]
+                    marks = ",".join("?" * len(chunk))
                     rows = self._conn.execute(  # partition = ? AND sort IN (...): the primary key's index
-                        f"SELECT {_COLUMNS} FROM items WHERE partition=? AND sort IN ({','.join('?' * len(chunk))})",
+                        f"SELECT {_COLUMNS} FROM items WHERE partition=? AND sort IN ({marks})",
                         [partition, *chunk],
                     ).fetchall()
                     for row in rows:
@@ -154,29 +190,43 @@ class SqliteStateStore:
 
     @staticmethod
     def _apply(conn: sqlite3.Connection, operations: Sequence[Put | Delete]) -> None:
+        """One statement per operation; a conditional one that changes no row lost its condition."""
         for op in operations:
-            row = conn.execute(
-                "SELECT version FROM items WHERE partition=? AND sort=?", (op.partition, op.sort)
-            ).fetchone()
-            current = row[0] if row else 0
-            if op.expected_version is not None and op.expected_version != current:
-                raise ConditionFailed(op.partition, op.sort)
+            key = (op.partition, op.sort)
             if isinstance(op, Delete):
-                if row:
-                    conn.execute("DELETE FROM items WHERE partition=? AND sort=?", (op.partition, op.sort))
+                if op.expected_version is None:
+                    conn.execute("DELETE FROM items WHERE partition=? AND sort=?", key)
+                elif op.expected_version == 0:  # "must not exist": nothing to delete either way
+                    if conn.execute("SELECT 1 FROM items WHERE partition=? AND sort=?", key).fetchone():
+                        raise ConditionFailed(*key)
+                elif not conn.execute(
+                    "DELETE FROM items WHERE partition=? AND sort=? AND version=?",
+                    (*key, op.expected_version),
+                ).rowcount:
+                    raise ConditionFailed(*key)
                 continue
-            conn.execute(
-                "INSERT OR REPLACE INTO items (partition, sort, version, data, index_key, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    op.partition,
-                    op.sort,
-                    current + 1,
-                    json.dumps(dict(op.data), separators=(",", ":")),
-                    op.index_key,
-                    op.expires_at,
-                ),
-            )
+            data = json.dumps(dict(op.data), separators=(",", ":"))
+            if op.expected_version is None:
+                conn.execute(
+                    "INSERT INTO items (partition, sort, version, data, index_key, expires_at) "
+                    "VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT (partition, sort) DO UPDATE SET "
+                    "version = version + 1, data = excluded.data, index_key = excluded.index_key, "
+                    "expires_at = excluded.expires_at",
+                    (*key, data, op.index_key, op.expires_at),
+                )
+            elif op.expected_version == 0:
+                if not conn.execute(
+                    "INSERT INTO items (partition, sort, version, data, index_key, expires_at) "
+                    "VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT (partition, sort) DO NOTHING",
+                    (*key, data, op.index_key, op.expires_at),
+                ).rowcount:
+                    raise ConditionFailed(*key)
+            elif not conn.execute(
+                "UPDATE items SET version = version + 1, data = ?, index_key = ?, expires_at = ? "
+                "WHERE partition=? AND sort=? AND version=?",
+                (data, op.index_key, op.expires_at, *key, op.expected_version),
+            ).rowcount:
+                raise ConditionFailed(*key)
 
     def purge_expired(self, now_epoch: int) -> int:
         """Delete items past their expiry (DynamoDB's TTL does this by itself)."""

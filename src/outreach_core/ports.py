@@ -6,6 +6,7 @@ Every method documents its contract: what it raises, what is atomic, how tenants
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -24,11 +25,13 @@ class Clock(Protocol):
 # --- State -----------------------------------------------------------------------------------------
 
 
-class StoredItem(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredItem:
     """One record. `partition` always names its owner (`T#<tenant>` or `GLOBAL`), so no query crosses
-    tenants; `sort` orders items within it; `index_key` feeds one sparse secondary index."""
+    tenants; `sort` orders items within it; `index_key` feeds one sparse secondary index.
 
-    model_config = ConfigDict(frozen=True)
+    Items, puts and deletes are plain dataclasses, not validated models: they are built by the stores
+    and the core on every read and write (tens per message), from values already checked."""
 
     partition: str
     sort: str
@@ -38,10 +41,9 @@ class StoredItem(BaseModel):
     expires_at: int | None = None
 
 
-class Put(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Put:
     """Write an item. expected_version: None = unconditional, 0 = must not exist, n = must be at n."""
-
-    model_config = ConfigDict(frozen=True)
 
     partition: str
     sort: str
@@ -51,9 +53,8 @@ class Put(BaseModel):
     expires_at: int | None = None
 
 
-class Delete(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delete:
     partition: str
     sort: str
     expected_version: int | None = None

@@ -103,7 +103,7 @@ class ReadAhead:
             elif op.expected_version is None:
                 self._items.pop(key, None)
             else:
-                self._items[key] = StoredItem.model_construct(
+                self._items[key] = StoredItem(
                     partition=op.partition,
                     sort=op.sort,
                     data=op.data,

@@ -75,8 +75,7 @@ class _Doc:
     version: int
 
     def put(self, data: dict[str, Any]) -> Put:
-        # Built from values this module made (no outside input): skip validation on the hot path.
-        return Put.model_construct(
+        return Put(
             partition=self.partition,
             sort=self.sort,
             data=data,
