@@ -67,6 +67,9 @@ class PlannerConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     horizon: timedelta = timedelta(minutes=5)  # plan what is due within this; also the slotting span
+    # A tick plans at most this many jobs per tenant, whatever the limits allow: its time (one Lambda
+    # invocation) and memory stay bounded; the rest is due at the next tick.
+    max_jobs_per_tick: int = 5_000
 
 
 @dataclass
@@ -239,8 +242,9 @@ class PlannerService:
             admitted: list[_Candidate] = []
             after: str | None = None
             # Due timers the limits cannot take this tick stay due; read only so many of them.
-            budget = 50 + 4 * sum(max(0, c) for c in admission.capacity.values())
-            while (not admission.exhausted or admission.booked_up) and budget > 0:
+            cap = self.config.max_jobs_per_tick
+            budget = 50 + 4 * min(cap, sum(max(0, c) for c in admission.capacity.values()))
+            while (not admission.exhausted or admission.booked_up) and budget > 0 and len(admitted) < cap:
                 page = self.records.timers_due(tenant.id, TimerKind.STEP, until, after=after, limit=_PAGE)
                 if not page:
                     break
@@ -266,7 +270,7 @@ class PlannerService:
                         report.deferred += 1
                         continue
                     admitted.append(candidate)
-                    if admission.exhausted and not admission.booked_up:
+                    if (admission.exhausted and not admission.booked_up) or len(admitted) >= cap:
                         break
                 self.records.store.write_many([ops for ops in writes if ops])
                 reads.forget(held)  # the page's leads and suppression entries: done with them
