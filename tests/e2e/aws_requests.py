@@ -136,9 +136,9 @@ def _world(stack: aws_stack.Stack, leads: int) -> None:
         assert admin.start_campaign(tenant, "q1") == leads
 
 
-def measure(leads: int) -> RequestCounts:
-    """Run the workload with `leads` leads per tenant; returns the counts. Asserts it completed: every
-    job planned, every email sent once, every event applied."""
+@contextmanager
+def _metered(leads: int) -> Iterator[tuple[aws_stack.Stack, _Meter, RequestCounts]]:
+    """The stack with every application client metered and the world of `leads` leads per tenant."""
     counts = RequestCounts(leads=leads)
     meter = _Meter(counts)
     monkeypatch = pytest.MonkeyPatch()
@@ -156,14 +156,34 @@ def measure(leads: int) -> RequestCounts:
             ):
                 meter.count_invocations(module, function)
             _world(stack, leads)
-            _run(stack, meter, counts, leads * len(TENANTS) * STEPS)
-            _check_complete(stack, counts, leads * len(TENANTS) * STEPS)
+            yield stack, meter, counts
     finally:
         stack.moto_time.close()
         mock.stop()
         monkeypatch.undo()
         structlog.reset_defaults()
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+
+
+def measure(leads: int) -> RequestCounts:
+    """Run the workload with `leads` leads per tenant; returns the counts. Asserts it completed: every
+    job planned, every email sent once, every event applied."""
+    with _metered(leads) as (stack, meter, counts):
+        _run(stack, meter, counts, leads * len(TENANTS) * STEPS)
+        _check_complete(stack, counts, leads * len(TENANTS) * STEPS)
+    return counts
+
+
+def measure_first_tick(leads: int) -> RequestCounts:
+    """The planner's first tick alone (every lead's step 1 due): its requests and the jobs it planned
+    and enqueued. Nothing is sent."""
+    with _metered(leads) as (stack, meter, counts):
+        with meter.calls("planner"):
+            counts.planned = stack.scheduled_tick()["planned"]
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
+        found = stack.sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=names)
+        queued = sum(int(found["Attributes"][name]) for name in names)
+        assert queued == counts.planned == leads * len(TENANTS), (queued, counts.planned)
     return counts
 
 

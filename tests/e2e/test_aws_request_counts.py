@@ -9,7 +9,8 @@ THEN  the sender makes 7 requests per email (two batched reads, the `sending` an
       transactions, the SES call, the failover breaker's read, and the identity list once per tenant
       per invocation), the feedback function 4 per event, and the planner 107 over three ticks for 60
       jobs: mostly a fixed part per tick and tenant (its due-timer, campaign and identity queries);
-      per job, shares of batched requests (bench_aws_requests measures ticks of a thousand jobs).
+      per job, shares of batched requests, so a tick of 400 jobs costs 0.285 requests a job (pinned
+      below; bench_aws_requests measures ticks of a thousand jobs).
 """
 
 from __future__ import annotations
@@ -51,3 +52,22 @@ def test_requests_per_email_job_and_event_are_pinned() -> None:
     per_unit = counts.per_unit()
     assert per_unit["sender requests per sent email"] <= 8
     assert per_unit["feedback requests per event"] <= 4
+
+
+def test_a_planner_tick_of_hundreds_of_jobs_costs_at_most_three_tenths_of_a_request_per_job() -> None:
+    # GIVEN 2 tenants x 200 leads whose step 1 is due (inside each tenant's 5-minute share of 6,000/hour)
+    # WHEN  the planner's first tick plans them all
+    counts = aws_requests.measure_first_tick(200)
+
+    # THEN  every job is claimed in batched transactions, enqueued in batches of 10 and its lead and
+    #       suppression entries read in pages of 100: the per-job part, plus a fixed part per tenant
+    assert counts.planned == 400
+    assert counts.table()["planner"] == {
+        "dynamodb:BatchGetItem": 20,  # per page of 100 due timers: their leads, then suppression entries
+        "dynamodb:GetItem": 4,
+        "dynamodb:PutItem": 1,
+        "dynamodb:Query": 25,  # per tenant: due timers (paged), campaigns, identities, the next timer
+        "dynamodb:TransactWriteItems": 24,  # claims of 33 jobs, queued marks of 50
+        "sqs:SendMessageBatch": 40,  # 10 messages each
+    }
+    assert counts.total("planner") / counts.planned <= 0.3
