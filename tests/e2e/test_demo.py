@@ -11,7 +11,10 @@ from typer.testing import CliRunner
 from entrypoints.cli.app import app
 
 
+# A guard, not a figure: the demo takes ~60 s alone on 2 cores (docs/benchmarks.md) and more than the
+# default 120 s when the machine is shared with other test runs (4 min seen at a load average of 9).
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_the_demo_meets_its_invariants(tmp_path: Path) -> None:
     summary_path = tmp_path / "s.json"
     result = CliRunner().invoke(
