@@ -15,6 +15,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 9
@@ -68,7 +69,7 @@ def _import_seconds(paths: list[str], modules: str) -> float:
     return float(out.stdout.strip())
 
 
-def run() -> None:
+def run() -> dict[str, Any]:
     import boto3
 
     site = Path(boto3.__file__).resolve().parent.parent
@@ -82,19 +83,38 @@ def run() -> None:
                 (runtime / name).symlink_to(site / name)
         paths = [str(unpacked), str(runtime)]
         times: dict[str, list[float]] = {label: [] for label, _ in STAGES}
-        for _ in range(ROUNDS):
+        for _ in range(ROUNDS):  # alternating, so drift on the machine hits every stage alike
             for label, modules in STAGES:
                 times[label].append(_import_seconds(paths, modules))
         size = archive.stat().st_size
     boto, sender = times[STAGES[0][0]], times[STAGES[-1][0]]
-    boto_ms, sender_ms = statistics.median(boto) * 1000, statistics.median(sender) * 1000
-    print(f"lambda zip: {archive.name} {size / 1024 / 1024:.2f} MB (target <= 5 MB)")
-    print(
-        f"cold import, median of {ROUNDS}: import boto3 {boto_ms:.0f} ms; "
-        f"import entrypoints.aws.sender {sender_ms:.0f} ms; "
-        f"extra {sender_ms - boto_ms:.0f} ms (target <= 150 ms)"
-    )
-    print(f"  spread: boto3 {min(boto) * 1000:.0f}-{max(boto) * 1000:.0f} ms, "
-          f"sender {min(sender) * 1000:.0f}-{max(sender) * 1000:.0f} ms")  # fmt: skip
-    for label, _ in STAGES:
-        print(f"  {label:66s} {statistics.median(times[label]) * 1000:6.0f} ms")
+    return {
+        "zip_bytes": size,
+        "zip_mb": round(size / 1024 / 1024, 2),
+        "rounds": ROUNDS,
+        "boto3_ms": round(statistics.median(boto) * 1000),
+        "sender_ms": round(statistics.median(sender) * 1000),
+        "extra_ms": round((statistics.median(sender) - statistics.median(boto)) * 1000),
+        "boto3_spread_ms": [round(min(boto) * 1000), round(max(boto) * 1000)],
+        "sender_spread_ms": [round(min(sender) * 1000), round(max(sender) * 1000)],
+        "stages_ms": {label: round(statistics.median(times[label]) * 1000) for label, _ in STAGES},
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    rows = [
+        "| figure | result | target |",
+        "|---|---|---|",
+        f"| zip size (`make package`, boto3 not bundled) | **{result['zip_mb']} MB** "
+        f"({result['zip_bytes']:,} bytes) | ≤ 5 MB |",
+        f"| `import boto3` (median of {result['rounds']}) | {result['boto3_ms']} ms "
+        f"({result['boto3_spread_ms'][0]}–{result['boto3_spread_ms'][1]}) | |",
+        f"| `import entrypoints.aws.sender` (the whole cold start) | {result['sender_ms']} ms "
+        f"({result['sender_spread_ms'][0]}–{result['sender_spread_ms'][1]}) | |",
+        f"| extra over `import boto3` | **{result['extra_ms']} ms** | ≤ 250 ms |",
+        "",
+        "| stage (cumulative, medians of the same run) | ms |",
+        "|---|---|",
+    ]
+    rows += [f"| {label} | {ms} |" for label, ms in result["stages_ms"].items()]
+    return "\n".join(rows) + "\n"

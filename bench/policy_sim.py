@@ -42,6 +42,9 @@ class DictStore:
     def get(self, partition: str, sort: str) -> StoredItem | None:
         return self.items.get((partition, sort))
 
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredItem]:
+        return {key: self.items[key] for key in keys if key in self.items}
+
     def query(self, partition: str, prefix: str, **_: Any) -> list[StoredItem]:
         return [v for (p, s), v in sorted(self.items.items()) if p == partition and s.startswith(prefix)]
 
@@ -55,7 +58,7 @@ class DictStore:
                 raise ConditionFailed(op.partition, op.sort)
         for op in operations:
             current = self.items.get((op.partition, op.sort))
-            self.items[(op.partition, op.sort)] = StoredItem.model_construct(
+            self.items[(op.partition, op.sort)] = StoredItem(
                 partition=op.partition,
                 sort=op.sort,
                 data=op.data,
@@ -63,6 +66,17 @@ class DictStore:
                 index_key=None,
                 expires_at=None,
             )
+
+    def write_many(self, groups: Sequence[Sequence[Put | Delete]]) -> list[ConditionFailed | None]:
+        results: list[ConditionFailed | None] = []
+        for group in groups:
+            try:
+                self.write(*group)
+            except ConditionFailed as exc:
+                results.append(exc)
+            else:
+                results.append(None)
+        return results
 
 
 @dataclass

@@ -50,6 +50,9 @@ class InMemoryStateStore:
     def get(self, partition: str, sort: str) -> StoredItem | None:
         return self.items.get((partition, sort))
 
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredItem]:
+        return {key: self.items[key] for key in keys if key in self.items}
+
     def query(
         self,
         partition: str,
@@ -98,6 +101,17 @@ class InMemoryStateStore:
                 )
             self.writes += 1
 
+    def write_many(self, groups: Sequence[Sequence[Put | Delete]]) -> list[ConditionFailed | None]:
+        results: list[ConditionFailed | None] = []
+        for group in groups:
+            try:
+                self.write(*group)
+            except ConditionFailed as exc:
+                results.append(exc)
+            else:
+                results.append(None)
+        return results
+
 
 @dataclass
 class _Message:
@@ -139,6 +153,9 @@ class FakeQueue:
             message_id, message.body, message.group, now + timedelta(seconds=delay_seconds), now
         )
         return message_id
+
+    def send_many(self, messages: Sequence[tuple[QueueMessage, int]]) -> list[str]:
+        return [self.send(message, delay) for message, delay in messages]
 
     def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
         now = self.clock.now()

@@ -10,9 +10,12 @@ every header and costs ~10 ms a message; these produce the same wire format in a
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import datetime
 from email import charset as email_charset
 from email.errors import MessageError
+from email.generator import BytesGenerator
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -28,6 +31,21 @@ _UTF8_QP.body_encoding = email_charset.QP
 # Never refold our own headers (a folded List-Unsubscribe trips naive parsers); non-ASCII values are
 # encoded (and folded between encoded-words, as RFC 2047 wants) by _text below.
 _WIRE = compat32.clone(linesep="\r\n", max_line_length=998)
+# A value of printable ASCII words separated by single spaces is written as it is: what compat32's fold
+# makes of it anyway (tests/unit/test_mime_wire.py compares the two), without its Header machinery,
+# which is most of a message's encoding time. Anything else takes compat32's way.
+_PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
+
+
+class _WireGenerator(BytesGenerator):
+    def _write_headers(self, msg: Message) -> None:
+        out = self._fp  # type: ignore[attr-defined]  # the generator's output file (CPython's own name)
+        for name, value in msg.raw_items():
+            if isinstance(value, str) and len(name) + len(value) <= 996 and _PLAIN_VALUE.fullmatch(value):
+                out.write(f"{name}: {value}\r\n".encode("ascii"))
+            else:
+                out.write(_WIRE.fold_binary(name, value))
+        self.write(self._NL)  # type: ignore[attr-defined]
 
 
 def _text(name: str, value: str) -> str:
@@ -66,10 +84,17 @@ def to_mime(email: OutboundEmail, date: datetime) -> Message:
     return message
 
 
+def wire_bytes(message: Message) -> bytes:
+    """What `message.as_bytes(policy=_WIRE)` gives, faster (see _WireGenerator)."""
+    out = io.BytesIO()
+    _WireGenerator(out, mangle_from_=False, policy=_WIRE).flatten(message)
+    return out.getvalue()
+
+
 def to_bytes(email: OutboundEmail, date: datetime) -> bytes:
     """The wire form. Raises MailUnencodable (nothing was handed over) rather than whatever the email
     package raises, so a message that cannot be encoded is a failed job, never an `uncertain` one."""
     try:
-        return to_mime(email, date).as_bytes(policy=_WIRE)
+        return wire_bytes(to_mime(email, date))
     except (UnicodeError, ValueError, TypeError, MessageError) as exc:
         raise MailUnencodable(f"the message cannot be encoded as MIME: {type(exc).__name__}") from exc

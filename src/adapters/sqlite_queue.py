@@ -68,6 +68,29 @@ class SqliteJobQueue:
             )
         return message_id
 
+    def send_many(self, messages: Sequence[tuple[QueueMessage, int]]) -> list[str]:
+        for _, delay_seconds in messages:
+            if not 0 <= delay_seconds <= self.max_delay_seconds:
+                raise ValueError(f"delay must be within 0..{self.max_delay_seconds} s, got {delay_seconds}")
+        now = self._now()
+        rows = [
+            (uuid.uuid4().hex, self.name, message.body, message.group, now, now + delay)
+            for message, delay in messages
+        ]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    "INSERT INTO queue_messages (id, queue, body, grp, sent_at, visible_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return [row[0] for row in rows]
+
     def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
         now = self._now()
         received: list[ReceivedMessage] = []

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from outreach_core.ports import ConditionFailed, Delete, Put, StoredItem
 
@@ -24,6 +25,43 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_by_index_key ON items (index_key) WHERE index_key IS NOT NULL;
 """
 _TOP = "\U0010ffff"
+_COLUMNS = "partition, sort, version, data, index_key, expires_at"
+_KEYS_PER_SELECT = 400  # (partition, sort) pairs per statement: well under SQLite's variable limit
+
+
+class _Document(Mapping[str, Any]):
+    """A stored document, parsed on first use: items read ahead and never looked at cost no parsing."""
+
+    __slots__ = ("_parsed", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._parsed: dict[str, Any] | None = None
+
+    def _data(self) -> dict[str, Any]:
+        if self._parsed is None:
+            self._parsed = json.loads(self._text)
+        return self._parsed
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data().get(key, default)
+
+    def __eq__(self, other: object) -> bool:
+        return self._data() == (other._data() if isinstance(other, _Document) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # like the dict it stands for
+
+    def __repr__(self) -> str:
+        return repr(self._data())
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -62,7 +100,7 @@ class SqliteStateStore:
             partition=row[0],
             sort=row[1],
             version=row[2],
-            data=json.loads(row[3]),
+            data=_Document(row[3]),
             index_key=row[4],
             expires_at=row[5],
         )
@@ -75,6 +113,24 @@ class SqliteStateStore:
                 (partition, sort),
             ).fetchone()
         return self._item(row) if row else None
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredItem]:
+        by_partition: dict[str, list[str]] = {}
+        for partition, sort in dict.fromkeys(keys):
+            by_partition.setdefault(partition, []).append(sort)
+        found: dict[tuple[str, str], StoredItem] = {}
+        with self._lock:
+            for partition, sorts in by_partition.items():
+                for start in range(0, len(sorts), _KEYS_PER_SELECT):
+                    chunk = sorts[start : start + _KEYS_PER_SELECT]
+                    marks = ",".join("?" * len(chunk))
+                    rows = self._conn.execute(  # partition = ? AND sort IN (...): the primary key's index
+                        f"SELECT {_COLUMNS} FROM items WHERE partition=? AND sort IN ({marks})",
+                        [partition, *chunk],
+                    ).fetchall()
+                    for row in rows:
+                        found[(row[0], row[1])] = self._item(row)
+        return found
 
     def query(
         self,
@@ -111,32 +167,66 @@ class SqliteStateStore:
         return [self._item(r) for r in rows]
 
     def write(self, *operations: Put | Delete) -> None:
-        keys = [(op.partition, op.sort) for op in operations]
-        if len(set(keys)) != len(keys):
-            raise ValueError("one write may touch each item once")
+        _distinct(operations)
         with self._transaction() as conn:
-            for op in operations:
-                row = conn.execute(
-                    "SELECT version FROM items WHERE partition=? AND sort=?", (op.partition, op.sort)
-                ).fetchone()
-                current = row[0] if row else 0
-                if op.expected_version is not None and op.expected_version != current:
-                    raise ConditionFailed(op.partition, op.sort)
-                if isinstance(op, Delete):
-                    conn.execute("DELETE FROM items WHERE partition=? AND sort=?", (op.partition, op.sort))
-                    continue
+            self._apply(conn, operations)
+
+    def write_many(self, groups: Sequence[Sequence[Put | Delete]]) -> list[ConditionFailed | None]:
+        for group in groups:
+            _distinct(group)
+        results: list[ConditionFailed | None] = []
+        with self._transaction() as conn:
+            for group in groups:
+                conn.execute("SAVEPOINT grp")
+                try:
+                    self._apply(conn, group)
+                except ConditionFailed as exc:
+                    conn.execute("ROLLBACK TO grp")
+                    results.append(exc)
+                else:
+                    results.append(None)
+                conn.execute("RELEASE grp")
+        return results
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, operations: Sequence[Put | Delete]) -> None:
+        """One statement per operation; a conditional one that changes no row lost its condition."""
+        for op in operations:
+            key = (op.partition, op.sort)
+            if isinstance(op, Delete):
+                if op.expected_version is None:
+                    conn.execute("DELETE FROM items WHERE partition=? AND sort=?", key)
+                elif op.expected_version == 0:  # "must not exist": nothing to delete either way
+                    if conn.execute("SELECT 1 FROM items WHERE partition=? AND sort=?", key).fetchone():
+                        raise ConditionFailed(*key)
+                elif not conn.execute(
+                    "DELETE FROM items WHERE partition=? AND sort=? AND version=?",
+                    (*key, op.expected_version),
+                ).rowcount:
+                    raise ConditionFailed(*key)
+                continue
+            data = json.dumps(dict(op.data), separators=(",", ":"))
+            if op.expected_version is None:
                 conn.execute(
-                    "INSERT OR REPLACE INTO items (partition, sort, version, data, index_key, expires_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        op.partition,
-                        op.sort,
-                        current + 1,
-                        json.dumps(dict(op.data), separators=(",", ":")),
-                        op.index_key,
-                        op.expires_at,
-                    ),
+                    "INSERT INTO items (partition, sort, version, data, index_key, expires_at) "
+                    "VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT (partition, sort) DO UPDATE SET "
+                    "version = version + 1, data = excluded.data, index_key = excluded.index_key, "
+                    "expires_at = excluded.expires_at",
+                    (*key, data, op.index_key, op.expires_at),
                 )
+            elif op.expected_version == 0:
+                if not conn.execute(
+                    "INSERT INTO items (partition, sort, version, data, index_key, expires_at) "
+                    "VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT (partition, sort) DO NOTHING",
+                    (*key, data, op.index_key, op.expires_at),
+                ).rowcount:
+                    raise ConditionFailed(*key)
+            elif not conn.execute(
+                "UPDATE items SET version = version + 1, data = ?, index_key = ?, expires_at = ? "
+                "WHERE partition=? AND sort=? AND version=?",
+                (data, op.index_key, op.expires_at, *key, op.expected_version),
+            ).rowcount:
+                raise ConditionFailed(*key)
 
     def purge_expired(self, now_epoch: int) -> int:
         """Delete items past their expiry (DynamoDB's TTL does this by itself)."""
@@ -144,3 +234,9 @@ class SqliteStateStore:
             return conn.execute(
                 "DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at < ?", (now_epoch,)
             ).rowcount
+
+
+def _distinct(operations: Sequence[Put | Delete]) -> None:
+    keys = [(op.partition, op.sort) for op in operations]
+    if len(set(keys)) != len(keys):
+        raise ValueError("one write may touch each item once")

@@ -147,17 +147,18 @@ class LocalWorker:
         hand only, not of a batch it never looked at. A message whose handling raises is logged and left
         unacknowledged (the queue brings it back; its last delivery dead-letters it together with its
         job): no single message stops the worker, as none stops the Lambda handler."""
-        while messages := self.jobs.receive(1):
-            for message in messages:
-                try:
-                    result = self.sender.handle(message)
-                except Exception:
-                    log.exception("worker.message_failed", message_id=message.message_id)
-                    stats.outcomes["error"] = stats.outcomes.get("error", 0) + 1
-                    continue
-                stats.outcomes[result.outcome.value] = stats.outcomes.get(result.outcome.value, 0) + 1
-                if not result.redeliver and result.outcome is not Outcome.DEAD_LETTERED:
-                    self.jobs.ack(message.receipt)
+        with self.sender.invocation():  # like one Lambda batch: the tenants' identity lists read once
+            while messages := self.jobs.receive(1):
+                for message in messages:
+                    try:
+                        result = self.sender.handle(message)
+                    except Exception:
+                        log.exception("worker.message_failed", message_id=message.message_id)
+                        stats.outcomes["error"] = stats.outcomes.get("error", 0) + 1
+                        continue
+                    stats.outcomes[result.outcome.value] = stats.outcomes.get(result.outcome.value, 0) + 1
+                    if not result.redeliver and result.outcome is not Outcome.DEAD_LETTERED:
+                        self.jobs.ack(message.receipt)
         while messages := self.events.receive(self.batch * 5):
             report = self.ingestor.ingest([m.body for m in messages])
             rejected = {index for index, _ in report.rejected}

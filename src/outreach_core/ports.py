@@ -6,6 +6,7 @@ Every method documents its contract: what it raises, what is atomic, how tenants
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -24,11 +25,13 @@ class Clock(Protocol):
 # --- State -----------------------------------------------------------------------------------------
 
 
-class StoredItem(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredItem:
     """One record. `partition` always names its owner (`T#<tenant>` or `GLOBAL`), so no query crosses
-    tenants; `sort` orders items within it; `index_key` feeds one sparse secondary index."""
+    tenants; `sort` orders items within it; `index_key` feeds one sparse secondary index.
 
-    model_config = ConfigDict(frozen=True)
+    Items, puts and deletes are plain dataclasses, not validated models: they are built by the stores
+    and the core on every read and write (tens per message), from values already checked."""
 
     partition: str
     sort: str
@@ -38,10 +41,9 @@ class StoredItem(BaseModel):
     expires_at: int | None = None
 
 
-class Put(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Put:
     """Write an item. expected_version: None = unconditional, 0 = must not exist, n = must be at n."""
-
-    model_config = ConfigDict(frozen=True)
 
     partition: str
     sort: str
@@ -51,9 +53,8 @@ class Put(BaseModel):
     expires_at: int | None = None
 
 
-class Delete(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delete:
     partition: str
     sort: str
     expected_version: int | None = None
@@ -68,9 +69,17 @@ class ConditionFailed(Exception):
         self.sort = sort
 
 
+Key = tuple[str, str]  # (partition, sort)
+
+
 class StateStore(Protocol):
     def get(self, partition: str, sort: str) -> StoredItem | None:
         """The item, or None. Strongly consistent."""
+        ...
+
+    def get_many(self, keys: Sequence[Key]) -> dict[Key, StoredItem]:
+        """The items of these keys that exist (absent ones are left out), strongly consistent, in as few
+        round trips as the backend allows (DynamoDB: one BatchGetItem per 100 keys)."""
         ...
 
     def query(
@@ -93,6 +102,13 @@ class StateStore(Protocol):
     def write(self, *operations: Put | Delete) -> None:
         """Apply all operations atomically, or none: raises ConditionFailed if any condition fails.
         Each successful Put stores version = previous version + 1 (1 for a new item)."""
+        ...
+
+    def write_many(self, groups: Sequence[Sequence[Put | Delete]]) -> list[ConditionFailed | None]:
+        """Apply each group as `write` would, independently of the others: a group whose condition
+        fails (or that lost a race) is not applied and gets its ConditionFailed at its position; the
+        others are applied (None). Fewer round trips than a write per group (DynamoDB: groups packed
+        whole into transactions of up to 100 items; SQLite: one commit)."""
         ...
 
 
@@ -151,6 +167,12 @@ class JobQueue(Protocol):
 
     def send(self, message: QueueMessage, delay_seconds: int = 0) -> str:
         """Enqueue; invisible for `delay_seconds` (<= max_delay_seconds). Returns the message id."""
+        ...
+
+    def send_many(self, messages: Sequence[tuple[QueueMessage, int]]) -> list[str]:
+        """Enqueue (message, delay_seconds) pairs, as `send` does each, in as few round trips as the
+        backend allows (SQS: SendMessageBatch of 10). Returns the message ids in order; raises if any
+        message could not be enqueued (those before it may have been)."""
         ...
 
     def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:

@@ -23,6 +23,9 @@ Every method takes the tenant id and builds the partition itself: no call can re
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -36,7 +39,8 @@ from outreach_core.domain.jobs import MessageJob
 from outreach_core.domain.models import Campaign, Direction, Entity, Lead, SenderIdentity, Template, Tenant
 from outreach_core.domain.suppression import DomainBlock, SuppressionEntry, SuppressionScope
 from outreach_core.domain.webhooks import WebhookDelivery, WebhookEndpoint
-from outreach_core.ports import ConditionFailed, Delete, Put, StateStore, StoredItem
+from outreach_core.ports import ConditionFailed, Delete, Key, Put, StateStore, StoredItem
+from outreach_core.read_ahead import ReadAhead
 
 GLOBAL = "GLOBAL"
 TIME_FORMAT = "%Y%m%dT%H%M%S"
@@ -104,10 +108,70 @@ def _load(cls: type[E], item: StoredItem) -> E:
 
 
 class Records:
-    """Typed reads and writes of domain records. Stateless; cheap to build."""
+    """Typed reads and writes of domain records. Cheap to build; the only state is the read-ahead scope
+    of the calling thread (`read_ahead`), so the services sharing one Records share its reads."""
 
     def __init__(self, store: StateStore) -> None:
-        self.store = store
+        self._store = store
+        self._scope = threading.local()
+
+    @property
+    def store(self) -> StateStore:
+        """The store, seen through this thread's read-ahead scope when one is open."""
+        view: ReadAhead | None = getattr(self._scope, "view", None)
+        return view if view is not None else self._store
+
+    @store.setter
+    def store(self, store: StateStore) -> None:
+        self._store = store
+
+    @contextmanager
+    def read_ahead(self) -> Iterator[ReadAhead]:
+        """A read-ahead scope for one unit of work on this thread (outreach_core.read_ahead); a scope
+        opened inside another is the outer one."""
+        outer: ReadAhead | None = getattr(self._scope, "view", None)
+        if outer is not None:
+            yield outer
+            return
+        view = ReadAhead(self._store)
+        self._scope.view = view
+        try:
+            yield view
+        finally:
+            self._scope.view = None
+
+    def prefetch(self, keys: list[Key]) -> None:
+        """Read these keys in one go when a read-ahead scope is open (else nothing: reads go one by one)."""
+        view: ReadAhead | None = getattr(self._scope, "view", None)
+        if view is not None:
+            view.prefetch(keys)
+
+    # --- keys, for prefetching -------------------------------------------------------------------
+
+    @staticmethod
+    def tenant_key(tenant_id: str) -> Key:
+        return GLOBAL, f"TENANT#{tenant_id}"
+
+    @staticmethod
+    def entity_key(kind: type[Entity], tenant_id: str, ident: str) -> Key:
+        return tenant_partition(tenant_id), _ENTITY_PREFIX[kind] + ident
+
+    @classmethod
+    def job_key(cls, tenant_id: str, job_id: str) -> Key:
+        return tenant_partition(tenant_id), cls.job_sort(job_id)
+
+    @staticmethod
+    def suppression_keys(tenant_id: str, email: str) -> list[Key]:
+        digest = email_hash(email)
+        return [(tenant_partition(tenant_id), f"SUPP#{digest}"), (GLOBAL, f"SUPP#{digest}")]
+
+    @staticmethod
+    def domain_block_keys(tenant_id: str, domain: str) -> list[Key]:
+        return [(tenant_partition(tenant_id), f"DNC#{d}") for d in _parent_domains(domain)]
+
+    @staticmethod
+    def state_key(tenant_id: str, sort: str) -> Key:
+        return tenant_partition(tenant_id), sort
 
     # --- tenants ---------------------------------------------------------------------------------
 
@@ -170,6 +234,18 @@ class Records:
 
     def all(self, cls: type[E], tenant_id: str) -> list[E]:
         return [_load(cls, i) for i in self.store.query(tenant_partition(tenant_id), _ENTITY_PREFIX[cls])]
+
+    def each(self, cls: type[E], tenant_id: str, page: int = 1000) -> Iterator[E]:
+        """All of a tenant's entities of a kind, a page at a time (a million leads are never held)."""
+        after: str | None = None
+        while True:
+            items = self.store.query(
+                tenant_partition(tenant_id), _ENTITY_PREFIX[cls], after=after, limit=page
+            )
+            yield from (_load(cls, i) for i in items)
+            if len(items) < page:
+                return
+            after = items[-1].sort
 
     def _create(self, partition: str, sort: str, entity: Entity) -> None:
         try:
@@ -320,9 +396,8 @@ class Records:
 
     def suppression_for(self, tenant_id: str, email: str) -> SuppressionEntry | None:
         """The tenant's entry, else the global one, else None."""
-        digest = email_hash(email)
-        for partition in (tenant_partition(tenant_id), GLOBAL):
-            item = self.store.get(partition, f"SUPP#{digest}")
+        for partition, sort in self.suppression_keys(tenant_id, email):
+            item = self.store.get(partition, sort)
             if item is not None:
                 return SuppressionEntry.model_validate(item.data)
         return None
@@ -343,9 +418,8 @@ class Records:
 
     def domain_block_for(self, tenant_id: str, domain: str) -> DomainBlock | None:
         """The tenant's entry for the domain or the nearest parent domain of it, else None."""
-        labels = domain.lower().rstrip(".").split(".")
-        for i in range(len(labels) - 1):
-            item = self.store.get(tenant_partition(tenant_id), f"DNC#{'.'.join(labels[i:])}")
+        for partition, sort in self.domain_block_keys(tenant_id, domain):
+            item = self.store.get(partition, sort)
             if item is not None:
                 return DomainBlock.model_validate(item.data)
         return None
@@ -399,3 +473,9 @@ class Records:
         return [
             AuditEntry.model_validate(i.data) for i in self.store.query(tenant_partition(tenant_id), "AUDIT#")
         ]
+
+
+def _parent_domains(domain: str) -> list[str]:
+    """The domain and each parent of it with at least two labels, nearest first."""
+    labels = domain.lower().rstrip(".").split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]

@@ -108,3 +108,23 @@ def test_stats_count_backlog_in_flight_delayed_and_dead(queue_with_clock: Queue)
     assert (stats.visible, stats.in_flight, stats.delayed, stats.dead) == (1, 1, 1, 1)
     assert stats.oldest_age_s >= 5
     queue.ack(first.receipt)
+
+
+def test_send_many_enqueues_each_with_its_own_delay(queue_with_clock: Queue) -> None:
+    queue, advance = queue_with_clock
+    batch = [(msg(f"m{n}", group=f"t{n % 2}"), 0 if n < 12 else 5) for n in range(14)]
+    ids = queue.send_many(batch)
+    assert len(ids) == 14 and len(set(ids)) == 14 and all(ids)
+    now = []
+    while received := queue.receive(10):
+        now.extend(received)
+    assert sorted(m.body for m in now) == sorted(f"m{n}" for n in range(12))
+    assert {m.group for m in now} == {"t0", "t1"}
+    advance(6)
+    assert sorted(m.body for m in queue.receive(10)) == ["m12", "m13"]
+
+
+def test_send_many_refuses_delays_beyond_the_maximum(queue_with_clock: Queue) -> None:
+    queue, _ = queue_with_clock
+    with pytest.raises(ValueError):
+        queue.send_many([(msg("ok"), 0), (msg("too late"), queue.max_delay_seconds + 1)])

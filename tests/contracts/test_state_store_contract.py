@@ -93,3 +93,47 @@ class TestQueries:
             Put(partition="T#a", sort="EVENT#1", data={}, expected_version=0, expires_at=1_900_000_000)
         )
         assert store.get("T#a", "EVENT#1").expires_at == 1_900_000_000
+
+
+class TestBatches:
+    def test_get_many_returns_the_items_that_exist_by_key(self, store: Any) -> None:
+        store.write(put("A", 0, n=1), put("B", 0, n=2), put("A", 0, partition="GLOBAL", n=3))
+        keys = [("T#a", "A"), ("T#a", "missing"), ("GLOBAL", "A"), ("T#a", "B"), ("T#a", "A")]
+        found = store.get_many(keys)
+        assert {key: item.data["n"] for key, item in found.items()} == {
+            ("T#a", "A"): 1,
+            ("GLOBAL", "A"): 3,
+            ("T#a", "B"): 2,
+        }
+        assert found[("T#a", "A")].version == 1
+        assert store.get_many([]) == {}
+
+    def test_get_many_reads_more_keys_than_one_request_holds(self, store: Any) -> None:
+        for start in range(0, 130, 25):
+            store.write(*(put(f"K#{n:03d}", 0, n=n) for n in range(start, min(start + 25, 130))))
+        found = store.get_many([("T#a", f"K#{n:03d}") for n in range(140)])
+        assert sorted(item.data["n"] for item in found.values()) == list(range(130))
+
+    def test_write_many_applies_each_group_on_its_own(self, store: Any) -> None:
+        store.write(put("TAKEN", 0))
+        groups = [
+            [put("J1", 0), put("T1", None)],
+            [put("TAKEN", 0), put("T2", None)],  # its condition fails: neither item is written
+            [put("J3", 0), Delete(partition="T#a", sort="nothing")],
+        ]
+        results = store.write_many(groups)
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], ConditionFailed) and results[1].sort == "TAKEN"
+        assert store.get("T#a", "T2") is None
+        assert store.get("T#a", "J1") is not None and store.get("T#a", "J3") is not None
+        assert store.get("T#a", "TAKEN").version == 1
+
+    def test_write_many_takes_more_groups_than_one_transaction_holds(self, store: Any) -> None:
+        groups = [[put(f"J#{n:03d}", 0), put(f"W#{n:03d}", None), put(f"S#{n:03d}", None)] for n in range(60)]
+        groups.insert(30, [put("J#007", 0)])  # already claimed above by group 7: fails alone
+        results = store.write_many(groups)
+        assert [n for n, r in enumerate(results) if r is not None] == [30]
+        assert len(store.query("T#a", "J#")) == 60 and len(store.query("T#a", "S#")) == 60
+
+    def test_write_many_of_nothing_writes_nothing(self, store: Any) -> None:
+        assert store.write_many([]) == []

@@ -58,6 +58,9 @@ class _Exploding:
             raise RuntimeError("boom")
         return self.real.handle(message)
 
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
 
 def test_f2_no_single_message_stops_the_local_worker(tmp_path: Path) -> None:
     emails = [f"lead{n}@corp-{n}.example" for n in range(4)]

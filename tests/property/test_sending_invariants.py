@@ -80,13 +80,20 @@ class InterleavingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def write(self, *operations: Put | Delete) -> None:
+    def _maybe_interleave(self) -> None:
         if self.hook is not None:
             self.countdown -= 1
             if self.countdown == 0:
                 hook, self.hook = self.hook, None
                 hook()
+
+    def write(self, *operations: Put | Delete) -> None:
+        self._maybe_interleave()
         self.inner.write(*operations)
+
+    def write_many(self, groups: Any) -> Any:
+        self._maybe_interleave()
+        return self.inner.write_many(groups)
 
 
 class SendingMachine(RuleBasedStateMachine):

@@ -12,6 +12,9 @@ Item shape (see docs/adr/0100-dynamodb-key-design.md):
 A single conditional Put is a conditional PutItem (the new version is known: expected + 1); an
 unconditional Put is an UpdateItem that increments the version atomically; several operations are one
 TransactWriteItems. A lost condition becomes ConditionFailed naming the item whose condition failed.
+`get_many` is BatchGetItem (strongly consistent, 100 keys a request, unprocessed keys asked again);
+`write_many` packs whole groups into transactions of up to 100 items, and when one is cancelled, drops
+the groups its cancellation reasons name and sends the rest again.
 Expiry is retention, not meaning: an expired item still reads back until TTL removes it, exactly as
 on the local store.
 """
@@ -19,6 +22,7 @@ on the local store.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 IAM_ACTIONS = frozenset(
     {
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:Query",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
@@ -41,6 +46,8 @@ IAM_ACTIONS = frozenset(
 )
 INDEX_NAME = "by_index_key"
 MAX_TRANSACTION_ITEMS = 100
+MAX_BATCH_GET_KEYS = 100
+_UNPROCESSED_ATTEMPTS = 8  # BatchGetItem hands back keys it could not read under throttling
 _TOP = "\U0010ffff"  # sorts after every character: prefix + _TOP bounds a prefix range
 _NAMES = {"#pk": "pk", "#sk": "sk", "#d": "data", "#v": "version", "#ik": "ik", "#ttl": "expires_at"}
 
@@ -93,6 +100,29 @@ class DynamoDbStateStore:
         )
         raw = response.get("Item")
         return _item(raw) if raw else None
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredItem]:
+        unique = list(dict.fromkeys(keys))
+        found: dict[tuple[str, str], StoredItem] = {}
+        for start in range(0, len(unique), MAX_BATCH_GET_KEYS):
+            pending: list[Mapping[str, AttributeValueTypeDef]] = [
+                _key(partition, sort) for partition, sort in unique[start : start + MAX_BATCH_GET_KEYS]
+            ]
+            for attempt in range(_UNPROCESSED_ATTEMPTS):
+                response = self.client.batch_get_item(
+                    RequestItems={self.table_name: {"Keys": pending, "ConsistentRead": True}}
+                )
+                for raw in response.get("Responses", {}).get(self.table_name, []):
+                    item = _item(raw)
+                    found[(item.partition, item.sort)] = item
+                left = response.get("UnprocessedKeys", {}).get(self.table_name)
+                if not left or not left.get("Keys"):
+                    break
+                pending = list(left["Keys"])
+                time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: back off before asking again
+            else:
+                raise RuntimeError(f"BatchGetItem left {len(pending)} keys unread after retries")
+        return found
 
     def query(
         self,
@@ -174,6 +204,68 @@ class DynamoDbStateStore:
             self._single(operations[0])
         else:
             self._transaction(operations)
+
+    def write_many(self, groups: Sequence[Sequence[Put | Delete]]) -> list[ConditionFailed | None]:
+        results: list[ConditionFailed | None] = [None] * len(groups)
+        batch: list[int] = []
+        taken: set[tuple[str, str]] = set()  # a transaction names each item once
+        for index, group in enumerate(groups):
+            keys = [(op.partition, op.sort) for op in group]
+            if len(set(keys)) != len(keys):
+                raise ValueError("one write may touch each item once")
+            if len(group) > MAX_TRANSACTION_ITEMS:
+                raise ValueError(f"one write may touch at most {MAX_TRANSACTION_ITEMS} items")
+            if len(taken) + len(group) > MAX_TRANSACTION_ITEMS or not taken.isdisjoint(keys):
+                self._write_groups(groups, batch, results)
+                batch, taken = [], set()
+            batch.append(index)
+            taken.update(keys)
+        self._write_groups(groups, batch, results)
+        return results
+
+    def _write_groups(
+        self,
+        groups: Sequence[Sequence[Put | Delete]],
+        batch: list[int],
+        results: list[ConditionFailed | None],
+    ) -> None:
+        """One transaction for the batch's groups; a cancelled one is sent again without the groups
+        whose items it names as failed, until it goes through or no group is left."""
+        pending = list(batch)
+        while pending:
+            operations = [op for index in pending for op in groups[index]]
+            if not operations:
+                return
+            if len(operations) == 1:
+                try:
+                    self._single(operations[0])
+                except ConditionFailed as exc:
+                    results[pending[0]] = exc
+                return
+            try:
+                self.client.transact_write_items(
+                    TransactItems=[self._request(op) for op in operations]  # type: ignore[misc]
+                )
+                return
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                error = exc
+            reasons: list[Mapping[str, Any]] = error.response.get("CancellationReasons", [])  # type: ignore[assignment]
+            failed: list[int] = []
+            position = 0
+            for index in pending:
+                for op in groups[index]:
+                    code = reasons[position].get("Code") if position < len(reasons) else None
+                    position += 1
+                    if code in ("ConditionalCheckFailed", "TransactionConflict") and results[index] is None:
+                        results[index] = ConditionFailed(op.partition, op.sort)
+                        failed.append(index)
+                    elif code not in (None, "None", "ConditionalCheckFailed", "TransactionConflict"):
+                        raise error
+            if not failed:
+                raise error  # cancelled for a reason that names no item: not ours to guess
+            pending = [index for index in pending if index not in failed]
 
     def _single(self, op: Put | Delete) -> None:
         request = self._request(op)

@@ -92,7 +92,7 @@ class FailoverMailer:
         return self._read()[0]
 
     def send(self, email: OutboundEmail) -> SendReceipt:
-        route = self._route()
+        route, seen = self._route()
         if route is _Route.SECONDARY:
             return self.secondary.send(email)
         try:
@@ -104,27 +104,28 @@ class FailoverMailer:
                 return self.secondary.send(email)  # the primary never had it: safe to send elsewhere
             raise
         except MailError:
-            self._answered(probing=route is _Route.PROBE)  # throttled / rejected / paused: the region is up
+            self._answered(seen, probing=route is _Route.PROBE)  # throttled / rejected / paused: region up
             raise
-        self._answered(probing=route is _Route.PROBE)
+        self._answered(seen, probing=route is _Route.PROBE)
         return receipt
 
     # --- the breaker ---------------------------------------------------------------------------
 
-    def _route(self) -> _Route:
+    def _route(self) -> tuple[_Route, Breaker]:
+        """Where this send goes, and the breaker as read to decide it."""
         breaker, version = self._read()
         now = self.clock.now()
         if breaker.state is BreakerState.CLOSED:
-            return _Route.PRIMARY
+            return _Route.PRIMARY, breaker
         if not self._probe_due(breaker, now):
-            return _Route.SECONDARY
+            return _Route.SECONDARY, breaker
         claimed = breaker.model_copy(update={"state": BreakerState.HALF_OPEN, "probe_at": now})
         try:
             self._write(claimed, version)
         except ConditionFailed:
-            return _Route.SECONDARY  # another sender claimed the probe
+            return _Route.SECONDARY, breaker  # another sender claimed the probe
         log.info("failover.probe", provider=self.primary.name)
-        return _Route.PROBE
+        return _Route.PROBE, claimed
 
     def _probe_due(self, breaker: Breaker, now: datetime) -> bool:
         since = breaker.opened_at if breaker.state is BreakerState.OPEN else breaker.probe_at
@@ -166,8 +167,12 @@ class FailoverMailer:
             log.warning("failover.probe_failed", provider=self.primary.name, error=str(exc)[:300])
         return after.state is BreakerState.OPEN
 
-    def _answered(self, *, probing: bool) -> None:
-        """The primary answered: reset the failure count, and close the breaker after a probe."""
+    def _answered(self, seen: Breaker, *, probing: bool) -> None:
+        """The primary answered: reset the failure count, and close the breaker after a probe. When the
+        breaker was closed without failures as this send read it, there is nothing to reset (and no
+        second read per send): a failure another sender counts meanwhile is theirs, after ours."""
+        if not probing and seen.state is BreakerState.CLOSED and not seen.failures:
+            return
         now = self.clock.now()
 
         def change(breaker: Breaker) -> Breaker | None:

@@ -1,6 +1,7 @@
 """JobQueue on SQS: a standard queue used as a fair queue (MessageGroupId = tenant) plus its DLQ.
 
 - send: DelaySeconds <= 900 (longer waits stay with the planner's WAKE timers), MessageGroupId = group.
+  send_many: SendMessageBatch, 10 entries a request; entries SQS failed on its side are sent again.
 - receive: batches of up to 10 per call (the CLI and tests; on AWS the Lambda event source mapping
   receives, and `from_lambda_record` turns its records into ReceivedMessages).
 - ack: DeleteMessage; a stale or unknown receipt is harmless.
@@ -45,6 +46,7 @@ SQS_MAX_BATCH = 10
 _SYSTEM_ATTRIBUTES: list[Any] = ["ApproximateReceiveCount", "SentTimestamp", "MessageGroupId"]
 _REMEMBERED = 1000  # receipts kept for dead_letter: a few Lambda batches' worth
 _REASON_MAX = 1000
+_BATCH_ATTEMPTS = 3  # entries of a batch SQS failed on its side (not ours) are sent again
 
 
 def queue_name(url: str) -> str:
@@ -96,6 +98,39 @@ class SqsJobQueue:
             **_group(message.group),
         )
         return response["MessageId"]
+
+    def send_many(self, messages: Sequence[tuple[QueueMessage, int]]) -> list[str]:
+        for _, delay_seconds in messages:
+            if not 0 <= delay_seconds <= self.max_delay_seconds:
+                raise ValueError(f"delay must be within 0..{self.max_delay_seconds} s, got {delay_seconds}")
+        ids: list[str] = [""] * len(messages)
+        for start in range(0, len(messages), SQS_MAX_BATCH):
+            pending = list(range(start, min(start + SQS_MAX_BATCH, len(messages))))
+            for _ in range(_BATCH_ATTEMPTS):
+                entries: list[Any] = [
+                    {
+                        "Id": str(index),
+                        "MessageBody": messages[index][0].body,
+                        "DelaySeconds": messages[index][1],
+                        **_group(messages[index][0].group),
+                    }
+                    for index in pending
+                ]
+                response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+                for done in response.get("Successful", []):
+                    ids[int(done["Id"])] = done["MessageId"]
+                failed = response.get("Failed", [])
+                if any(f.get("SenderFault") for f in failed):
+                    first = next(f for f in failed if f.get("SenderFault"))
+                    raise ValueError(
+                        f"SQS refused a message: {first.get('Code')}: {first.get('Message', '')}"
+                    )
+                pending = [int(f["Id"]) for f in failed]
+                if not pending:
+                    break
+            else:
+                raise RuntimeError(f"SQS could not take {len(pending)} messages of a batch after retries")
+        return ids
 
     def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
         received: list[ReceivedMessage] = []

@@ -20,13 +20,14 @@ log = structlog.get_logger(__name__)
 @invocation
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     failures = []
-    for record in event.get("Records", []):
-        try:
-            result = sender.handle(queue.from_lambda_record(record))
-        except Exception:
-            log.exception("sender.record_failed", message_id=record.get("messageId"))
-            failures.append({"itemIdentifier": record["messageId"]})
-            continue
-        if result.redeliver:
-            failures.append({"itemIdentifier": record["messageId"]})
+    with sender.invocation():
+        for record in event.get("Records", []):
+            try:
+                result = sender.handle(queue.from_lambda_record(record))
+            except Exception:
+                log.exception("sender.record_failed", message_id=record.get("messageId"))
+                failures.append({"itemIdentifier": record["messageId"]})
+                continue
+            if result.redeliver:
+                failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}

@@ -523,13 +523,13 @@ def leads_import(
     `outreach leads columns` lists the columns; docs/samples/leads.csv is one. The separator is
     detected (comma, semicolon, tab, pipe)."""
     state: CliState = ctx.obj
-    with _guarded("leads import"):
+    with _guarded("leads import"), file.open("rb") as rows:  # streamed: a big list is never held whole
         report = (
             app_for(state)
             .services.leads()
             .import_csv(
                 tenant_id,
-                file.read_bytes(),
+                rows,
                 list_name=lead_list,
                 source=source or f"csv:{file.name}",
                 lawful_basis=basis,

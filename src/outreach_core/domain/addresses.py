@@ -7,6 +7,7 @@ suppression entry, the same bytes at send time. Local parts must be ASCII (no SM
 
 from __future__ import annotations
 
+import functools
 import re
 
 from email_validator import EmailNotValidError, validate_email
@@ -18,6 +19,11 @@ _LINE_BREAK = re.compile("[\r\n\x0b\x0c\x85\u2028\u2029]")
 # An address inside provider text: `<person@example.com>`, `person@example.com:`, `"p@x"`.
 _ADDRESS = re.compile(r"""[^\s<>()\[\],;:"'@]+@([^\s<>()\[\],;:"'@]+\.[^\s<>()\[\],;:"'@.]+)""")
 REDACTED_LOCAL = "***"
+# The common case, ASCII dot-atom@domain: the local part needs no more than this pattern and its
+# length (RFC 5321/5322, as email-validator checks it); the domain is checked once per domain, by
+# email-validator itself. tests/unit/test_addresses_fast.py compares the two paths.
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_ASCII_DOMAIN = re.compile(r"[A-Za-z0-9.-]+")
 
 
 class AddressError(ValueError):
@@ -26,11 +32,35 @@ class AddressError(ValueError):
 
 def canonical_email(raw: str) -> str:
     """The canonical form of an address typed or imported by a person; raises AddressError."""
+    text = raw.strip()
+    local, at, domain = text.rpartition("@")
+    if (
+        at
+        and len(local) <= 64
+        and len(text) <= 254
+        and _DOT_ATOM.fullmatch(local)
+        and _ASCII_DOMAIN.fullmatch(domain)
+    ):
+        checked = _checked_domain(domain.lower())
+        if checked is not None:
+            return f"{local}@{checked}"
     try:
-        valid = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
+        valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise AddressError(f"{_shown(raw)} is not an email address we can send to: {exc}") from exc
     return f"{valid.local_part}@{valid.ascii_domain.lower()}"
+
+
+@functools.lru_cache(maxsize=65_536)
+def _checked_domain(domain: str) -> str | None:
+    """The domain as email-validator accepts it, or None (then the whole address goes through it, for
+    its own words on what is wrong)."""
+    try:
+        return validate_email(
+            f"a@{domain}", check_deliverability=False, allow_smtputf8=False
+        ).ascii_domain.lower()
+    except EmailNotValidError:
+        return None
 
 
 def address_key(email: str) -> str:

@@ -11,6 +11,7 @@ so the import report and `outreach status` show what was skipped and why (delive
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -117,7 +118,11 @@ def _one_edit(a: str, b: str) -> bool:
 
 def typo_of(domain: str) -> str | None:
     """The big consumer domain this one is likely a typo of (gmial.com -> gmail.com), or None."""
-    domain = domain.lower().rstrip(".")
+    return _typo_of(domain.lower().rstrip("."))
+
+
+@functools.lru_cache(maxsize=65_536)  # a pure function of the domain; lists repeat their domains a lot
+def _typo_of(domain: str) -> str | None:
     if domain in CONSUMER_DOMAINS or domain in _REAL_LOOKALIKES or len(domain) < 6:
         return None
     return next((big for big in _BIG if _one_edit(domain, big)), None)

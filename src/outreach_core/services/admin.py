@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -300,10 +300,13 @@ class AdminService:
         now = self.clock.now()
         running = campaign.model_copy(update={"status": CampaignStatus.RUNNING, "started_at": now})
         self.records.replace(running)
-        timers = pending_timers(running, self.records.all(Lead, tenant_id), [], now)
-        self._write_timers(timers)
-        self._audit(tenant_id, "campaign.start", campaign_id, enrolled=len(timers))
-        return len(timers)
+        enrolled = 0
+        for leads in _pages(self.records.each(Lead, tenant_id), 1000):  # a big list is never held whole
+            timers = pending_timers(running, leads, [], now)
+            self._write_timers(timers)
+            enrolled += len(timers)
+        self._audit(tenant_id, "campaign.start", campaign_id, enrolled=enrolled)
+        return enrolled
 
     def pause_campaign(
         self, tenant_id: str, campaign_id: str, reason: str = "paused by operator"
@@ -433,6 +436,17 @@ class AdminService:
         return self.records.all(Template, tenant_id)
 
     def _write_timers(self, timers: Sequence[Timer]) -> None:
-        ops: list[Put] = [self.records.timer_put(t) for t in timers]
-        for start in range(0, len(ops), 25):  # DynamoDB transactions hold at most 100 items; stay well below
-            self.records.store.write(*ops[start : start + 25])
+        # Each timer on its own (unconditional puts): the store batches them into as few round trips
+        # as it can (DynamoDB: transactions of up to 100 items).
+        self.records.store.write_many([[self.records.timer_put(t)] for t in timers])
+
+
+def _pages(items: Iterable[Lead], size: int) -> Iterator[list[Lead]]:
+    page: list[Lead] = []
+    for item in items:
+        page.append(item)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page

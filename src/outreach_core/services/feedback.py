@@ -17,10 +17,10 @@ from outreach_core.domain.ids import email_hash
 from outreach_core.domain.jobs import JobStatus, MessageJob, can_transition
 from outreach_core.domain.models import Campaign, Lead
 from outreach_core.domain.suppression import SuppressionReason
-from outreach_core.policies.autostop import BOUNCED, COMPLAINED, DELIVERED
+from outreach_core.policies.autostop import BOUNCED, COMPLAINED, DELIVERED, SlidingWindow
 from outreach_core.policies.providers import Provider
 from outreach_core.policies.responses import ResponseClass, classify_bounce, classify_delay
-from outreach_core.ports import Clock, ConditionFailed, Metrics, Put
+from outreach_core.ports import Clock, ConditionFailed, Key, Metrics, Put
 from outreach_core.records import Records
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.guard import GuardAction, ReputationGuard
@@ -87,32 +87,59 @@ class FeedbackService:
         return self.records.job_by_message_id(event.message_id)
 
     def _apply(self, event: DeliveryEvent) -> FeedbackResult:
-        job = self._find_job(event)
-        if job is None:
-            log.warning("feedback.unmatched", event_type=event.event_type.value, message_id=event.message_id)
-            return FeedbackResult(event.event_id, False, "no job for this message")
-        structlog.contextvars.bind_contextvars(
-            tenant_id=job.tenant_id, campaign_id=job.campaign_id, job_id=job.job_id
-        )
-        try:
-            return self._apply_to(job, event)
-        finally:
-            structlog.contextvars.unbind_contextvars("tenant_id", "campaign_id", "job_id")
+        # One read-ahead scope per event: the job, its lead, the policy and the windows in two round trips.
+        with self.records.read_ahead():
+            self.records.prefetch(self._event_keys(event))
+            job = self._find_job(event)
+            if job is None:
+                log.warning(
+                    "feedback.unmatched", event_type=event.event_type.value, message_id=event.message_id
+                )
+                return FeedbackResult(event.event_id, False, "no job for this message")
+            if job.sender_id:
+                self.records.prefetch(self.guard.identity_window_keys(job.tenant_id, [job.sender_id]))
+            structlog.contextvars.bind_contextvars(
+                tenant_id=job.tenant_id, campaign_id=job.campaign_id, job_id=job.job_id
+            )
+            try:
+                return self._apply_to(job, event)
+            finally:
+                structlog.contextvars.unbind_contextvars("tenant_id", "campaign_id", "job_id")
+
+    def _event_keys(self, event: DeliveryEvent) -> list[Key]:
+        """What an event's tags name: its job, and what the job id says about its lead and campaign."""
+        if not (event.tenant_id and event.job_id):
+            return []
+        keys = [self.records.job_key(event.tenant_id, event.job_id)]
+        parts = event.job_id.split("_")
+        if len(parts) == 3:  # job_id_for(campaign, lead, step)
+            keys.append(self.records.entity_key(Lead, event.tenant_id, parts[1]))
+            keys += self.guard.window_keys(event.tenant_id, parts[0])
+        return keys
 
     def _apply_to(self, job: MessageJob, event: DeliveryEvent) -> FeedbackResult:
         now = self.clock.now()
         claim = self.records.event_claim(job.tenant_id, event.event_id, now)
+        # A delivery's windows go in the same write as the job (one transaction, not three more writes);
+        # should a window move meanwhile, the job is written alone and the guard updates them itself.
+        fold = event.event_type is EventType.DELIVERED
+        recorded: dict[str, SlidingWindow] | None = None
         for _ in range(3):
             updated = self._moved(job, event, now)
+            windows, puts = self.guard.outcome_puts(job, DELIVERED) if fold else ({}, [])
             try:
                 if updated is None:
-                    self.records.store.write(claim)
+                    self.records.store.write(claim, *puts)
                 else:
-                    self.records.save_job(updated, claim, *self._sequence_goes_on(job, updated))
+                    self.records.save_job(updated, claim, *self._sequence_goes_on(job, updated), *puts)
+                recorded = windows if fold else None
                 break
             except ConditionFailed as exc:
                 if exc.sort == claim.sort:
                     return FeedbackResult(event.event_id, False, "duplicate event")
+                if exc.sort.startswith("WIN#"):
+                    fold = False
+                    continue
                 fresh = self.records.job(job.tenant_id, job.job_id)
                 if fresh is None:
                     return FeedbackResult(event.event_id, False, "job vanished")
@@ -125,7 +152,7 @@ class FeedbackService:
                 f"{job.status.value} -> {updated.status.value} from a {event.event_type.value} event",
                 message_id=event.message_id,
             )  # fmt: skip
-        actions = self._consequences(updated or job, event, now)
+        actions = self._consequences(updated or job, event, now, recorded)
         log.info("feedback.applied", event_type=event.event_type.value, status=(updated or job).status.value)
         return FeedbackResult(event.event_id, True, actions=actions)
 
@@ -166,12 +193,18 @@ class FeedbackService:
         timer = next_step_timer(campaign, after, after.sent_at) if campaign else None
         return [self.records.timer_put(timer)] if timer else []
 
-    def _consequences(self, job: MessageJob, event: DeliveryEvent, now: datetime) -> list[GuardAction]:
+    def _consequences(
+        self,
+        job: MessageJob,
+        event: DeliveryEvent,
+        now: datetime,
+        recorded: dict[str, SlidingWindow] | None = None,
+    ) -> list[GuardAction]:
         lead = self.records.find(Lead, job.tenant_id, job.lead_id)
         recipient = event.recipient or (lead.email if lead else "")
         match event.event_type:
             case EventType.DELIVERED:
-                return self.guard.on_outcome(job, DELIVERED)
+                return self.guard.on_outcome(job, DELIVERED, recorded)
             case EventType.DEFERRED:
                 self._deferral(job, event, recipient)
                 return []

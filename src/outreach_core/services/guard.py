@@ -10,7 +10,7 @@ cool-down schedules its own resume, which the planner applies when it comes due.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,7 +30,7 @@ from outreach_core.policies.autostop import (
 )
 from outreach_core.policies.config import TenantPolicy
 from outreach_core.policies.providers import Provider
-from outreach_core.ports import Alert, Clock, ConditionFailed, Delete, Notifier, Put
+from outreach_core.ports import Alert, Clock, ConditionFailed, Delete, Key, Notifier, Put
 from outreach_core.records import Records, stamp
 from outreach_core.services.admin import AdminService
 from outreach_core.services.audit import AuditTrail
@@ -97,6 +97,23 @@ class ReputationGuard:
         doc, _ = self.records.state(tenant_id, f"WIN#{scope}#{ident}")
         return SlidingWindow.model_validate(doc) if doc else SlidingWindow(size=rule.window)
 
+    def _changed(
+        self,
+        tenant_id: str,
+        scope: str,
+        ident: str,
+        rule: RateRule,
+        change: Callable[[SlidingWindow], SlidingWindow],
+    ) -> tuple[SlidingWindow, Put | None]:
+        """The window after `change`, and the compare-and-set put that stores it (None: unchanged)."""
+        sort = f"WIN#{scope}#{ident}"
+        doc, version = self.records.state(tenant_id, sort)
+        window = SlidingWindow.model_validate(doc) if doc else SlidingWindow(size=rule.window)
+        updated = change(window.model_copy(update={"size": rule.window}))
+        if updated == window:
+            return window, None
+        return updated, self.records.state_put(tenant_id, sort, updated.model_dump(mode="json"), version)
+
     def _update(
         self,
         tenant_id: str,
@@ -105,26 +122,47 @@ class ReputationGuard:
         rule: RateRule,
         change: Callable[[SlidingWindow], SlidingWindow],
     ) -> SlidingWindow:
-        sort = f"WIN#{scope}#{ident}"
         for _ in range(_CAS_ATTEMPTS):
-            doc, version = self.records.state(tenant_id, sort)
-            window = SlidingWindow.model_validate(doc) if doc else SlidingWindow(size=rule.window)
-            updated = change(window.model_copy(update={"size": rule.window}))
-            if updated == window:
-                return window
+            updated, put = self._changed(tenant_id, scope, ident, rule, change)
+            if put is None:
+                return updated
             try:
-                self.records.store.write(
-                    self.records.state_put(tenant_id, sort, updated.model_dump(mode="json"), version)
-                )
+                self.records.store.write(put)
                 return updated
             except ConditionFailed:
                 continue
-        raise ConditionFailed(sort, "too much contention")
+        raise ConditionFailed(f"WIN#{scope}#{ident}", "too much contention")
 
     def on_sent(self, job: MessageJob) -> None:
         rules = self.rules_for(job.tenant_id)
         for scope, ident, rule in self._scopes(job, rules):
             self._update(job.tenant_id, scope, ident, rule, lambda w: w.record_send(job.job_id))
+
+    def sent_puts(self, job: MessageJob) -> list[Put]:
+        """What `on_sent` writes, as compare-and-set puts on the windows as read now: for the sender to
+        write in the same transaction as the `sent` record (and, if that loses a race, `on_sent`)."""
+        rules = self.rules_for(job.tenant_id)
+        puts = []
+        for scope, ident, rule in self._scopes(job, rules):
+            _, put = self._changed(job.tenant_id, scope, ident, rule, lambda w: w.record_send(job.job_id))
+            if put is not None:
+                puts.append(put)
+        return puts
+
+    @staticmethod
+    def window_keys(tenant_id: str, campaign_id: str) -> list[Key]:
+        """The tenant's policy document and the campaign's and tenant's windows: what to prefetch for a
+        send or an outcome (with `identity_window_keys` for its identities)."""
+        partition = f"T#{tenant_id}"
+        return [
+            (partition, POLICY),
+            (partition, f"WIN#campaign#{campaign_id}"),
+            (partition, f"WIN#tenant#{tenant_id}"),
+        ]
+
+    @staticmethod
+    def identity_window_keys(tenant_id: str, identity_ids: Sequence[str]) -> list[Key]:
+        return [(f"T#{tenant_id}", f"WIN#identity#{i}") for i in identity_ids]
 
     @staticmethod
     def _scopes(job: MessageJob, rules: AutoStopRules) -> list[tuple[str, str, RateRule]]:
@@ -133,17 +171,38 @@ class ReputationGuard:
             scopes.insert(1, ("identity", job.sender_id, rules.identity))
         return scopes
 
-    def on_outcome(self, job: MessageJob, letter: str) -> list[GuardAction]:
-        """Record an outcome letter (see policies.autostop) and act on any breach it causes."""
+    def outcome_puts(self, job: MessageJob, letter: str) -> tuple[dict[str, SlidingWindow], list[Put]]:
+        """What `on_outcome` writes to the windows, as compare-and-set puts on the windows as read now
+        (for the caller's own transaction), and the windows as they will be, by scope: to hand to
+        `on_outcome(..., recorded=)` once written."""
+        rules = self.rules_for(job.tenant_id)
+        windows: dict[str, SlidingWindow] = {}
+        puts: list[Put] = []
+        for scope, ident, rule in self._scopes(job, rules):
+            windows[scope], put = self._changed(
+                job.tenant_id, scope, ident, rule, lambda w: w.record_outcome(job.job_id, letter)
+            )
+            if put is not None:
+                puts.append(put)
+        return windows, puts
+
+    def on_outcome(
+        self, job: MessageJob, letter: str, recorded: dict[str, SlidingWindow] | None = None
+    ) -> list[GuardAction]:
+        """Record an outcome letter (see policies.autostop) and act on any breach it causes. `recorded`:
+        the windows the caller already wrote (outcome_puts); only the rules are applied to them."""
         actions: list[GuardAction] = []
         rules = self.rules_for(job.tenant_id)
         if job.sender_id and letter in (BOUNCED, COMPLAINED):
             name = "bounced" if letter == BOUNCED else "complained"
             self.limiter.record(job.tenant_id, job.sender_id, None, name, self.clock.now())
         for scope, ident, rule in self._scopes(job, rules):
-            window = self._update(
-                job.tenant_id, scope, ident, rule, lambda w: w.record_outcome(job.job_id, letter)
-            )
+            if recorded is not None and scope in recorded:
+                window = recorded[scope]
+            else:
+                window = self._update(
+                    job.tenant_id, scope, ident, rule, lambda w: w.record_outcome(job.job_id, letter)
+                )
             breach = evaluate(window, rule)
             if breach is None:
                 continue

@@ -1,8 +1,10 @@
 """Import leads from CSV: every good row in, every bad row reported with its line and reason.
 
-Rows are checked first and written afterwards, each lead in one atomic write together with its
-enrolment in the running campaigns of its list, so an interrupted import leaves whole leads only and
-can simply be run again (rows already in are reported as such). List hygiene (services.hygiene) runs
+Rows are read as a stream and written in chunks (a file of a million rows is never held whole), each
+lead in one atomic write together with its enrolment in the running campaigns of its list, so an
+interrupted import leaves whole leads only and can simply be run again (rows already in are reported
+as such). A chunk's suppression and do-not-contact entries are read in one round trip, its leads
+written in batched writes. List hygiene (services.hygiene) runs
 on every good row: a skipped lead is kept, with its reason, and never enrolled; nothing is dropped
 without a line in the report.
 """
@@ -10,8 +12,10 @@ without a line in the report.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import structlog
 from pydantic import ValidationError
@@ -20,7 +24,7 @@ from outreach_core.domain.addresses import AddressError, canonical_email
 from outreach_core.domain.ids import lead_id_for
 from outreach_core.domain.models import Campaign, CampaignStatus, LawfulBasis, Lead, LeadStatus
 from outreach_core.domain.window import zone
-from outreach_core.ports import Clock, ConditionFailed
+from outreach_core.ports import Clock, Delete, Put
 from outreach_core.records import Records
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.hygiene import ListHygiene
@@ -69,6 +73,11 @@ ALIASES = {
     "position": "title",
     "country_code": "country",
 }
+
+
+CHUNK = 500  # good rows written per round of batched writes
+_SEEN_MAX = 200_000  # rows whose line numbers are remembered for "duplicate of line N"; past it the
+# store tells a duplicate (its first copy was written by this import), without the line number
 
 
 class ImportFileError(ValueError):
@@ -124,6 +133,27 @@ def as_utf8(raw: bytes, encoding: str | None) -> bytes:
         ) from exc
 
 
+def _utf8_with_header(
+    raw: bytes | Iterable[bytes], encoding: str | None
+) -> tuple[bytes | Iterable[bytes], str]:
+    """The file as UTF-8 and its header line. A UTF-8 file stays a stream (a big list is never held
+    whole); UTF-16 or a named encoding is decoded whole (as_utf8): such exports are small."""
+    if isinstance(raw, bytes):
+        utf8 = as_utf8(raw, encoding)
+        return utf8, utf8.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", "replace")
+    rest = iter(raw)
+    head = next(rest, b"")
+    named = encoding is not None and encoding.replace("-", "").replace("_", "").lower() not in (
+        "utf8",
+        "utf8sig",
+    )
+    if named or head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _utf8_with_header(head + b"".join(rest), encoding)
+    as_utf8(head, None)  # refuses UTF-16 without a byte-order mark, by its first line
+    first = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", "replace")
+    return itertools.chain([head], rest), first
+
+
 def sniff_delimiter(first_line: str) -> str:
     """The separator of the header line: the candidate that splits it into the most columns (an Excel
     export in a German or French locale uses ';'), a comma when none does."""
@@ -132,11 +162,20 @@ def sniff_delimiter(first_line: str) -> str:
     return best if counts[best] > 1 else ","
 
 
-def _decoded_lines(raw: bytes, report: ImportReport) -> Iterator[tuple[int, str]]:
+def _raw_lines(raw: bytes | Iterable[bytes]) -> Iterator[bytes]:
+    """Lines of the file as it arrives (bytes in memory, or an open binary file: never read whole)."""
+    lines = iter(raw.splitlines(keepends=True) if isinstance(raw, bytes) else raw)
+    for line in lines:
+        if b"\r" in line[:-1]:  # a lone CR ends a line too (bytes.splitlines agrees; a file does not)
+            yield from line.splitlines(keepends=True)
+        else:
+            yield line
+
+
+def _decoded_lines(raw: bytes | Iterable[bytes], report: ImportReport) -> Iterator[tuple[int, str]]:
     """Decode line by line, so one line in another encoding is reported, not the whole file lost."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    for number, chunk in enumerate(raw.splitlines(keepends=True), start=1):
+    for number, line in enumerate(_raw_lines(raw), start=1):
+        chunk = line[3:] if number == 1 and line.startswith(b"\xef\xbb\xbf") else line
         try:
             yield number, chunk.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -226,7 +265,7 @@ class LeadImportService:
     def import_csv(
         self,
         tenant_id: str,
-        raw: bytes,
+        raw: bytes | Iterable[bytes],
         *,
         list_name: str = "default",
         source: str = "",
@@ -236,8 +275,7 @@ class LeadImportService:
     ) -> ImportReport:
         tenant = self.records.tenant(tenant_id)
         report = ImportReport()
-        raw = as_utf8(raw, encoding)
-        first = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", "replace")
+        raw, first = _utf8_with_header(raw, encoding)
         delimiter = sniff_delimiter(first)
         lines = _NumberedLines(_decoded_lines(raw, report))
         reader = csv.reader(lines, delimiter=delimiter)
@@ -254,6 +292,7 @@ class LeadImportService:
         now = self.clock.now()
         seen: dict[str, int] = {}
         good: list[tuple[int, Lead]] = []
+        writer = _Writer(self, tenant.id, now, report)
         try:
             for row in reader:
                 line, last = lines.record_start()
@@ -272,11 +311,21 @@ class LeadImportService:
                 if key in seen:
                     report.problems.append(RowProblem(line, f"duplicate of line {seen[key]}", lead.email))
                     continue
-                seen[key] = line
+                if len(seen) < _SEEN_MAX:
+                    seen[key] = line
+                else:
+                    writer.forgetful = True
                 good.append((line, lead))
+                if len(good) >= CHUNK:
+                    writer.write(good)
+                    good = []
         except csv.Error as exc:
-            raise ImportFileError(f"line {lines.last}: not valid CSV ({exc}); nothing was imported") from exc
-        self._write(tenant.id, good, report)
+            writer.write(good)  # the rows before the broken one are whole leads; say where it broke
+            raise ImportFileError(
+                f"line {lines.last}: not valid CSV ({exc}); the rows before it were imported "
+                f"({report.imported}), none after"
+            ) from exc
+        writer.write(good)
         report.problems.sort(key=lambda p: p.line)
         self.audit.record(
             tenant.id,
@@ -344,37 +393,96 @@ class LeadImportService:
             report.problems.append(RowProblem(line, reason, email))
             return None
 
-    def _write(self, tenant_id: str, good: list[tuple[int, Lead]], report: ImportReport) -> None:
-        running = [
-            c
-            for c in self.records.all(Campaign, tenant_id)
-            if c.status is CampaignStatus.RUNNING and c.lead_list == (good[0][1].list_name if good else "")
-        ]
-        now = self.clock.now()
-        policy = self.hygiene.policy(tenant_id) if self.hygiene else None
-        for line, row_lead in good:
-            lead = row_lead
-            suppressed = self.records.suppression_for(tenant_id, lead.email)
-            if suppressed is not None:
-                report.problems.append(
-                    RowProblem(line, f"suppressed ({suppressed.reason.value})", lead.email)
+
+class _Writer:
+    """Writes good rows a chunk at a time: suppression and do-not-contact entries read ahead for the
+    chunk, the leads (each with its enrolment timers) in one batched write."""
+
+    def __init__(
+        self, service: LeadImportService, tenant_id: str, now: datetime, report: ImportReport
+    ) -> None:
+        self.records, self.hygiene = service.records, service.hygiene
+        self.tenant_id, self.now, self.report = tenant_id, now, report
+        self.policy = self.hygiene.policy(tenant_id) if self.hygiene else None
+        self._running: list[Campaign] | None = None
+        self.forgetful = False  # past _SEEN_MAX rows: in-file duplicates are told by the store
+
+    def running(self, list_name: str) -> list[Campaign]:
+        if self._running is None:
+            self._running = [
+                c
+                for c in self.records.all(Campaign, self.tenant_id)
+                if c.status is CampaignStatus.RUNNING and c.lead_list == list_name
+            ]
+        return self._running
+
+    def write(self, good: list[tuple[int, Lead]]) -> None:
+        if not good:
+            return
+        records, tenant_id, report = self.records, self.tenant_id, self.report
+        running = self.running(good[0][1].list_name)
+        groups: list[list[Put | Delete]] = []
+        rows: list[tuple[int, Lead, int]] = []
+        with records.read_ahead():
+            keys = []
+            for _, lead in good:
+                keys += records.suppression_keys(tenant_id, lead.email)
+                if self.hygiene is not None:
+                    keys += records.domain_block_keys(tenant_id, lead.domain)
+            records.prefetch(keys)
+            for line, row_lead in good:
+                suppressed = records.suppression_for(tenant_id, row_lead.email)
+                if suppressed is not None:
+                    report.problems.append(
+                        RowProblem(line, f"suppressed ({suppressed.reason.value})", row_lead.email)
+                    )
+                    continue
+                lead = row_lead
+                if self.hygiene is not None:
+                    lead = self.hygiene.skip(lead, self.hygiene.check(tenant_id, lead.email, self.policy))
+                active = lead.status is LeadStatus.ACTIVE
+                timers = (
+                    [records.timer_put(step_timer(c, lead.id, 1, self.now)) for c in running]
+                    if active
+                    else []
                 )
+                groups.append([records.create_op(lead), *timers])
+                rows.append((line, lead, len(timers)))
+        results = records.store.write_many(groups)
+        taken = [lead for (_, lead, _), failed in zip(rows, results, strict=True) if failed is not None]
+        earlier = self._imported_now(taken)
+        for (line, lead, enrolled), failed in zip(rows, results, strict=True):
+            if failed is not None:
+                reason = (
+                    "duplicate of an earlier line"
+                    if lead.id in earlier
+                    else "already imported for this tenant"
+                )
+                report.problems.append(RowProblem(line, reason, lead.email))
                 continue
-            if self.hygiene is not None:
-                lead = self.hygiene.skip(lead, self.hygiene.check(tenant_id, lead.email, policy))
-            active = lead.status is LeadStatus.ACTIVE
-            timers = (
-                [self.records.timer_put(step_timer(c, lead.id, 1, now)) for c in running] if active else []
-            )
-            try:
-                self.records.store.write(self.records.create_op(lead), *timers)
-            except ConditionFailed:
-                report.problems.append(RowProblem(line, "already imported for this tenant", lead.email))
-                continue
-            if not active:
+            if lead.status is not LeadStatus.ACTIVE:
                 report.skipped.append(RowProblem(line, lead.status_reason, lead.email))
                 continue
             report.imported += 1
-            report.enrolled += len(timers)
+            report.enrolled += enrolled
             for flag in lead.flags:
                 report.flagged.append(RowProblem(line, flag, lead.email))
+
+    def _imported_now(self, leads: list[Lead]) -> set[str]:
+        """Of leads whose create failed, those this very import wrote (a duplicate further down the file)."""
+        if not leads or not self.forgetful:
+            return set()
+        keys = [self.records.entity_key(Lead, self.tenant_id, lead.id) for lead in leads]
+        found = self.records.store.get_many(keys)
+        return {
+            str(item.data.get("id"))
+            for item in found.values()
+            if _moment(item.data.get("imported_at")) == self.now
+        }
+
+
+def _moment(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -29,7 +29,7 @@ from outreach_core.policies.config import DAY, HOUR, MINUTE, SendingPolicy, Tena
 from outreach_core.policies.limits import Limit, from_micros, micros
 from outreach_core.policies.providers import Provider
 from outreach_core.policies.rotation import pick_weighted, reputation_score, rotation_weight
-from outreach_core.ports import ConditionFailed, Put, StoredItem
+from outreach_core.ports import ConditionFailed, Key, Put, StoredItem
 from outreach_core.records import GLOBAL, Records
 from outreach_core.services.providers import ProviderDirectory
 
@@ -75,8 +75,7 @@ class _Doc:
     version: int
 
     def put(self, data: dict[str, Any]) -> Put:
-        # Built from values this module made (no outside input): skip validation on the hot path.
-        return Put.model_construct(
+        return Put(
             partition=self.partition,
             sort=self.sort,
             data=data,
@@ -110,6 +109,26 @@ class SendLimiter:
         self.directory = directory or ProviderDirectory()
 
     # --- reading ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def tenant_keys(tenant_id: str) -> list[Key]:
+        """The documents every decision for this tenant reads: what to prefetch."""
+        partition = f"T#{tenant_id}"
+        return [(partition, POLICY), (partition, TENANT), (GLOBAL, ACCOUNT), (GLOBAL, SLOTS)]
+
+    @staticmethod
+    def identity_keys(
+        tenant_id: str, identity_ids: Sequence[str], rotation_sort: str, provider: Provider
+    ) -> list[Key]:
+        """The documents rotation and the identity scopes read for these identities at this provider."""
+        partition = f"T#{tenant_id}"
+        keys = [(partition, rotation_sort)]
+        for identity_id in identity_ids:
+            keys += [
+                (partition, ident_sort(identity_id)),
+                (partition, prov_sort(identity_id, provider.value)),
+            ]
+        return keys
 
     def _doc(self, partition: str, sort: str) -> _Doc:
         item: StoredItem | None = self.records.store.get(partition, sort)

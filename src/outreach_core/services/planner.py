@@ -40,6 +40,7 @@ from outreach_core.domain.models import (
 from outreach_core.policies.admission import TokenBucket
 from outreach_core.policies.config import DAY, HOUR
 from outreach_core.policies.fairshare import drr_allocate
+from outreach_core.policies.hygiene import HygienePolicy
 from outreach_core.policies.limits import (
     Limit,
     from_micros,
@@ -49,24 +50,30 @@ from outreach_core.policies.limits import (
     window_used,
 )
 from outreach_core.policies.providers import Provider
-from outreach_core.ports import Clock, ConditionFailed, JobQueue, Put, QueueMessage
+from outreach_core.ports import Clock, ConditionFailed, Delete, JobQueue, Key, Put, QueueMessage
 from outreach_core.records import GLOBAL, Records, Timer, TimerKind, stamp
 from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.hygiene import ListHygiene
 from outreach_core.services.jobs import JobMessage, day_key
 from outreach_core.services.lifecycle import ADVANCING, OPEN_STATUSES, CampaignCompletion
-from outreach_core.services.limiter import ACCOUNT, SLOTS, SendLimiter
+from outreach_core.services.limiter import ACCOUNT, SLOTS, SendLimiter, ident_sort, prov_sort
 
 log = structlog.get_logger(__name__)
 
 LEAD_PAUSED_RECHECK = timedelta(hours=6)  # a paused lead's due step is looked at again this much later
 OVERLAP_RECHECK = timedelta(hours=6)  # step 1 of a lead still in another sequence, likewise
+_PAGE = 100  # due timers read per query
+_WAKE_PAGES = 10  # wake timers handled per tenant and tick (the rest stay due for the next one)
+_WRITE_CHUNK = 300  # jobs claimed and enqueued per round of batched writes
 
 
 class PlannerConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     horizon: timedelta = timedelta(minutes=5)  # plan what is due within this; also the slotting span
+    # A tick plans at most this many jobs per tenant, whatever the limits allow: its time (one Lambda
+    # invocation) and memory stay bounded; the rest is due at the next tick.
+    max_jobs_per_tick: int = 5_000
 
 
 @dataclass
@@ -163,6 +170,14 @@ class _TenantPlan:
     candidates: list[_Candidate]
 
 
+@dataclass
+class _Tenancy:
+    """What one tenant's planning reads once per tick."""
+
+    campaigns: dict[str, Campaign]
+    identities: list[SenderIdentity]  # the active ones
+
+
 class PlannerService:
     def __init__(
         self,
@@ -182,14 +197,15 @@ class PlannerService:
         self.limiter = limiter or (guard.limiter if guard else SendLimiter(records))
         self.guard = guard
         self.completion = CampaignCompletion(records, clock)
+        self._starting: set[tuple[str, str]] = set()  # leads whose first step of a sequence goes this tick
+        self._campaigns: dict[str, Campaign] = {}
         if self.config.horizon.total_seconds() > queue.max_delay_seconds:
             raise ValueError("the planning horizon cannot exceed the queue's maximum delay")
 
     def tick(self) -> PlanReport:
         now = self.clock.now()
         report = PlanReport()
-        self._starting: set[tuple[str, str]] = set()  # leads whose first step of a sequence goes this tick
-        self._campaigns: dict[str, Campaign] = {}
+        self._starting.clear()  # "starting in this tick": a warm process runs many ticks
         plans: list[_TenantPlan] = []
         tenants = self.records.tenants()
         for tenant in tenants:
@@ -197,8 +213,7 @@ class PlannerService:
                 self.guard.resume_due(tenant.id, now)
             for timer in self.records.timers_due(tenant.id, TimerKind.LEASE, now):
                 self._expire_lease(timer, now, report)
-            for timer in self.records.timers_due(tenant.id, TimerKind.WAKE, now + self.config.horizon):
-                self._wake(timer, now, report)
+            self._wake_due(tenant, now, report)
             plan = self._plan_steps(tenant, now, report)
             if plan is not None:
                 plans.append(plan)
@@ -216,49 +231,76 @@ class PlannerService:
     # --- per tenant -------------------------------------------------------------------------------
 
     def _plan_steps(self, tenant: Tenant, now: datetime, report: PlanReport) -> _TenantPlan | None:
-        """Read due step timers, oldest first, only as far as the tenant's own limits reach this tick."""
+        """Read due step timers, oldest first, only as far as the tenant's own limits reach this tick.
+
+        One read-ahead scope for the tenant: its policy and limiter documents are read once, and each
+        page of due timers costs a round trip for its leads and one for their suppression entries."""
         until = now + self.config.horizon
         if not self.records.timers_due(tenant.id, TimerKind.STEP, until, limit=1):
             return None
-        if self._no_slot(tenant, now):
-            return None
-        admission = self._admission(tenant, now)
-        if admission.exhausted and not admission.booked_up:
-            return None
-        campaigns = {c.id: c for c in self.records.all(Campaign, tenant.id)}
-        self._campaigns = campaigns  # for the one-sequence-per-lead check, without reading them again
-        admitted: list[_Candidate] = []
-        after: str | None = None
-        # Due timers the limits cannot take this tick stay due; read only so many of them.
-        budget = 50 + 4 * sum(max(0, c) for c in admission.capacity.values())
-        while (not admission.exhausted or admission.booked_up) and budget > 0:
-            page = self.records.timers_due(tenant.id, TimerKind.STEP, until, after=after, limit=100)
-            if not page:
-                break
-            for timer in page:
-                after = timer.sort
-                budget -= 1
-                if budget <= 0:
+        with self.records.read_ahead() as reads:
+            if self._no_slot(tenant, now):
+                return None
+            tenancy = _Tenancy(
+                {c.id: c for c in self.records.all(Campaign, tenant.id)},
+                [i for i in self.records.all(SenderIdentity, tenant.id) if i.status is IdentityStatus.ACTIVE],
+            )
+            self._campaigns = tenancy.campaigns  # for the one-sequence-per-lead check, read once
+            admission = self._admission(tenant, tenancy, now)
+            if admission.exhausted and not admission.booked_up:
+                return None
+            hygiene = self.hygiene.policy(tenant.id) if self.hygiene is not None else None
+            admitted: list[_Candidate] = []
+            after: str | None = None
+            # Due timers the limits cannot take this tick stay due; read only so many of them.
+            cap = self.config.max_jobs_per_tick
+            budget = 50 + 4 * min(cap, sum(max(0, c) for c in admission.capacity.values()))
+            while (not admission.exhausted or admission.booked_up) and budget > 0 and len(admitted) < cap:
+                page = self.records.timers_due(tenant.id, TimerKind.STEP, until, after=after, limit=_PAGE)
+                if not page:
                     break
-                candidate = self._due_step(
-                    tenant, timer, campaigns.get(timer.campaign_id), now, until, report
-                )
-                if candidate is None:
-                    continue
-                direction = candidate.campaign.direction_id
-                self._provider_bucket(tenant, admission, candidate.provider, now)
-                if not admission.take(direction, candidate.provider):
-                    if admission.day_room.get(direction, 0) > 0:
-                        continue  # room today, but not in this tick: the timer stays due
-                    # This direction's identities have used their rolling day: look again in an hour
-                    # (their oldest sends leave the window bit by bit), not on every tick.
-                    self._refile(timer, now + timedelta(hours=1))
-                    report.deferred += 1
-                    continue
-                admitted.append(candidate)
-                if admission.exhausted and not admission.booked_up:
-                    break
+                held = self._read_page(tenant, page)
+                writes: list[list[Put | Delete]] = []
+                for timer in page:
+                    after = timer.sort
+                    budget -= 1
+                    if budget <= 0:
+                        break
+                    campaign = tenancy.campaigns.get(timer.campaign_id)
+                    candidate = self._due_step(tenant, timer, campaign, now, until, report, writes, hygiene)
+                    if candidate is None:
+                        continue
+                    direction = candidate.campaign.direction_id
+                    self._provider_bucket(tenant, tenancy, admission, candidate.provider, now)
+                    if not admission.take(direction, candidate.provider):
+                        if admission.day_room.get(direction, 0) > 0:
+                            continue  # room today, but not in this tick: the timer stays due
+                        # This direction's identities have used their rolling day: look again in an hour
+                        # (their oldest sends leave the window bit by bit), not on every tick.
+                        writes.append(self._refile(timer, now + timedelta(hours=1)))
+                        report.deferred += 1
+                        continue
+                    admitted.append(candidate)
+                    if (admission.exhausted and not admission.booked_up) or len(admitted) >= cap:
+                        break
+                self.records.store.write_many([ops for ops in writes if ops])
+                reads.forget(held)  # the page's leads and suppression entries: done with them
         return _TenantPlan(tenant, admission, admitted) if admitted else None
+
+    def _read_page(self, tenant: Tenant, page: list[Timer]) -> list[Key]:
+        """Read a page's leads in one round trip, then their suppression entries (tenant and global)
+        and do-not-contact domains in another. Returns the keys held, to let go of afterwards."""
+        leads = [self.records.entity_key(Lead, tenant.id, t.lead_id) for t in page]
+        self.records.prefetch(leads)
+        found = self.records.store.get_many(leads)
+        keys: list[Key] = []
+        for item in found.values():
+            email = str(item.data.get("email", ""))
+            keys += self.records.suppression_keys(tenant.id, email)
+            if self.hygiene is not None:
+                keys += self.records.domain_block_keys(tenant.id, email.rsplit("@", 1)[-1])
+        self.records.prefetch(keys)
+        return leads + keys
 
     def _account_slots(self, plans: list[_TenantPlan], now: datetime) -> dict[str, list[int]]:
         """The account's send slots within the horizon, split among the tenants that have work by weight
@@ -331,8 +373,9 @@ class PlannerService:
         except ConditionFailed:  # another planner ran at the same time: leave this tick's work to the next
             log.warning("planner.concurrent_tick", tenant_id=tenant.id)
             return
-        for candidate, slot in zip(admitted, slots, strict=True):
-            self._claim(tenant, candidate, slot, now, report)
+        pairs = list(zip(admitted, slots, strict=True))
+        for start in range(0, len(pairs), _WRITE_CHUNK):
+            self._claim(tenant, pairs[start : start + _WRITE_CHUNK], now, report)
         report.per_tenant[tenant.id] = report.per_tenant.get(tenant.id, 0) + len(admitted)
 
     def _due_step(
@@ -343,18 +386,21 @@ class PlannerService:
         now: datetime,
         until: datetime,
         report: PlanReport,
+        writes: list[list[Put | Delete]],
+        hygiene: HygienePolicy | None,
     ) -> _Candidate | None:
-        drop = self.records.timer_delete(timer)
+        """A due step as a candidate, or None; the timer writes it makes go to `writes` (one batch)."""
+        drop: list[Put | Delete] = [self.records.timer_delete(timer)]
         if (
             campaign is None
             or campaign.status is not CampaignStatus.RUNNING
             or not campaign.has_step(timer.step)
         ):
-            self.records.store.write(drop)  # resume rebuilds the timers of a paused campaign from its jobs
+            writes.append(drop)  # resume rebuilds the timers of a paused campaign from its jobs
             return None
         lead = self.records.find(Lead, tenant.id, timer.lead_id)
         if lead is not None and lead.status is LeadStatus.PAUSED:
-            self._refile(timer, now + LEAD_PAUSED_RECHECK)  # kept: the campaign is not over for it
+            writes.append(self._refile(timer, now + LEAD_PAUSED_RECHECK))  # kept: not over for it
             return None
         if (
             lead is None
@@ -362,23 +408,23 @@ class PlannerService:
             or campaign.id in lead.removed_from
             or self.records.suppression_for(tenant.id, lead.email)
         ):
-            self.records.store.write(drop)
+            writes.append(drop)
             report.stopped += 1
             return None
-        if timer.step == 1 and self.hygiene is not None and self._skipped(tenant, lead):
-            self.records.store.write(drop)
+        if timer.step == 1 and self.hygiene is not None and self._skipped(tenant, lead, hygiene):
+            writes.append(drop)
             report.skipped += 1
             return None
         if timer.step == 1 and tenant.overlap is not Overlap.PARALLEL:
             other = self._in_other_sequence(tenant, lead, campaign)
             if other is not None:
-                self._overlapping(tenant, timer, campaign, other, now, report)
+                writes.append(self._overlapping(tenant, timer, campaign, other, now, report))
                 return None
             self._starting.add((tenant.id, lead.id))
         window = (campaign.step(timer.step).window or tenant.window).in_zone(lead.timezone)
         at = window.next_open(max(timer.at, now), tenant.holidays.closed_for(lead.country))
         if at > until:
-            self._refile(timer, at)
+            writes.append(self._refile(timer, at))
             return None
         provider = self.limiter.directory.provider(lead.domain).value
         return _Candidate(timer=timer, at=at, campaign=campaign, provider=provider)
@@ -406,12 +452,12 @@ class PlannerService:
 
     def _overlapping(
         self, tenant: Tenant, timer: Timer, campaign: Campaign, other: str, now: datetime, report: PlanReport
-    ) -> None:
-        """Step 1 of a lead already in another sequence: it waits for that one to end, or is left out."""
+    ) -> list[Put | Delete]:
+        """Step 1 of a lead already in another sequence: it waits for that one to end, or is left out.
+        Returns the writes (the batch of the page)."""
         if tenant.overlap is Overlap.WAIT:
-            self._refile(timer, now + OVERLAP_RECHECK)
             report.deferred += 1
-            return
+            return self._refile(timer, now + OVERLAP_RECHECK)
         job = MessageJob(
             job_id=timer.job_id,
             tenant_id=tenant.id,
@@ -425,16 +471,13 @@ class PlannerService:
             status_reason=f"in the sequence of campaign {other} (tenant policy: skip)",
             updated_at=now,
         )
-        with contextlib.suppress(ConditionFailed):
-            self.records.store.write(
-                self.records.job_op(job, expected_version=0), self.records.timer_delete(timer)
-            )
         report.stopped += 1
+        return [self.records.job_op(job, expected_version=0), self.records.timer_delete(timer)]
 
-    def _skipped(self, tenant: Tenant, lead: Lead) -> bool:
+    def _skipped(self, tenant: Tenant, lead: Lead, policy: HygienePolicy | None) -> bool:
         """List hygiene just before the first send: True when the lead is (now) skipped."""
         assert self.hygiene is not None
-        verdict = self.hygiene.check(tenant.id, lead.email)
+        verdict = self.hygiene.check(tenant.id, lead.email, policy)
         if verdict.ok:
             return False
         with contextlib.suppress(ConditionFailed):  # the lead moved (replied, erased): it is not sent either
@@ -442,15 +485,24 @@ class PlannerService:
         log.info("planner.lead_skipped", tenant_id=tenant.id, lead_id=lead.id, skip=verdict.skip)
         return True
 
-    def _refile(self, timer: Timer, at: datetime) -> None:
-        """Move a timer to a later time (a no-op when that is where it already is, to the second)."""
+    def _refile(self, timer: Timer, at: datetime) -> list[Put | Delete]:
+        """The writes that move a timer to a later time (none when that is where it already is, to the
+        second)."""
         moved = timer.model_copy(update={"at": at})
-        if moved.sort != timer.sort:
-            self.records.store.write(self.records.timer_delete(timer), self.records.timer_put(moved))
+        if moved.sort == timer.sort:
+            return []
+        return [self.records.timer_delete(timer), self.records.timer_put(moved)]
 
-    def _admission(self, tenant: Tenant, now: datetime) -> _Admission:
+    def _admission(self, tenant: Tenant, tenancy: _Tenancy, now: datetime) -> _Admission:
         """How much this tick may admit: the hourly token bucket, the daily quota, identity capacity."""
         quota_sort = f"QUOTA#{day_key(now)}"
+        self.records.prefetch(
+            [
+                self.records.state_key(tenant.id, quota_sort),
+                *self.limiter.tenant_keys(tenant.id),
+                *(self.records.state_key(tenant.id, ident_sort(i.id)) for i in tenancy.identities),
+            ]
+        )
         quota, quota_version = self.records.state(tenant.id, quota_sort)
         bucket_doc, bucket_version = self.records.state(tenant.id, "ADMIT")
         burst = max(1.0, tenant.quotas.hourly * self.config.horizon.total_seconds() / 3600)
@@ -460,9 +512,9 @@ class PlannerService:
         capacity: dict[str, int] = defaultdict(int)
         day_room: dict[str, int] = defaultdict(int)
         calendar_room: dict[str, int] = defaultdict(int)
-        directions = {c.direction_id for c in self.records.all(Campaign, tenant.id)}
+        directions = {c.direction_id for c in tenancy.campaigns.values()}
         policy = self.limiter.policy_for(tenant.id)
-        for identity in self.records.all(SenderIdentity, tenant.id):
+        for identity in tenancy.identities:
             if identity.status is IdentityStatus.ACTIVE:
                 # What its rolling day still allows under today's warm-up cap (the sender's own
                 # window), and no more than its minute and hour windows let out within the horizon.
@@ -508,71 +560,123 @@ class PlannerService:
         bucket = TokenBucket.restore(doc, rate_per_s=tenant.quotas.hourly / 3600.0, burst=burst, now=now)
         return bucket.tokens < 1 - 1e-9
 
-    def _provider_bucket(self, tenant: Tenant, admission: _Admission, provider: str, now: datetime) -> None:
+    def _provider_bucket(
+        self, tenant: Tenant, tenancy: _Tenancy, admission: _Admission, provider: str, now: datetime
+    ) -> None:
         """What the tenant may book toward one receiving provider: what its identities' rolling windows
         there still allow under their AIMD factors, 0 where paused (the sender's own limits)."""
         if provider in admission.provider_room:
             return
-        active = [i for i in self.records.all(SenderIdentity, tenant.id) if i.status is IdentityStatus.ACTIVE]
+        self.records.prefetch(
+            [self.records.state_key(tenant.id, prov_sort(i.id, provider)) for i in tenancy.identities]
+        )
         admission.provider_room[provider] = sum(
             self.limiter.provider_room(tenant.id, i, Provider(provider), now, self.config.horizon)
-            for i in active
+            for i in tenancy.identities
         )
 
     def _claim(
-        self, tenant: Tenant, candidate: _Candidate, slot: datetime, now: datetime, report: PlanReport
+        self, tenant: Tenant, pairs: list[tuple[_Candidate, datetime]], now: datetime, report: PlanReport
     ) -> None:
-        timer = candidate.timer
-        step = candidate.campaign.step(timer.step)
-        job = MessageJob(
-            job_id=timer.job_id,
-            tenant_id=tenant.id,
-            campaign_id=timer.campaign_id,
-            lead_id=timer.lead_id,
-            step=timer.step,
-            template_id=step.template_for(tenant.id, timer.campaign_id, timer.lead_id),
-            scheduled_at=slot,
-            idempotency_key=idempotency_key(tenant.id, timer.campaign_id, timer.lead_id, timer.step),
-            updated_at=now,
-        )
-        wake = timer.model_copy(update={"kind": TimerKind.WAKE, "at": now})
-        try:
-            self.records.store.write(
-                self.records.job_op(job, expected_version=0),
-                self.records.timer_delete(timer),
-                self.records.timer_put(wake),
+        """Claim each job by a conditional put (the idempotency key: a second claim of the same step
+        fails), its step timer swapped for a wake timer in the same write, in batched writes; then
+        enqueue them. A crash in between leaves wake timers, which the next tick enqueues."""
+        claims: list[tuple[MessageJob, Timer, Timer]] = []
+        for candidate, slot in pairs:
+            timer = candidate.timer
+            step = candidate.campaign.step(timer.step)
+            job = MessageJob(
+                job_id=timer.job_id,
+                tenant_id=tenant.id,
+                campaign_id=timer.campaign_id,
+                lead_id=timer.lead_id,
+                step=timer.step,
+                template_id=step.template_for(tenant.id, timer.campaign_id, timer.lead_id),
+                scheduled_at=slot,
+                idempotency_key=idempotency_key(tenant.id, timer.campaign_id, timer.lead_id, timer.step),
+                updated_at=now,
             )
-        except ConditionFailed:
+            claims.append((job, timer, timer.model_copy(update={"kind": TimerKind.WAKE, "at": now})))
+        results = self.records.store.write_many(
+            [
+                [
+                    self.records.job_op(job, expected_version=0),
+                    self.records.timer_delete(timer),
+                    self.records.timer_put(wake),
+                ]
+                for job, timer, wake in claims
+            ]
+        )
+        taken = [claim for claim, failed in zip(claims, results, strict=True) if failed is not None]
+        if taken:
             # The step was claimed before (the idempotency key is taken): never plan it twice.
-            self.records.store.write(self.records.timer_delete(timer))
-            log.info("planner.already_claimed", tenant_id=tenant.id, job_id=job.job_id)
-            return
-        report.planned += 1
-        self._enqueue(job.model_copy(update={"version": 1}), wake, now, report)
+            self.records.store.write_many([[self.records.timer_delete(timer)] for _, timer, _ in taken])
+            for job, _, _ in taken:
+                log.info("planner.already_claimed", tenant_id=tenant.id, job_id=job.job_id)
+        claimed = [
+            (job.model_copy(update={"version": 1}), wake)
+            for (job, _, wake), failed in zip(claims, results, strict=True)
+            if failed is None
+        ]
+        report.planned += len(claimed)
+        self._enqueue(claimed, now, report)
 
     # --- wake and lease timers --------------------------------------------------------------------
 
-    def _enqueue(self, job: MessageJob, wake: Timer, now: datetime, report: PlanReport) -> None:
-        delay = max(0, math.ceil((job.scheduled_at - now).total_seconds()))
-        self.queue.send(
-            QueueMessage(
-                body=JobMessage(tenant_id=job.tenant_id, job_id=job.job_id).dump(), group=job.tenant_id
-            ),
-            delay_seconds=min(delay, self.queue.max_delay_seconds),
-        )
-        # ConditionFailed: a sender already took it from the queue; the message did its work.
-        with contextlib.suppress(ConditionFailed):
-            self.records.save_job(job.moved(JobStatus.QUEUED, now), self.records.timer_delete(wake))
-        report.enqueued += 1
-
-    def _wake(self, timer: Timer, now: datetime, report: PlanReport) -> None:
-        job = self.records.job(timer.tenant_id, timer.job_id)
-        if job is None or job.status is not JobStatus.PLANNED:
-            self.records.store.write(self.records.timer_delete(timer))
+    def _enqueue(self, jobs: list[tuple[MessageJob, Timer]], now: datetime, report: PlanReport) -> None:
+        """Put claimed jobs on the queue (batched), then mark them queued and drop their wake timers."""
+        if not jobs:
             return
-        if job.scheduled_at - now > timedelta(seconds=self.queue.max_delay_seconds):
-            return  # parked for longer than the queue can hold it; this timer comes due again
-        self._enqueue(job, timer, now, report)
+        self.queue.send_many(
+            [
+                (
+                    QueueMessage(
+                        body=JobMessage(tenant_id=job.tenant_id, job_id=job.job_id).dump(),
+                        group=job.tenant_id,
+                    ),
+                    min(
+                        max(0, math.ceil((job.scheduled_at - now).total_seconds())),
+                        self.queue.max_delay_seconds,
+                    ),
+                )
+                for job, _ in jobs
+            ]
+        )
+        # A ConditionFailed here: a sender already took the job from the queue; the message did its work.
+        self.records.store.write_many(
+            [
+                [
+                    self.records.job_op(job.moved(JobStatus.QUEUED, now), expected_version=job.version),
+                    self.records.timer_delete(wake),
+                ]
+                for job, wake in jobs
+            ]
+        )
+        report.enqueued += len(jobs)
+
+    def _wake_due(self, tenant: Tenant, now: datetime, report: PlanReport) -> None:
+        """Enqueue claimed jobs whose wake timers are due within the horizon, a page at a time (their
+        jobs read in one round trip per page), at most so many pages per tick."""
+        after: str | None = None
+        until = now + self.config.horizon
+        for _ in range(_WAKE_PAGES):
+            page = self.records.timers_due(tenant.id, TimerKind.WAKE, until, after=after, limit=_PAGE)
+            if not page:
+                return
+            after = page[-1].sort
+            due: list[tuple[MessageJob, Timer]] = []
+            drops: list[list[Put | Delete]] = []
+            with self.records.read_ahead():
+                self.records.prefetch([self.records.job_key(t.tenant_id, t.job_id) for t in page])
+                for timer in page:
+                    job = self.records.job(timer.tenant_id, timer.job_id)
+                    if job is None or job.status is not JobStatus.PLANNED:
+                        drops.append([self.records.timer_delete(timer)])
+                    elif job.scheduled_at - now <= timedelta(seconds=self.queue.max_delay_seconds):
+                        due.append((job, timer))
+                    # else: parked for longer than the queue can hold it; this timer comes due again
+            self.records.store.write_many(drops)
+            self._enqueue(due, now, report)
 
     def _expire_lease(self, timer: Timer, now: datetime, report: PlanReport) -> None:
         job = self.records.job(timer.tenant_id, timer.job_id)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -40,6 +40,7 @@ from outreach_core.domain.mail import (
 from outreach_core.domain.models import (
     Campaign,
     CampaignStatus,
+    IdentityStatus,
     Lead,
     LeadStatus,
     SenderIdentity,
@@ -64,6 +65,7 @@ from outreach_core.ports import (
     ConditionFailed,
     Delete,
     JobQueue,
+    Key,
     MailProvider,
     Metrics,
     Put,
@@ -173,6 +175,7 @@ class SenderService:
         self.config = config or SenderConfig()
         self.limiter = limiter or guard.limiter
         self.metrics = metrics or NullMetrics()
+        self._identity_ids: dict[str, list[str]] | None = None  # within `invocation()`
 
     def handle(self, message: ReceivedMessage) -> SendResult:
         result = self._handle(message)
@@ -188,19 +191,76 @@ class SenderService:
             return SendResult(Outcome.DEAD_LETTERED, detail="malformed message")
         structlog.contextvars.bind_contextvars(tenant_id=ref.tenant_id, job_id=ref.job_id)
         try:
-            for _ in range(_CAS_ATTEMPTS):
-                job = self.records.job(ref.tenant_id, ref.job_id)
-                if job is None:
-                    log.warning("sender.unknown_job")
-                    return SendResult(Outcome.SKIPPED, ref.job_id, "no such job")
-                structlog.contextvars.bind_contextvars(campaign_id=job.campaign_id)
-                try:
-                    return self._process(job, message)
-                except ConditionFailed:
-                    continue  # the job or a policy document moved under us: read again
+            # One read-ahead scope per message: the documents it needs are read in two round trips
+            # (what the message names, then what the job, its campaign and its lead point to).
+            with self.records.read_ahead():
+                for _ in range(_CAS_ATTEMPTS):
+                    self.records.prefetch(self._message_keys(ref))
+                    job = self.records.job(ref.tenant_id, ref.job_id)
+                    if job is None:
+                        log.warning("sender.unknown_job")
+                        return SendResult(Outcome.SKIPPED, ref.job_id, "no such job")
+                    structlog.contextvars.bind_contextvars(campaign_id=job.campaign_id)
+                    try:
+                        return self._process(job, message)
+                    except ConditionFailed:
+                        continue  # the job or a policy document moved under us: read again
             return SendResult(Outcome.CONTENDED, ref.job_id, "lost compare-and-set repeatedly")
         finally:
             structlog.contextvars.unbind_contextvars("tenant_id", "job_id", "campaign_id")
+
+    @contextlib.contextmanager
+    def invocation(self) -> Iterator[None]:
+        """One batch of messages (a Lambda invocation): which identities a tenant has is read once for
+        the batch. Their documents, and everything else, are still read for each message."""
+        self._identity_ids = {}
+        try:
+            yield
+        finally:
+            self._identity_ids = None
+
+    def _message_keys(self, ref: JobMessage) -> list[Key]:
+        """What the message names, and what its job id says about its campaign, lead and step."""
+        keys = [self.records.job_key(ref.tenant_id, ref.job_id), self.records.tenant_key(ref.tenant_id)]
+        keys += self.limiter.tenant_keys(ref.tenant_id)
+        parts = ref.job_id.split("_")
+        if len(parts) == 3 and parts[2].isdigit():  # job_id_for(campaign, lead, step)
+            campaign_id, lead_id, step = parts[0], parts[1], int(parts[2])
+            keys += [
+                self.records.entity_key(Campaign, ref.tenant_id, campaign_id),
+                self.records.entity_key(Lead, ref.tenant_id, lead_id),
+                *self.guard.window_keys(ref.tenant_id, campaign_id),
+            ]
+            if step > 1:
+                keys.append(self.records.job_key(ref.tenant_id, job_id_for(campaign_id, lead_id, 1)))
+        return keys
+
+    def _identities(self, tenant_id: str) -> list[str]:
+        cached = self._identity_ids
+        if cached is not None and tenant_id in cached:
+            return cached[tenant_id]
+        ids = [i.id for i in self.records.all(SenderIdentity, tenant_id)]
+        if cached is not None:
+            cached[tenant_id] = ids
+        return ids
+
+    def _serving(self, tenant_id: str, direction_id: str) -> list[SenderIdentity]:
+        found = (self.records.find(SenderIdentity, tenant_id, i) for i in self._identities(tenant_id))
+        return [i for i in found if i is not None and i.serves(direction_id)]
+
+    def _context_keys(self, job: MessageJob, ctx: _Context) -> list[Key]:
+        """What the job's lead and campaign point to: suppression, do-not-contact domains, the template,
+        and every document rotation and the limiter read for the identities of the direction."""
+        tenant_id, ids = job.tenant_id, self._identities(job.tenant_id)
+        provider = self.limiter.directory.provider(ctx.lead.domain)
+        return [
+            *self.records.suppression_keys(tenant_id, ctx.lead.email),
+            *self.records.domain_block_keys(tenant_id, ctx.lead.domain),
+            self.records.entity_key(Template, tenant_id, job.template_id),
+            *(self.records.entity_key(SenderIdentity, tenant_id, i) for i in ids),
+            *self.limiter.identity_keys(tenant_id, ids, f"ROT#{ctx.campaign.direction_id}", provider),
+            *self.guard.identity_window_keys(tenant_id, ids),
+        ]
 
     # --- the checks ---------------------------------------------------------------------------------
 
@@ -213,6 +273,7 @@ class SenderService:
         if message.receive_count >= self.config.max_receives and job.status is JobStatus.QUEUED:
             return self._last_receive(job, message, now)
         ctx = self._context(job)
+        self.records.prefetch(self._context_keys(job, ctx))
         stop = self._stop_reason(job, ctx)
         if stop is not None:
             return stop
@@ -338,9 +399,12 @@ class SenderService:
         return None
 
     def _choose_identity(self, job: MessageJob, ctx: _Context, now: datetime) -> _Choice | _Wait | None:
-        identities = [
-            i for i in self.records.all(SenderIdentity, job.tenant_id) if i.serves(ctx.campaign.direction_id)
-        ]
+        identities = self._serving(job.tenant_id, ctx.campaign.direction_id)
+        if not any(i.status is IdentityStatus.ACTIVE for i in identities) and self._identity_ids:
+            # None active as this batch knows them: ask the store (one may have been added) before
+            # concluding there is none.
+            self._identity_ids.pop(job.tenant_id, None)
+            identities = self._serving(job.tenant_id, ctx.campaign.direction_id)
         first = self._thread(job, ctx.campaign)
         result = self.limiter.acquire(
             ctx.tenant,
@@ -429,11 +493,16 @@ class SenderService:
         )
         following = next_step_timer(self.records.get(Campaign, job.tenant_id, job.campaign_id), sent, sent_at)
         sequence = [self.records.timer_put(following)] if following else []
-        try:
-            self.records.save_job(sent, self.records.timer_delete(lease), *sequence)
-        except ConditionFailed:
-            self._reconcile_late(sent, sequence)
-        self.guard.on_sent(sent)
+        try:  # the `sent` record and the auto-stop windows' new send in one write
+            self.records.save_job(
+                sent, self.records.timer_delete(lease), *sequence, *self.guard.sent_puts(sent)
+            )
+        except ConditionFailed:  # a window moved, or the lease ran out: the record first, then the windows
+            try:
+                self.records.save_job(sent, self.records.timer_delete(lease), *sequence)
+            except ConditionFailed:
+                self._reconcile_late(sent, sequence)
+            self.guard.on_sent(sent)
         log.info("job.sent", step=job.step, sender_id=choice.identity.id, provider=sent.transport)
         return SendResult(Outcome.SENT, job.job_id)
 
