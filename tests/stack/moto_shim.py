@@ -252,14 +252,7 @@ def _get_event_destinations(self: SESV2Response) -> str:
     return json.dumps({"EventDestinations": destinations})
 
 
-def _update_event_destination(self: SESV2Response) -> str:
-    name = _config_set_name(self)
-    destination = dict(self._get_param("EventDestination") or {})
-    destination["Name"] = self._get_param("EventDestinationName")
-    destination.setdefault("Enabled", False)
-    with STATE.lock:
-        STATE.event_destinations.setdefault(_key(self, name), {})[destination["Name"]] = destination
-    return "{}"
+_update_event_destination = _create_event_destination  # both store the destination as given, by name
 
 
 def _delete_event_destination(self: SESV2Response) -> str:
