@@ -95,7 +95,8 @@ UNUSED = {  # parts of the dependencies that nothing in the zip imports, and why
     "email_validator/__main__.py": "python -m email_validator",
 }
 PRUNE_SUFFIXES = (".c", ".pyx", ".pxd", ".pyi", ".pyc")  # stale bytecode goes; fresh is compiled below
-PRUNE_DIRS = ("__pycache__", "bin", "tests", "sboms")  # sboms: build-time bills of materials (pydantic_core: 15 KB)
+# sboms: build-time bills of materials (pydantic_core: 15 KB), read by nothing at run time
+PRUNE_DIRS = ("__pycache__", "bin", "tests", "sboms")
 PRUNE_FILES = ("RECORD",)  # pip's install manifests: nothing reads them at run time
 RUNTIME_PROVIDED = ["boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six.py"]
 BUDGET_BYTES = 5 * 1024 * 1024
