@@ -43,9 +43,11 @@ def test_requests_per_email_job_and_event_are_pinned() -> None:
     }
     assert counts.table()["planner"] == {
         "dynamodb:BatchGetItem": 16,
-        "dynamodb:GetItem": 8,
-        "dynamodb:PutItem": 2,
-        "dynamodb:Query": 61,
+        # + per tenant and tick since issue 15: the completion check (its campaigns, a marker) and the
+        #   one-sequence-per-lead check at step 1
+        "dynamodb:GetItem": 14,
+        "dynamodb:PutItem": 6,
+        "dynamodb:Query": 69,
         "dynamodb:TransactWriteItems": 12,
         "sqs:SendMessageBatch": 8,
     }
@@ -64,9 +66,10 @@ def test_a_planner_tick_of_hundreds_of_jobs_costs_at_most_three_tenths_of_a_requ
     assert counts.planned == 400
     assert counts.table()["planner"] == {
         "dynamodb:BatchGetItem": 20,  # per page of 100 due timers: their leads, then suppression entries
-        "dynamodb:GetItem": 4,
-        "dynamodb:PutItem": 1,
-        "dynamodb:Query": 25,  # per tenant: due timers (paged), campaigns, identities, the next timer
+        "dynamodb:GetItem": 6,
+        "dynamodb:PutItem": 3,
+        # per tenant: due timers (paged), campaigns, identities, the next timer, the completion check
+        "dynamodb:Query": 27,
         "dynamodb:TransactWriteItems": 24,  # claims of 33 jobs, queued marks of 50
         "sqs:SendMessageBatch": 40,  # 10 messages each
     }
