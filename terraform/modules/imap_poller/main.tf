@@ -56,7 +56,7 @@ module "this" {
   policy_statements = [
     {
       sid       = "StateTable"
-      actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
       resources = [var.table_arn, "${var.table_arn}/index/*"]
     },
     {
