@@ -12,6 +12,7 @@ from outreach_core.domain.jobs import JobStatus
 from outreach_core.domain.models import Lead, LeadStatus
 from outreach_core.domain.suppression import SuppressionReason
 from outreach_core.domain.window import SendWindow
+from outreach_core.policies.config import IdentityLimits, SendingPolicy
 from outreach_core.records import Timer, TimerKind
 from tests.harness import Harness, at, harness, seed_tenant
 
@@ -112,17 +113,36 @@ def test_the_daily_quota_stops_admission_until_tomorrow(h: Harness) -> None:
     assert h.planner.tick().planned == 3
 
 
-def test_identity_capacity_refiles_the_rest_to_tomorrow(h: Harness) -> None:
+def test_a_booked_up_direction_waits_until_its_rolling_day_has_room(h: Harness) -> None:
     seed_tenant(h, identities=1, cap=2, leads=[f"l{n}@corp-x.com" for n in range(5)])
-    report = h.planner.tick()
-    assert report.planned == 2 and report.deferred == 3
-    # The identity's day is a rolling 24 hours: the rest are looked at again in an hour, not every tick.
-    assert len(h.records.timers_due("acme", TimerKind.STEP, at(5, 9, 59))) == 0
-    assert len(h.records.timers_due("acme", TimerKind.STEP, at(5, 10))) == 3
-    h.clock.set(at(5, 10))
-    assert h.planner.tick().planned == 0  # still within the rolling day: refiled again
-    h.clock.set(at(6, 9, 35))  # the first two sends' bucket has left the window
+    assert h.tick_and_send().count("sent") == 2  # Monday 09:00: the identity's two for the day
+    # The rest are not read on every tick: today's admissions used today's cap, and tomorrow the two
+    # sends are still in the identity's rolling day until 09:30 (their bucket leaves the window). So
+    # they wait, looked at again after six hours at the latest (an identity added, a cap raised).
+    assert len(h.records.timers_due("acme", TimerKind.STEP, at(5, 14, 59))) == 0
+    assert len(h.records.timers_due("acme", TimerKind.STEP, at(5, 15))) == 3
+    h.clock.set(at(6, 4))
+    assert h.planner.tick().planned == 0
+    assert len(h.records.timers_due("acme", TimerKind.STEP, at(6, 9, 29))) == 0
+    assert len(h.records.timers_due("acme", TimerKind.STEP, at(6, 9, 30))) == 3  # the moment it has room
+    h.clock.set(at(6, 9, 30))
     assert h.planner.tick().planned == 2
+
+
+def test_a_provider_without_room_holds_its_steps_until_its_hour_frees(tmp_path: Path) -> None:
+    # One identity may send 10 an hour to Gmail (the default), one per tick (its share of a horizon).
+    h = harness(tmp_path, policy=SendingPolicy(identity=IdentityLimits(per_minute=None, per_hour=None)))
+    seed_tenant(h, identities=1, leads=[f"l{n}@gmail.com" for n in range(15)])
+    sent = 0
+    for tick in range(12):
+        h.clock.set(at(5, 9, 5 * tick))
+        sent += h.tick_and_send(minutes=4).count("sent")
+    assert sent == 10
+    # From 09:50 the hour at Gmail is used: the rest wait for its first send to leave the window.
+    assert len(h.records.timers_due("acme", TimerKind.STEP, at(5, 10, 1))) == 0
+    assert len(h.records.timers_due("acme", TimerKind.STEP, at(5, 10, 2))) == 5
+    h.clock.set(at(5, 10, 2))
+    assert h.planner.tick().planned == 1
 
 
 def test_a_crash_between_claim_and_enqueue_is_healed_by_the_wake_timer(h: Harness) -> None:
@@ -198,8 +218,9 @@ def test_capacity_refiling_just_before_midnight_leaves_midnight_timers_alone(h: 
     # Found by the property tests: refiling a timer that is already due at tomorrow's midnight wrote
     # the same item twice in one transaction and crashed the tick every night from 23:55.
     seed_tenant(h, identities=1, cap=1, leads=[f"l{n}@corp-x.com" for n in range(3)])
-    h.planner.tick()  # one admitted, two refiled an hour on
+    h.planner.tick()  # one admitted, two refiled (today's cap is used: tomorrow, looked at in 6 h)
     h.clock.set(at(5, 23, 57))
-    h.planner.tick()  # capacity is still used up; refiled to 00:57, across midnight, without a crash
-    assert len(h.records.timers_due("acme", TimerKind.STEP, at(6, 0, 56))) == 0
-    assert len(h.records.timers_due("acme", TimerKind.STEP, at(6, 0, 57))) == 2
+    h.planner.tick()  # still used up; tomorrow starts within this horizon: they stay due, no crash
+    assert len(h.records.timers_due("acme", TimerKind.STEP, at(5, 23, 57))) == 2
+    h.clock.set(at(6, 0, 2))
+    assert h.planner.tick().planned == 1

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from outreach_core.policies.warmup import WarmupPlan, ramp, schedule
+from outreach_core.policies import limits
+from outreach_core.policies.limits import from_micros, micros
+from outreach_core.policies.warmup import WarmupPlan, day_room_at, ramp, schedule
 
 D0 = date(2026, 1, 5)
 PLAN = WarmupPlan(start=20, growth=1.2)
@@ -30,3 +32,18 @@ def test_a_bad_day_holds_the_ramp() -> None:
 def test_the_ramp_stops_at_the_target_and_can_be_switched_off() -> None:
     assert schedule({}, D0, PLAN, 30, days=10)[-1] == 30
     assert ramp({}, D0, WarmupPlan(enabled=False), 90)["cap"] == 90
+
+
+def test_a_full_day_has_room_again_at_midnight_when_the_ramp_grows_else_when_its_sends_leave() -> None:
+    day = limits.Limit(count=90, period_s=86_400)
+    counts = None
+    for n in range(20):  # today's cap, sent from 09:00 to 09:19 UTC
+        counts = limits.window(counts, micros(datetime(2026, 1, 5, 9, n, tzinfo=UTC)), day).state
+    noon = micros(datetime(2026, 1, 5, 12, tzinfo=UTC))
+    clean = {**ramp({}, D0, PLAN, 90), "stats": {"sent": 20}}
+    assert from_micros(day_room_at(clean, counts, noon, PLAN, 90) or 0) == datetime(2026, 1, 6, tzinfo=UTC)
+    bad = {**clean, "stats": {"sent": 20, "bounced": 2}}  # the ramp holds at 20: wait for 09:00's bucket
+    assert from_micros(day_room_at(bad, counts, noon, PLAN, 90) or 0) == datetime(
+        2026, 1, 6, 9, 30, tzinfo=UTC
+    )
+    assert day_room_at(clean, counts, noon, PLAN, 0) is None  # a cap of 0: never

@@ -140,6 +140,18 @@ def window(counts: Any, now_us: int, limit: Limit, buckets: int = 48, cap: int |
     return Decision(False, counts, now_us + width)  # unreachable: used >= excess
 
 
+def first_room(
+    counts: Any, now_us: int, limit: Limit, buckets: int = 48, cap: int | None = None
+) -> int | None:
+    """The first instant at or after `now_us` at which `window` admits one more send, if nothing else
+    is sent meanwhile (a window only empties with time): now if it admits now, else the instant it
+    names. None when the allowance is 0: never."""
+    if (int(limit.count) if cap is None else cap) <= 0:
+        return None
+    decision = window(counts, now_us, limit, buckets, cap)
+    return now_us if decision.allowed else decision.retry_at_us
+
+
 def sliding_log(times: Any, now_us: int, limit: Limit, cap: int | None = None) -> Decision:
     """At most `count` (or `cap`) send times in (now - T, now]; the state is the list of those times."""
     start = now_us - limit.period_us

@@ -15,6 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from outreach_core.policies.limits import Limit, first_room, from_micros
+
+_DAY_S = 86_400  # a UTC day (config.DAY; config imports this module)
+_DAY_US = _DAY_S * 1_000_000
+
 
 class WarmupPlan(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -78,3 +83,30 @@ def schedule(
     while len(caps) < days:
         caps.append(grow(caps[-1], plan, target) if plan.enabled else target)
     return caps
+
+
+def day_room_at(
+    state: Mapping[str, Any],
+    day_counts: Any,
+    now_us: int,
+    plan: WarmupPlan,
+    target: int,
+    buckets: int = 48,
+) -> int | None:
+    """The first instant at or after `now_us` at which an identity's rolling day has room for one more
+    send under the warm-up cap of that instant's UTC day: what the limiter's day check would grant,
+    if nothing else is sent meanwhile. None when it never will (a cap of 0). Pure.
+
+    Within a UTC day the cap is fixed and the window only empties, so the window's own retry time is
+    exact; at midnight the ramp may raise the cap (assuming today ends clean), so look again there.
+    Every send now counted has left the window within two days: four days are always enough."""
+    limit = Limit(count=max(1, target), period_s=_DAY_S)
+    at = now_us
+    for _ in range(4):
+        midnight = (at // _DAY_US + 1) * _DAY_US
+        cap = int(ramp(state, from_micros(at).date(), plan, target)["cap"])
+        first = first_room(day_counts, at, limit, buckets, cap)
+        if first is not None and first < midnight:
+            return first
+        at = midnight
+    return None

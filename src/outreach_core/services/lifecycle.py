@@ -86,10 +86,11 @@ class CampaignCompletion:
         shortest = campaign.started_at + sum((s.delay for s in campaign.steps), timedelta(0))
         if now < shortest:
             return shortest
-        for job in self.records.jobs(campaign.tenant_id, campaign.id):
-            if job.status in OPEN_STATUSES or job.status in NEEDS_A_PERSON:
-                return now + RECHECK
-        due = [t.at for t in _step_timers(self.records, campaign.tenant_id) if t.campaign_id == campaign.id]
+        waiting = OPEN_STATUSES | NEEDS_A_PERSON
+        if any(status in waiting for status in self.records.job_statuses(campaign.tenant_id, campaign.id)):
+            return now + RECHECK
+        items = self.records.store.query(f"T#{campaign.tenant_id}", f"TIMER#{TimerKind.STEP.value}#")
+        due = [Timer.model_validate(i.data).at for i in items if i.data.get("campaign_id") == campaign.id]
         if due:
             return max(*due, now + RECHECK)
         return None

@@ -160,6 +160,22 @@ class SendLimiter:
         )
         return max(0, cap - used)
 
+    def room_at(
+        self, tenant_id: str, identity: SenderIdentity, at: datetime, policy: SendingPolicy
+    ) -> datetime | None:
+        """The first moment at or after `at` when the identity's rolling day has room again under the
+        warm-up cap of that day (warmup.day_room_at); None if it never will (a cap of 0)."""
+        data = self._tdoc(tenant_id, ident_sort(identity.id)).data
+        first = warmup.day_room_at(
+            data.get("ramp", {}),
+            data.get("day"),
+            micros(at),
+            policy.warmup,
+            identity.daily_cap,
+            policy.window_buckets,
+        )
+        return from_micros(first) if first is not None else None
+
     def horizon_room(
         self, tenant_id: str, identity: SenderIdentity, now: datetime, horizon: timedelta
     ) -> int:
@@ -208,6 +224,35 @@ class SendLimiter:
                 plimits.per_day - limits.window_used(data.get("day"), now_us, day, policy.window_buckets),
             )
         return max(0, room)
+
+    def provider_room_at(
+        self,
+        tenant_id: str,
+        identity: SenderIdentity,
+        provider: Provider,
+        at: datetime,
+        policy: SendingPolicy,
+    ) -> datetime | None:
+        """The first moment at or after `at` when this identity may send at this provider again: its
+        sender-block pause over and its rolling hour (under the AIMD factor of `at`, which only
+        recovers later) and day there with room; None if never (a daily cap of 0)."""
+        if identity.daily_cap <= 0:
+            return None
+        at_us = micros(at)
+        data = self._tdoc(tenant_id, prov_sort(identity.id, provider.value)).data
+        plimits = policy.provider(provider)
+        moments: list[int | None] = [at_us, int(data.get("paused_until", 0))]
+        if plimits.per_hour:
+            factor = aimd.factor_of(data.get("aimd"), policy.aimd, at_us / 1e6)
+            hour = Limit(count=plimits.per_hour, period_s=HOUR)
+            cap = _scaled(plimits.per_hour, factor)
+            moments.append(limits.first_room(data.get("hour"), at_us, hour, policy.window_buckets, cap))
+        if plimits.per_day:
+            day = Limit(count=plimits.per_day, period_s=DAY)
+            moments.append(limits.first_room(data.get("day"), at_us, day, policy.window_buckets))
+        # Each window only empties with time: the first moment all of them admit is the latest of theirs.
+        known = [m for m in moments if m is not None]
+        return from_micros(max(known)) if len(known) == len(moments) else None
 
     # --- the decision -------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ConfigDict
 
+from outreach_core.domain.holidays import ClosedDays
 from outreach_core.domain.ids import idempotency_key, stable_fraction
 from outreach_core.domain.jobs import JobStatus, MessageJob
 from outreach_core.domain.models import (
@@ -37,6 +38,7 @@ from outreach_core.domain.models import (
     SenderIdentity,
     Tenant,
 )
+from outreach_core.domain.window import SendWindow
 from outreach_core.policies.admission import TokenBucket
 from outreach_core.policies.config import DAY, HOUR
 from outreach_core.policies.fairshare import drr_allocate
@@ -62,9 +64,15 @@ log = structlog.get_logger(__name__)
 
 LEAD_PAUSED_RECHECK = timedelta(hours=6)  # a paused lead's due step is looked at again this much later
 OVERLAP_RECHECK = timedelta(hours=6)  # step 1 of a lead still in another sequence, likewise
+# A direction whose identities have used their rolling day: its due steps wait until it has room again,
+# but are looked at again after this at the latest (an identity added or resumed, a cap raised).
+ROOM_RECHECK = timedelta(hours=6)
+NO_IDENTITY_RECHECK = timedelta(hours=1)  # no active identity serves the direction: look again soon
 _PAGE = 100  # due timers read per query
 _WAKE_PAGES = 10  # wake timers handled per tenant and tick (the rest stay due for the next one)
 _WRITE_CHUNK = 300  # jobs claimed and enqueued per round of batched writes
+_DAY_US = int(DAY * 1_000_000)
+_PROVIDER_MEMO = 200_000  # leads whose provider the planner remembers (a warm process: bounded)
 
 
 class PlannerConfig(BaseModel):
@@ -99,10 +107,15 @@ class _Admission:
     daily: int
     capacity: dict[str, int]  # this tick: warm-up room, at most the identities' hourly rate per horizon
     day_room: dict[str, int]  # today: warm-up room left
+    day_caps: dict[str, int]  # today: the warm-up caps of the direction's identities, summed
     provider_room: dict[str, int]  # per receiving provider: what the identities' windows still allow
     next_slot_us: int  # the tenant's last booked slot: with `slot_us`, how many it may offer per tick
     slot_us: int
     slots: int  # slots left within this horizon
+    # This tick's answers to "when may it have room again" (None: next tick, the due steps stay):
+    room_at: dict[str, datetime | None] = field(default_factory=dict)  # per booked-up direction
+    provider_room_at: dict[str, datetime | None] = field(default_factory=dict)  # per full provider
+    provider_start: dict[str, int] = field(default_factory=dict)  # provider_room before this tick's takes
 
     @property
     def exhausted(self) -> bool:
@@ -115,8 +128,14 @@ class _Admission:
 
     @property
     def booked_up(self) -> bool:
-        """Every direction's identities have used their rolling day: the due steps can be refiled."""
-        return bool(self.day_room) and all(room <= 0 for room in self.day_room.values())
+        """Every direction's identities have used their rolling day: reading on refiles the due steps
+        to when there is room again (unless every direction used it in this very tick: then they stay
+        due for the next one, and there is nothing to read on for)."""
+        return (
+            bool(self.day_room)
+            and all(room <= 0 for room in self.day_room.values())
+            and not all(d in self.room_at and self.room_at[d] is None for d in self.day_room)
+        )
 
     def take(self, direction: str, provider: str) -> bool:
         """Admit one job of this direction, if its identities have room, at its provider too."""
@@ -161,6 +180,8 @@ class _Candidate:
     at: datetime
     campaign: Campaign
     provider: str
+    window: SendWindow  # the lead's, in its time zone
+    closed: ClosedDays | None  # the lead's holidays
 
 
 @dataclass
@@ -199,6 +220,7 @@ class PlannerService:
         self.completion = CampaignCompletion(records, clock)
         self._starting: set[tuple[str, str]] = set()  # leads whose first step of a sequence goes this tick
         self._campaigns: dict[str, Campaign] = {}
+        self._lead_providers: dict[tuple[str, str], str] = {}  # (tenant, lead) -> receiving provider
         if self.config.horizon.total_seconds() > queue.max_delay_seconds:
             raise ValueError("the planning horizon cannot exceed the queue's maximum delay")
 
@@ -256,36 +278,79 @@ class PlannerService:
             cap = self.config.max_jobs_per_tick
             budget = 50 + 4 * min(cap, sum(max(0, c) for c in admission.capacity.values()))
             while (not admission.exhausted or admission.booked_up) and budget > 0 and len(admitted) < cap:
-                page = self.records.timers_due(tenant.id, TimerKind.STEP, until, after=after, limit=_PAGE)
+                page = self.records.timers_due(
+                    tenant.id, TimerKind.STEP, until, after=after, limit=min(_PAGE, budget)
+                )
                 if not page:
                     break
-                held = self._read_page(tenant, page)
+                kept = self._read_page(tenant, [t for t in page if not self._held(tenancy, admission, t)])
                 writes: list[list[Put | Delete]] = []
                 for timer in page:
                     after = timer.sort
                     budget -= 1
                     if budget <= 0:
                         break
+                    if self._held(tenancy, admission, timer):
+                        continue  # what it needs is used up for this tick: due next tick, its lead unread
                     campaign = tenancy.campaigns.get(timer.campaign_id)
                     candidate = self._due_step(tenant, timer, campaign, now, until, report, writes, hygiene)
                     if candidate is None:
                         continue
-                    direction = candidate.campaign.direction_id
-                    self._provider_bucket(tenant, tenancy, admission, candidate.provider, now)
-                    if not admission.take(direction, candidate.provider):
-                        if admission.day_room.get(direction, 0) > 0:
-                            continue  # room today, but not in this tick: the timer stays due
-                        # This direction's identities have used their rolling day: look again in an hour
-                        # (their oldest sends leave the window bit by bit), not on every tick.
-                        writes.append(self._refile(timer, now + timedelta(hours=1)))
-                        report.deferred += 1
+                    if not self._admit(tenant, tenancy, admission, candidate, now, report, writes):
                         continue
                     admitted.append(candidate)
                     if (admission.exhausted and not admission.booked_up) or len(admitted) >= cap:
                         break
                 self.records.store.write_many([ops for ops in writes if ops])
-                reads.forget(held)  # the page's leads and suppression entries: done with them
+                reads.forget(kept)  # the page's leads and suppression entries: done with them
         return _TenantPlan(tenant, admission, admitted) if admitted else None
+
+    def _admit(
+        self,
+        tenant: Tenant,
+        tenancy: _Tenancy,
+        admission: _Admission,
+        candidate: _Candidate,
+        now: datetime,
+        report: PlanReport,
+        writes: list[list[Put | Delete]],
+    ) -> bool:
+        """Take a due step under this tick's limits; refused, its timer waits for room (or stays due)."""
+        self._remember_provider(tenant.id, candidate.timer.lead_id, candidate.provider)
+        self._provider_bucket(tenant, tenancy, admission, candidate.provider, now)
+        if admission.take(candidate.campaign.direction_id, candidate.provider):
+            return True
+        wait = self._wait(tenant, tenancy, admission, candidate, now)
+        if wait is not None:  # else room in this tick's horizon was taken: it stays due
+            writes.append(self._refile(candidate.timer, candidate.window.next_open(wait, candidate.closed)))
+            report.deferred += 1
+        return False
+
+    def _held(self, tenancy: _Tenancy, admission: _Admission, timer: Timer) -> bool:
+        """A due step this tick cannot admit and would not refile, known without reading its lead:
+        its direction's room (or its lead's provider's, once the planner has seen the lead) is used up
+        by this tick's own admissions or pacing. It stays due; the next tick reads it."""
+        campaign = tenancy.campaigns.get(timer.campaign_id)
+        if campaign is None or campaign.status is not CampaignStatus.RUNNING:
+            return False  # its timer is dropped: read it
+        direction = campaign.direction_id
+        if admission.day_room.get(direction, 0) <= 0:
+            return direction in admission.room_at and admission.room_at[direction] is None
+        if admission.capacity.get(direction, 0) <= 0:
+            return True
+        provider = self._lead_providers.get((timer.tenant_id, timer.lead_id))
+        if provider is None or admission.provider_room.get(provider, 1) > 0:
+            return False
+        if admission.provider_start.get(provider, 1) > 0:
+            return True  # this tick's share at the provider is taken
+        return provider in admission.provider_room_at and admission.provider_room_at[provider] is None
+
+    def _remember_provider(self, tenant_id: str, lead_id: str, provider: str) -> None:
+        """A lead's receiving provider, for `_held`: a lead id is derived from its address, so it is
+        the same as long as the provider directory's answer (memoised for the process) is."""
+        if len(self._lead_providers) >= _PROVIDER_MEMO:
+            self._lead_providers.clear()
+        self._lead_providers[(tenant_id, lead_id)] = provider
 
     def _read_page(self, tenant: Tenant, page: list[Timer]) -> list[Key]:
         """Read a page's leads in one round trip, then their suppression entries (tenant and global)
@@ -422,12 +487,15 @@ class PlannerService:
                 return None
             self._starting.add((tenant.id, lead.id))
         window = (campaign.step(timer.step).window or tenant.window).in_zone(lead.timezone)
-        at = window.next_open(max(timer.at, now), tenant.holidays.closed_for(lead.country))
+        closed = tenant.holidays.closed_for(lead.country)
+        at = window.next_open(max(timer.at, now), closed)
         if at > until:
             writes.append(self._refile(timer, at))
             return None
         provider = self.limiter.directory.provider(lead.domain).value
-        return _Candidate(timer=timer, at=at, campaign=campaign, provider=provider)
+        return _Candidate(
+            timer=timer, at=at, campaign=campaign, provider=provider, window=window, closed=closed
+        )
 
     def _in_other_sequence(self, tenant: Tenant, lead: Lead, campaign: Campaign) -> str | None:
         """The other campaign whose sequence the lead is in (tenant policy: one at a time), or None.
@@ -512,6 +580,7 @@ class PlannerService:
         capacity: dict[str, int] = defaultdict(int)
         day_room: dict[str, int] = defaultdict(int)
         calendar_room: dict[str, int] = defaultdict(int)
+        day_caps: dict[str, int] = {}
         directions = {c.direction_id for c in tenancy.campaigns.values()}
         policy = self.limiter.policy_for(tenant.id)
         for identity in tenancy.identities:
@@ -529,8 +598,10 @@ class PlannerService:
         for direction in directions:
             # Jobs admitted today but not sent yet are not in the identities' windows: today's
             # admissions bound the room too, so a tick never books what an earlier one already did.
+            caps = calendar_room[direction]
             calendar_room[direction] -= int(quota.get(f"dir:{direction}", 0))
             day_room[direction] = min(day_room[direction], calendar_room[direction])
+            day_caps[direction] = caps
             capacity[direction] = min(capacity[direction], day_room[direction])
         slot_us = interval_us(Limit(count=max(1, tenant.quotas.hourly), period_s=HOUR))
         next_slot = max(int(bucket_doc.get("next_slot", 0)), micros(now))
@@ -545,11 +616,62 @@ class PlannerService:
             tenant.quotas.daily,
             capacity,
             day_room,
+            day_caps,
             {},
             next_slot,
             slot_us,
             slots,
         )
+
+    def _wait(
+        self, tenant: Tenant, tenancy: _Tenancy, admission: _Admission, candidate: _Candidate, now: datetime
+    ) -> datetime | None:
+        """A due step the limits refused this tick: until when it waits (its timer refiled there, so
+        it is not read again on every tick), or None when the room it lacks comes back by the next
+        tick (it stays due). Asked once per direction, and per provider, each tick."""
+        direction, provider = candidate.campaign.direction_id, candidate.provider
+        if admission.day_room.get(direction, 0) <= 0:
+            if direction not in admission.room_at:
+                admission.room_at[direction] = self._direction_room_at(
+                    tenant, tenancy, admission, direction, now
+                )
+            return admission.room_at[direction]
+        if admission.provider_room.get(provider, 1) <= 0 and admission.provider_start.get(provider, 1) <= 0:
+            if provider not in admission.provider_room_at:
+                policy = self.limiter.policy_for(tenant.id)
+                moments = [
+                    self.limiter.provider_room_at(tenant.id, i, Provider(provider), now, policy)
+                    for i in tenancy.identities
+                ]
+                admission.provider_room_at[provider] = self._look_again([m for m in moments if m], now)
+            return admission.provider_room_at[provider]
+        return None  # this tick's pacing (its horizon's share, the tenant's rate): next tick has room
+
+    def _direction_room_at(
+        self, tenant: Tenant, tenancy: _Tenancy, admission: _Admission, direction: str, now: datetime
+    ) -> datetime | None:
+        """When a booked-up direction may have room again: the first moment one of its identities'
+        rolling days has room under that day's warm-up cap (warmup.day_room_at); from the next UTC
+        midnight when today's admissions have used today's caps."""
+        start = now
+        if admission.day_caps.get(direction, 0) - int(admission.quota.get(f"dir:{direction}", 0)) <= 0:
+            start = from_micros((micros(now) // _DAY_US + 1) * _DAY_US)
+        policy = self.limiter.policy_for(tenant.id)
+        moments = [
+            self.limiter.room_at(tenant.id, identity, start, policy)
+            for identity in tenancy.identities
+            if identity.serves(direction)
+        ]
+        return self._look_again([m for m in moments if m is not None], now)
+
+    def _look_again(self, moments: list[datetime], now: datetime) -> datetime | None:
+        """The earliest of the moments the limits name, as a refile time: None when it is within this
+        tick's horizon (this tick's own admissions are not in the windows yet: the next tick knows
+        better), at most ROOM_RECHECK on (an identity added or resumed, a cap raised meanwhile)."""
+        if not moments:
+            return now + NO_IDENTITY_RECHECK
+        first = min(moments)
+        return None if first <= now + self.config.horizon else min(first, now + ROOM_RECHECK)
 
     def _no_slot(self, tenant: Tenant, now: datetime) -> bool:
         """Cheap early exit: this tick's slots or tokens are already spent (one read, not dozens)."""
@@ -574,6 +696,7 @@ class PlannerService:
             self.limiter.provider_room(tenant.id, i, Provider(provider), now, self.config.horizon)
             for i in tenancy.identities
         )
+        admission.provider_start[provider] = admission.provider_room[provider]
 
     def _claim(
         self, tenant: Tenant, pairs: list[tuple[_Candidate, datetime]], now: datetime, report: PlanReport
