@@ -6,9 +6,10 @@ On S3 a lifecycle rule expires objects after 90 days; here `prune` does the same
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePath
 
 _DAY_IN_KEY = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})(?:/|$)")
 
@@ -27,18 +28,25 @@ def key_day(key: str) -> date | None:
 class FilesystemArchive:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._base = os.path.realpath(self.root)  # resolved once; keys are checked by their text
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if self.root.resolve() not in path.parents:
+        """Where a key's blob lives. A key that would leave the root (".." segments, an absolute path)
+        is refused by its normalised text: the directories under the root are the archive's own, so
+        there is no need to resolve each path through the filesystem on every put."""
+        path = os.path.normpath(PurePath(self._base, key))
+        if not path.startswith(self._base + os.sep):
             raise ValueError(f"archive key escapes the archive: {key!r}")
-        return path
+        return Path(path)
 
     def put(self, key: str, body: bytes, content_type: str = "application/json") -> str:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(body)
+        try:
+            tmp.write_bytes(body)
+        except FileNotFoundError:  # the key's first blob in its directory (day)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(body)
         tmp.replace(path)  # atomic: a reader never sees half a blob
         return f"file://{key}"
 

@@ -95,6 +95,12 @@ class SqliteJobQueue:
         now = self._now()
         received: list[ReceivedMessage] = []
         with self._lock:
+            visible = self._conn.execute(
+                "SELECT 1 FROM queue_messages WHERE queue=? AND dead=0 AND visible_at<=? LIMIT 1",
+                (self.name, now),
+            ).fetchone()
+            if visible is None:  # the common answer of an idle poll: no write transaction for it
+                return received
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 rows = self._conn.execute(

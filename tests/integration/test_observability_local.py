@@ -188,6 +188,20 @@ def test_prune_removes_what_is_older_than_the_retention_by_key_day(tmp_path: Pat
     assert not (tmp_path / "a" / "exports").exists()  # empty directories go too
 
 
+def test_a_key_that_would_leave_the_archive_is_refused_and_a_pruned_day_comes_back(tmp_path: Path) -> None:
+    archive = FilesystemArchive(tmp_path / "a")
+    for key in ("../outside.json", "events/../../outside.json", "/etc/passwd", "events/t1/../../.."):
+        with pytest.raises(ValueError, match="escapes the archive"):
+            archive.put(key, b"x")
+    assert not (tmp_path / "outside.json").exists()
+    archive.put("events/t1/2026/01/01/a.jsonl.gz", b"1")
+    from datetime import UTC, datetime
+
+    archive.prune(timedelta(days=1), datetime(2026, 4, 15, tzinfo=UTC))  # its directory is removed
+    ref = archive.put("events/t1/2026/01/01/b.jsonl.gz", b"2")  # and made again on the next put
+    assert archive.get(ref) == b"2"
+
+
 def test_key_day() -> None:
     assert key_day("events/t1/2026/01/05/x.jsonl.gz") == date(2026, 1, 5)
     assert key_day("events/t1/2026/13/05/x") is None
