@@ -103,6 +103,7 @@ class SqliteStateStore:
             data=_Document(row[3]),
             index_key=row[4],
             expires_at=row[5],
+            etag=row[3],
         )
 
     def get(self, partition: str, sort: str) -> StoredItem | None:

@@ -31,7 +31,11 @@ class StoredItem:
     tenants; `sort` orders items within it; `index_key` feeds one sparse secondary index.
 
     Items, puts and deletes are plain dataclasses, not validated models: they are built by the stores
-    and the core on every read and write (tens per message), from values already checked."""
+    and the core on every read and write (tens per message), from values already checked.
+
+    `etag`, when a store gives one, stands for the stored content: two reads of an item with equal
+    etags (and versions) hold equal data, so a model built from the first serves the second
+    (SQLite: the stored JSON text; a store without a cheap one leaves it None)."""
 
     partition: str
     sort: str
@@ -39,6 +43,7 @@ class StoredItem:
     version: int = 0
     index_key: str | None = None
     expires_at: int | None = None
+    etag: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,6 +24,7 @@ Every method takes the tenant id and builds the partition itself: no call can re
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -47,6 +48,8 @@ TIME_FORMAT = "%Y%m%dT%H%M%S"
 EVENT_RETENTION = timedelta(days=30)
 
 E = TypeVar("E", bound=Entity)
+M = TypeVar("M", bound=BaseModel)
+_MODELS_KEPT = 8192  # models kept by (key, version, etag): the hot documents of a process, bounded
 
 
 def tenant_partition(tenant_id: str) -> str:
@@ -103,17 +106,54 @@ def _data(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
 
-def _load(cls: type[E], item: StoredItem) -> E:
-    return cls.model_validate({**item.data, "version": item.version})
+class _Models:
+    """Models built from stored items, kept by (class, key) with the version and etag they were built
+    from: an item read again unchanged (same version, same etag) gives the same model, not a new
+    validation. Exact, since the models are frozen and an etag stands for the stored content; items
+    without an etag are always built. Least recently used first out."""
+
+    def __init__(self, size: int = _MODELS_KEPT) -> None:
+        self._size = size
+        self._kept: OrderedDict[tuple[type[BaseModel], str, str], tuple[int, str, BaseModel]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def load(self, cls: type[M], item: StoredItem, *, versioned: bool = True) -> M:
+        if item.etag is None:
+            return _build(cls, item, versioned)
+        key = (cls, item.partition, item.sort)
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and kept[0] == item.version and kept[1] == item.etag:
+                self._kept.move_to_end(key)
+                return kept[2]  # type: ignore[return-value]  # kept under its own class
+        model = _build(cls, item, versioned)
+        with self._lock:
+            self._kept[key] = (item.version, item.etag, model)
+            self._kept.move_to_end(key)
+            if len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return model
+
+
+def _build(cls: type[M], item: StoredItem, versioned: bool) -> M:
+    return cls.model_validate({**item.data, "version": item.version} if versioned else item.data)
 
 
 class Records:
-    """Typed reads and writes of domain records. Cheap to build; the only state is the read-ahead scope
-    of the calling thread (`read_ahead`), so the services sharing one Records share its reads."""
+    """Typed reads and writes of domain records. Cheap to build; its state is the read-ahead scope of
+    the calling thread (`read_ahead`), so the services sharing one Records share its reads, and the
+    models it built from unchanged items (`_Models`)."""
 
     def __init__(self, store: StateStore) -> None:
         self._store = store
         self._scope = threading.local()
+        self._models = _Models()
+
+    def _load(self, cls: type[E], item: StoredItem) -> E:
+        return self._models.load(cls, item)
+
+    def _timer(self, item: StoredItem) -> Timer:
+        return self._models.load(Timer, item, versioned=False)
 
     @property
     def store(self) -> StateStore:
@@ -183,10 +223,10 @@ class Records:
         item = self.store.get(GLOBAL, f"TENANT#{tenant_id}")
         if item is None:
             raise NotFoundError(f"no tenant {tenant_id!r}")
-        return _load(Tenant, item)
+        return self._load(Tenant, item)
 
     def tenants(self) -> list[Tenant]:
-        return [_load(Tenant, i) for i in self.store.query(GLOBAL, "TENANT#")]
+        return [self._load(Tenant, i) for i in self.store.query(GLOBAL, "TENANT#")]
 
     def replace_tenant(self, tenant: Tenant) -> Tenant:
         return self._replace(GLOBAL, f"TENANT#{tenant.id}", tenant)
@@ -225,7 +265,7 @@ class Records:
 
     def find(self, cls: type[E], tenant_id: str, ident: str) -> E | None:
         item = self.store.get(tenant_partition(tenant_id), _ENTITY_PREFIX[cls] + ident)
-        return _load(cls, item) if item else None
+        return self._load(cls, item) if item else None
 
     def delete_op(self, entity: Entity) -> Delete:
         """Remove an owned entity if it is still at the version read (erasure)."""
@@ -233,7 +273,9 @@ class Records:
         return Delete(partition=partition, sort=sort, expected_version=entity.version)
 
     def all(self, cls: type[E], tenant_id: str) -> list[E]:
-        return [_load(cls, i) for i in self.store.query(tenant_partition(tenant_id), _ENTITY_PREFIX[cls])]
+        return [
+            self._load(cls, i) for i in self.store.query(tenant_partition(tenant_id), _ENTITY_PREFIX[cls])
+        ]
 
     def each(self, cls: type[E], tenant_id: str, page: int = 1000) -> Iterator[E]:
         """All of a tenant's entities of a kind, a page at a time (a million leads are never held)."""
@@ -242,7 +284,7 @@ class Records:
             items = self.store.query(
                 tenant_partition(tenant_id), _ENTITY_PREFIX[cls], after=after, limit=page
             )
-            yield from (_load(cls, i) for i in items)
+            yield from (_build(cls, i, True) for i in items)  # a whole list: not kept
             if len(items) < page:
                 return
             after = items[-1].sort
@@ -298,11 +340,12 @@ class Records:
 
     def job(self, tenant_id: str, job_id: str) -> MessageJob | None:
         item = self.store.get(tenant_partition(tenant_id), self.job_sort(job_id))
-        return _load(MessageJob, item) if item else None
+        return self._load(MessageJob, item) if item else None
 
     def jobs(self, tenant_id: str, campaign_id: str | None = None) -> list[MessageJob]:
         prefix = self.job_sort(f"{campaign_id}_" if campaign_id else "")
-        return [_load(MessageJob, i) for i in self.store.query(tenant_partition(tenant_id), prefix)]
+        # Every job of a tenant or campaign: built, not kept (it would push the hot documents out).
+        return [_build(MessageJob, i, True) for i in self.store.query(tenant_partition(tenant_id), prefix)]
 
     def job_statuses(self, tenant_id: str, campaign_id: str) -> Iterator[str]:
         """The status of each of a campaign's jobs, read without building the jobs (a campaign's
@@ -314,19 +357,21 @@ class Records:
     def lead_campaign_jobs(self, tenant_id: str, campaign_id: str, lead_id: str) -> list[MessageJob]:
         """One lead's jobs in one campaign (one prefix query)."""
         prefix = self.job_sort(f"{campaign_id}_{lead_id}_")
-        return [_load(MessageJob, i) for i in self.store.query(tenant_partition(tenant_id), prefix)]
+        return [self._load(MessageJob, i) for i in self.store.query(tenant_partition(tenant_id), prefix)]
 
     def lead_jobs(self, tenant_id: str, lead_id: str) -> list[MessageJob]:
         """One lead's jobs in every campaign of the tenant (a prefix query per campaign)."""
         jobs: list[MessageJob] = []
         for campaign in self.store.query(tenant_partition(tenant_id), _ENTITY_PREFIX[Campaign]):
             prefix = self.job_sort(f"{campaign.data['id']}_{lead_id}_")
-            jobs.extend(_load(MessageJob, i) for i in self.store.query(tenant_partition(tenant_id), prefix))
+            jobs.extend(
+                self._load(MessageJob, i) for i in self.store.query(tenant_partition(tenant_id), prefix)
+            )
         return jobs
 
     def job_by_message_id(self, provider_message_id: str) -> MessageJob | None:
         items = self.store.find(f"MSG#{provider_message_id}")
-        return _load(MessageJob, items[0]) if items else None
+        return self._load(MessageJob, items[0]) if items else None
 
     def job_op(self, job: MessageJob, *, expected_version: int | None) -> Put:
         """Write `job` if the stored one is still at `expected_version` (0: claim, must not exist)."""
@@ -371,7 +416,7 @@ class Records:
             items = self.store.query(
                 tenant_partition(tenant_id), prefix, upto=f"{prefix}{stamp(until)}~", limit=limit, after=after
             )
-            due = [t for t in (Timer.model_validate(i.data) for i in items) if t.at <= until]
+            due = [t for t in (self._timer(i) for i in items) if t.at <= until]
             if due or limit is None or len(items) < limit:
                 return due
             after = items[-1].sort  # a whole page of not-yet-due timers of until's second
@@ -382,7 +427,7 @@ class Records:
             self.store.query(tenant_partition(tenant_id), f"TIMER#{kind.value}#", limit=1)
             for kind in TimerKind
         ]
-        timers = [Timer.model_validate(items[0].data) for items in firsts if items]
+        timers = [self._timer(items[0]) for items in firsts if items]
         return min(timers, key=lambda t: t.at) if timers else None
 
     # --- suppression -----------------------------------------------------------------------------

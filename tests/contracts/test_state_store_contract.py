@@ -137,3 +137,22 @@ class TestBatches:
 
     def test_write_many_of_nothing_writes_nothing(self, store: Any) -> None:
         assert store.write_many([]) == []
+
+
+class TestEtags:
+    """A store may tag what it returns with an etag (SQLite does; the others give None): equal etags of
+    an item at one version must mean equal data, or models built from one read would serve another."""
+
+    def test_an_etag_changes_with_the_content_even_at_the_same_version(self, store: Any) -> None:
+        store.write(put("DOC", 0, n=1))
+        first, again = store.get("T#a", "DOC"), store.get("T#a", "DOC")
+        store.write(Delete(partition="T#a", sort="DOC"))
+        store.write(put("DOC", 0, n=2))  # re-created: version 1 again, other data
+        recreated = store.get("T#a", "DOC")
+        [queried] = store.query("T#a", "DOC")
+        assert first.version == recreated.version == 1 and first.data != recreated.data
+        tags = [first.etag, again.etag, recreated.etag, queried.etag]
+        if any(tag is not None for tag in tags):
+            assert None not in tags
+            assert first.etag == again.etag and recreated.etag == queried.etag
+            assert first.etag != recreated.etag
