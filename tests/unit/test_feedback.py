@@ -106,6 +106,14 @@ def test_the_same_event_twice_is_applied_once(h: Harness) -> None:
     assert first[0].applied and not second[0].applied and second[0].detail == "duplicate event"
 
 
+def test_a_send_event_for_a_job_recorded_as_sent_writes_nothing(h: Harness) -> None:
+    [job, *_] = sent_jobs(h)
+    writes = h.store.writes
+    [result] = h.feedback.handle([event(job, EventType.SENT)])
+    assert result.applied and result.detail == "already recorded as sent"
+    assert h.store.writes == writes and status(h, job) is JobStatus.SENT
+
+
 def test_events_without_tags_find_their_job_by_message_id(h: Harness) -> None:
     [job, *_] = sent_jobs(h)
     [result] = h.feedback.handle([event(job, EventType.DELIVERED, tags=False)])

@@ -107,18 +107,23 @@ class FeedbackService:
                 structlog.contextvars.unbind_contextvars("tenant_id", "campaign_id", "job_id")
 
     def _event_keys(self, event: DeliveryEvent) -> list[Key]:
-        """What an event's tags name: its job, and what the job id says about its lead and campaign."""
+        """What an event's tags name: its job, and what the job id says about its lead and campaign
+        (a Send event needs only its job: it has no consequences)."""
         if not (event.tenant_id and event.job_id):
             return []
         keys = [self.records.job_key(event.tenant_id, event.job_id)]
         parts = event.job_id.split("_")
-        if len(parts) == 3:  # job_id_for(campaign, lead, step)
+        if len(parts) == 3 and event.event_type is not EventType.SENT:  # job_id_for(campaign, lead, step)
             keys.append(self.records.entity_key(Lead, event.tenant_id, parts[1]))
             keys += self.guard.window_keys(event.tenant_id, parts[0])
         return keys
 
     def _apply_to(self, job: MessageJob, event: DeliveryEvent) -> FeedbackResult:
         now = self.clock.now()
+        if event.event_type is EventType.SENT and self._moved(job, event, now) is None:
+            # The provider took a message we recorded as sent: nothing changes and nothing follows, so
+            # there is nothing to apply only once (no dedupe claim, no write).
+            return FeedbackResult(event.event_id, True, "already recorded as sent")
         claim = self.records.event_claim(job.tenant_id, event.event_id, now)
         # A delivery's windows go in the same write as the job (one transaction, not three more writes);
         # should a window move meanwhile, the job is written alone and the guard updates them itself.
