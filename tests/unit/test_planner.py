@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from outreach_core.domain.jobs import JobStatus
-from outreach_core.domain.models import Lead, LeadStatus
+from outreach_core.domain.models import CampaignStep, Lead, LeadStatus
 from outreach_core.domain.suppression import SuppressionReason
 from outreach_core.domain.window import SendWindow
 from outreach_core.policies.config import IdentityLimits, SendingPolicy
+from outreach_core.policies.providers import Provider, ProviderLimits
+from outreach_core.policies.warmup import WarmupPlan
 from outreach_core.records import Timer, TimerKind
-from tests.harness import Harness, at, harness, seed_tenant
+from tests.harness import ALWAYS, Harness, at, harness, seed_tenant
 
 
 @pytest.fixture
@@ -212,6 +214,42 @@ def test_next_due_lets_an_idle_loop_sleep_until_work_exists(h: Harness) -> None:
     report = h.planner.tick()
     assert report.next_due is not None
     assert timedelta(days=1, hours=23) < report.next_due - h.clock.now() <= timedelta(days=2)
+
+
+def test_room_at_a_provider_is_counted_for_the_identities_serving_the_direction(tmp_path: Path) -> None:
+    # a serves "audit", b serves "dash"; each may send one an hour to Gmail. a's hour there is free, b's
+    # is used: a dash step to Gmail waits for b (a could not send it), until b's hour frees.
+    policy = SendingPolicy(
+        identity=IdentityLimits(per_minute=None, per_hour=None),
+        providers={
+            Provider.GOOGLE: ProviderLimits(per_hour=1),
+            Provider.OTHER: ProviderLimits(per_hour=None),
+        },
+        warmup=WarmupPlan(enabled=False),
+    )
+    h = harness(tmp_path, policy=policy)
+    h.admin.add_tenant("acme", "Acme", "1 Main Street, Springfield", window=ALWAYS)
+    h.admin.add_template("acme", "first", "Hi", "Body.")
+    for direction, identity, leads in (
+        ("audit", "a", ["x@corp-x.com"]),
+        ("dash", "b", ["y1@gmail.com", "y2@gmail.com"]),
+    ):
+        h.admin.add_direction("acme", direction, direction.title())
+        h.admin.add_identity(
+            "acme", identity, f"{identity}@acme-mail.com", directions=(direction,), daily_cap=50
+        )
+        h.admin.add_campaign(
+            "acme", direction, direction, [CampaignStep(number=1, template_id="first")], lead_list=direction
+        )
+        rows = "email,first_name\n" + "".join(f"{e},N\n" for e in leads)
+        h.leads.import_csv("acme", rows.encode(), list_name=direction)
+        h.admin.start_campaign("acme", direction)
+    assert h.tick_and_send(minutes=4).count("sent") == 2  # x by a, y1 by b (one per tick at Gmail)
+    h.clock.set(at(5, 9, 5))
+    assert h.planner.tick().planned == 0  # y2: a has room at Gmail, but a does not serve "dash"
+    assert len(h.records.timers_due("acme", TimerKind.STEP, at(5, 10, 1))) == 0
+    h.clock.set(at(5, 10, 2))  # b's send to Gmail has left its hour
+    assert h.planner.tick().planned == 1
 
 
 def test_capacity_refiling_just_before_midnight_leaves_midnight_timers_alone(h: Harness) -> None:

@@ -108,14 +108,18 @@ class _Admission:
     capacity: dict[str, int]  # this tick: warm-up room, at most the identities' hourly rate per horizon
     day_room: dict[str, int]  # today: warm-up room left
     day_caps: dict[str, int]  # today: the warm-up caps of the direction's identities, summed
-    provider_room: dict[str, int]  # per receiving provider: what the identities' windows still allow
+    # Per receiving provider: what the identities' windows there still allow, in all and (keyed by
+    # direction and provider) for the identities serving each direction.
+    provider_room: dict[str, int]
     next_slot_us: int  # the tenant's last booked slot: with `slot_us`, how many it may offer per tick
     slot_us: int
     slots: int  # slots left within this horizon
     # This tick's answers to "when may it have room again" (None: next tick, the due steps stay):
     room_at: dict[str, datetime | None] = field(default_factory=dict)  # per booked-up direction
-    provider_room_at: dict[str, datetime | None] = field(default_factory=dict)  # per full provider
-    provider_start: dict[str, int] = field(default_factory=dict)  # provider_room before this tick's takes
+    direction_provider_room: dict[tuple[str, str], int] = field(default_factory=dict)
+    provider_start: dict[tuple[str, str], int] = field(default_factory=dict)  # before this tick's takes
+    provider_room_at: dict[tuple[str, str], datetime | None] = field(default_factory=dict)  # full ones
+    identity_provider_room: dict[str, dict[str, int]] = field(default_factory=dict)  # at the tick's start
 
     @property
     def exhausted(self) -> bool:
@@ -125,6 +129,14 @@ class _Admission:
             or self.quota.get("total", 0) >= self.daily
             or not any(c > 0 for c in self.capacity.values())
         )
+
+    @property
+    def room(self) -> int:
+        """How many more jobs this tick may admit at most, whatever their direction and provider."""
+        if self.exhausted:
+            return 0
+        left = min(int(self.bucket.tokens + 1e-9), self.slots, self.daily - self.quota.get("total", 0))
+        return max(0, min(left, sum(max(0, c) for c in self.capacity.values())))
 
     @property
     def booked_up(self) -> bool:
@@ -137,12 +149,21 @@ class _Admission:
             and not all(d in self.room_at and self.room_at[d] is None for d in self.day_room)
         )
 
+    def provider_full(self, direction: str, provider: str) -> bool:
+        """No room at this provider this tick: for the tenant's identities, or for the direction's."""
+        return (
+            self.provider_room.get(provider, 1) <= 0
+            or self.direction_provider_room.get((direction, provider), 1) <= 0
+        )
+
     def take(self, direction: str, provider: str) -> bool:
         """Admit one job of this direction, if its identities have room, at its provider too."""
-        if self.capacity.get(direction, 0) <= 0 or self.exhausted or self.provider_room.get(provider, 1) <= 0:
+        if self.capacity.get(direction, 0) <= 0 or self.exhausted or self.provider_full(direction, provider):
             return False
         if provider in self.provider_room:
             self.provider_room[provider] -= 1
+        if (direction, provider) in self.direction_provider_room:
+            self.direction_provider_room[(direction, provider)] -= 1
         self.bucket.take()
         self.slots -= 1
         self.capacity[direction] -= 1
@@ -155,6 +176,8 @@ class _Admission:
         """Undo a `take` whose job the account's fair share did not admit this tick."""
         if provider in self.provider_room:
             self.provider_room[provider] += 1
+        if (direction, provider) in self.direction_provider_room:
+            self.direction_provider_room[(direction, provider)] += 1
         self.bucket.tokens = min(self.bucket.burst, self.bucket.tokens + 1)
         self.slots += 1
         self.capacity[direction] = self.capacity.get(direction, 0) + 1
@@ -278,8 +301,11 @@ class PlannerService:
             cap = self.config.max_jobs_per_tick
             budget = 50 + 4 * min(cap, sum(max(0, c) for c in admission.capacity.values()))
             while (not admission.exhausted or admission.booked_up) and budget > 0 and len(admitted) < cap:
+                # A page's leads are read ahead: read about what this tick can still take, not always 100
+                # (when refiling a booked-up tenant's steps, whole pages).
+                size = _PAGE if admission.booked_up else 10 + 2 * admission.room
                 page = self.records.timers_due(
-                    tenant.id, TimerKind.STEP, until, after=after, limit=min(_PAGE, budget)
+                    tenant.id, TimerKind.STEP, until, after=after, limit=min(_PAGE, budget, size)
                 )
                 if not page:
                     break
@@ -317,7 +343,9 @@ class PlannerService:
     ) -> bool:
         """Take a due step under this tick's limits; refused, its timer waits for room (or stays due)."""
         self._remember_provider(tenant.id, candidate.timer.lead_id, candidate.provider)
-        self._provider_bucket(tenant, tenancy, admission, candidate.provider, now)
+        self._provider_bucket(
+            tenant, tenancy, admission, candidate.campaign.direction_id, candidate.provider, now
+        )
         if admission.take(candidate.campaign.direction_id, candidate.provider):
             return True
         wait = self._wait(tenant, tenancy, admission, candidate, now)
@@ -339,11 +367,12 @@ class PlannerService:
         if admission.capacity.get(direction, 0) <= 0:
             return True
         provider = self._lead_providers.get((timer.tenant_id, timer.lead_id))
-        if provider is None or admission.provider_room.get(provider, 1) > 0:
+        if provider is None or not admission.provider_full(direction, provider):
             return False
-        if admission.provider_start.get(provider, 1) > 0:
+        key = (direction, provider)
+        if admission.provider_start.get(key, 1) > 0:
             return True  # this tick's share at the provider is taken
-        return provider in admission.provider_room_at and admission.provider_room_at[provider] is None
+        return key in admission.provider_room_at and admission.provider_room_at[key] is None
 
     def _remember_provider(self, tenant_id: str, lead_id: str, provider: str) -> None:
         """A lead's receiving provider, for `_held`: a lead id is derived from its address, so it is
@@ -636,15 +665,18 @@ class PlannerService:
                     tenant, tenancy, admission, direction, now
                 )
             return admission.room_at[direction]
-        if admission.provider_room.get(provider, 1) <= 0 and admission.provider_start.get(provider, 1) <= 0:
-            if provider not in admission.provider_room_at:
+        key = (direction, provider)
+        if admission.provider_full(direction, provider) and admission.provider_start.get(key, 1) <= 0:
+            # The direction's identities are out of room there (not by this tick's own bookings).
+            if key not in admission.provider_room_at:
                 policy = self.limiter.policy_for(tenant.id)
                 moments = [
                     self.limiter.provider_room_at(tenant.id, i, Provider(provider), now, policy)
                     for i in tenancy.identities
+                    if i.serves(direction)
                 ]
-                admission.provider_room_at[provider] = self._look_again([m for m in moments if m], now)
-            return admission.provider_room_at[provider]
+                admission.provider_room_at[key] = self._look_again([m for m in moments if m], now)
+            return admission.provider_room_at[key]
         return None  # this tick's pacing (its horizon's share, the tenant's rate): next tick has room
 
     def _direction_room_at(
@@ -683,20 +715,33 @@ class PlannerService:
         return bucket.tokens < 1 - 1e-9
 
     def _provider_bucket(
-        self, tenant: Tenant, tenancy: _Tenancy, admission: _Admission, provider: str, now: datetime
+        self,
+        tenant: Tenant,
+        tenancy: _Tenancy,
+        admission: _Admission,
+        direction: str,
+        provider: str,
+        now: datetime,
     ) -> None:
         """What the tenant may book toward one receiving provider: what its identities' rolling windows
-        there still allow under their AIMD factors, 0 where paused (the sender's own limits)."""
-        if provider in admission.provider_room:
+        there still allow under their AIMD factors, 0 where paused (the sender's own limits), in all
+        and for the identities that serve the direction (the sender's rotation picks among those)."""
+        if (direction, provider) in admission.direction_provider_room:
             return
-        self.records.prefetch(
-            [self.records.state_key(tenant.id, prov_sort(i.id, provider)) for i in tenancy.identities]
-        )
-        admission.provider_room[provider] = sum(
-            self.limiter.provider_room(tenant.id, i, Provider(provider), now, self.config.horizon)
-            for i in tenancy.identities
-        )
-        admission.provider_start[provider] = admission.provider_room[provider]
+        if provider not in admission.provider_room:
+            self.records.prefetch(
+                [self.records.state_key(tenant.id, prov_sort(i.id, provider)) for i in tenancy.identities]
+            )
+            rooms = {
+                i.id: self.limiter.provider_room(tenant.id, i, Provider(provider), now, self.config.horizon)
+                for i in tenancy.identities
+            }
+            admission.provider_room[provider] = sum(rooms.values())
+            admission.identity_provider_room[provider] = rooms
+        rooms = admission.identity_provider_room[provider]
+        room = sum(rooms[i.id] for i in tenancy.identities if i.serves(direction))
+        admission.direction_provider_room[(direction, provider)] = room
+        admission.provider_start[(direction, provider)] = room
 
     def _claim(
         self, tenant: Tenant, pairs: list[tuple[_Candidate, datetime]], now: datetime, report: PlanReport
