@@ -90,6 +90,29 @@ def test_a_sliding_window_never_holds_more_than_n_sends(events: list[tuple[int, 
         assert 0.0 <= window.rate("b") <= 1.0
 
 
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 60), st.sampled_from(["send", "send", "outcome"]), st.sampled_from("dbc")),
+        max_size=300,
+    ),
+    st.integers(1, 40),
+)
+def test_a_window_of_tags_counts_exactly_what_a_window_of_job_ids_would(
+    steps: list[tuple[int, str, str]], size: int
+) -> None:
+    # The reference keeps the full job ids (the window's meaning); the window keeps 48-bit tags.
+    window, jobs, outcomes = SlidingWindow(size=size), [], []
+    for n, action, letter in steps:
+        job = f"camp_l-{n:016x}_1"
+        window = window.record_send(job) if action == "send" else window.record_outcome(job, letter)
+        if action == "send" and job not in jobs:
+            jobs, outcomes = [*jobs, job][-size:], [*outcomes, "p"][-size:]
+        elif action == "outcome" and job in jobs and outcomes[jobs.index(job)] != "c":
+            outcomes[jobs.index(job)] = letter
+        assert window.outcomes == "".join(outcomes)
+        assert window.sends == len(jobs) <= size
+
+
 field_values = st.dictionaries(
     st.sampled_from(["first_name", "company", "city"]), st.text(max_size=12), max_size=3
 )

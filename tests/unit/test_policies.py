@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -7,7 +8,7 @@ import pytest
 
 from outreach_core.domain.jobs import ALLOWED, MAYBE_SENT, TERMINAL, JobStatus, MessageJob, TransitionError
 from outreach_core.policies.admission import TokenBucket
-from outreach_core.policies.autostop import AutoStopRules, Metric, RateRule, SlidingWindow, evaluate
+from outreach_core.policies.autostop import AutoStopRules, Metric, RateRule, SlidingWindow, evaluate, job_tag
 from outreach_core.policies.backoff import retry_delay
 from outreach_core.policies.responses import ProviderReply, ResponseClass, classify
 from outreach_core.policies.rotation import pick_weighted
@@ -78,8 +79,18 @@ class TestSlidingWindow:
 
     def test_old_sends_leave_the_window(self) -> None:
         w = SlidingWindow(size=2).record_send("a").record_send("b").record_send("c")
-        assert w.jobs == ("b", "c")
+        assert w.tags == job_tag("b") + job_tag("c") and w.sends == 2
         assert w.record_outcome("a", "b") == w  # gone: ignored
+
+    def test_a_window_is_kept_as_short_tags_and_one_written_with_job_ids_still_reads(self) -> None:
+        jobs = [f"fleet-q1_l-{n:016x}_1" for n in range(500)]
+        w = SlidingWindow(size=500)
+        for job in jobs:
+            w = w.record_send(job)
+        assert len(json.dumps(w.model_dump(mode="json"))) < 5_000  # not 500 job ids (~16 KB)
+        legacy = SlidingWindow.model_validate({"size": 3, "jobs": ["a", "b", "c"], "outcomes": "pdp"})
+        assert legacy.record_outcome("c", "b").outcomes == "pdb"
+        assert legacy.record_send("d").record_outcome("a", "b") == legacy.record_send("d")  # a left
 
     def test_a_complaint_is_never_overwritten(self) -> None:
         w = SlidingWindow(size=2).record_send("a").record_outcome("a", "c").record_outcome("a", "d")

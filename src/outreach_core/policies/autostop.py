@@ -8,34 +8,61 @@ rule waits for a minimum sample; a cool-down, when set, resumes automatically af
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PENDING, DELIVERED, BOUNCED, COMPLAINED = "p", "d", "b", "c"
 
 
 class SlidingWindow(BaseModel):
-    """Outcomes of the last `size` sends, oldest first. Later outcomes of the same job overwrite."""
+    """Outcomes of the last `size` sends, oldest first. Later outcomes of the same job overwrite.
+
+    A job is kept as a digest of its id (`job_tag`: 8 characters, 48 bits), all of them in one string,
+    so the document stays a few kilobytes (it is read and written with every send and every outcome)
+    rather than hundreds of full job ids. A document written before holds the ids in `jobs`: they
+    are turned into tags on reading."""
 
     model_config = ConfigDict(frozen=True)
 
     size: int = Field(ge=1)
-    jobs: tuple[str, ...] = ()
+    tags: str = ""  # job_tag of each job in the window, concatenated, oldest first
     outcomes: str = ""  # one letter per job: p(ending) d(elivered) b(ounced) c(omplained)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_job_ids(cls, data: Any) -> Any:
+        """A document written before tags: its job ids become tags."""
+        if isinstance(data, Mapping) and "jobs" in data:
+            jobs = data["jobs"] or ()
+            data = {k: v for k, v in data.items() if k != "jobs"}
+            data["tags"] = "".join(job_tag(str(job)) for job in jobs)
+        return data
+
+    def _index(self, job_id: str) -> int | None:
+        tag = job_tag(job_id)
+        at = self.tags.find(tag)
+        while at >= 0:
+            if at % TAG_LENGTH == 0:
+                return at // TAG_LENGTH
+            at = self.tags.find(tag, at + 1)
+        return None
+
     def record_send(self, job_id: str) -> SlidingWindow:
-        if job_id in self.jobs:
+        if self._index(job_id) is not None:
             return self
-        jobs = (*self.jobs, job_id)[-self.size :]
+        tags = (self.tags + job_tag(job_id))[-self.size * TAG_LENGTH :]
         outcomes = (self.outcomes + PENDING)[-self.size :]
-        return self.model_copy(update={"jobs": jobs, "outcomes": outcomes})
+        return self.model_copy(update={"tags": tags, "outcomes": outcomes})
 
     def record_outcome(self, job_id: str, outcome: str) -> SlidingWindow:
         """Outcomes of jobs that already left the window are ignored: the window is about recent sends."""
-        try:
-            index = self.jobs.index(job_id)
-        except ValueError:
+        index = self._index(job_id)
+        if index is None:
             return self
         if self.outcomes[index] == COMPLAINED:  # a complaint is the worst news; nothing overrides it
             return self
@@ -44,13 +71,22 @@ class SlidingWindow(BaseModel):
 
     @property
     def sends(self) -> int:
-        return len(self.jobs)
+        return len(self.outcomes)
 
     def count(self, outcome: str) -> int:
         return self.outcomes.count(outcome)
 
     def rate(self, outcome: str) -> float:
         return self.count(outcome) / self.sends if self.sends else 0.0
+
+
+TAG_LENGTH = 8
+
+
+def job_tag(job_id: str) -> str:
+    """A job id's digest in a window: 48 bits (two jobs of a 1,000-send window share one with a
+    chance of about one in 10^9), in 8 URL-safe base64 characters."""
+    return base64.urlsafe_b64encode(hashlib.sha256(job_id.encode()).digest()[:6]).decode()
 
 
 class Metric(StrEnum):
