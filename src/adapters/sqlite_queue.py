@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from adapters.sqlite_store import connect
+from adapters.sqlite_store import Shared
 from outreach_core.ports import Clock, DeadLetter, QueueMessage, QueueStats, ReceivedMessage
 
 _SCHEMA = """
@@ -44,13 +43,16 @@ class SqliteJobQueue:
         self.visibility_timeout = visibility_timeout
         self.max_receives = max_receives
         self.max_delay_seconds = max_delay_seconds
-        self._conn = connect(path)
-        self._lock = threading.RLock()
+        self._shared = Shared.acquire(path)
+        self._conn, self._lock = self._shared.conn, self._shared.lock
+        self._closed = False
         with self._lock:
             self._conn.executescript(_SCHEMA)
 
     def close(self) -> None:
-        self._conn.close()
+        if not self._closed:
+            self._closed = True
+            self._shared.release()
 
     def _now(self) -> float:
         return self.clock.now().timestamp()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -65,7 +66,6 @@ class _Document(Mapping[str, Any]):
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
-    """A connection shared by the adapters of one process (guarded by their locks)."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -73,15 +73,55 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+class Shared:
+    """One connection to a database file for every adapter of a process that uses it (the store and
+    the queues share the workspace's file), with one lock for all of them. Separate connections
+    each lose their page cache whenever another one writes: with one, the store's pages stay warm
+    between the queues' writes. Reference-counted: the last adapter to close closes it. Keyed by
+    process too: a child process never uses a connection it inherited."""
+
+    _open: dict[tuple[int, str], Shared] = {}
+    _guard = threading.Lock()
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.lock = threading.RLock()
+        self.users = 0
+
+    @classmethod
+    def acquire(cls, path: str | Path) -> Shared:
+        key = (os.getpid(), os.path.realpath(path))
+        with cls._guard:
+            shared = cls._open.get(key)
+            if shared is None:
+                shared = cls._open[key] = cls(connect(path))
+            shared.users += 1
+            return shared
+
+    def release(self) -> None:
+        with Shared._guard:
+            self.users -= 1
+            if self.users > 0:
+                return
+            for key, shared in list(Shared._open.items()):
+                if shared is self:
+                    del Shared._open[key]
+        with self.lock:
+            self.conn.close()
+
+
 class SqliteStateStore:
     def __init__(self, path: str | Path) -> None:
-        self._conn = connect(path)
-        self._lock = threading.RLock()
+        self._shared = Shared.acquire(path)
+        self._conn, self._lock = self._shared.conn, self._shared.lock
+        self._closed = False
         with self._lock:
             self._conn.executescript(_SCHEMA)
 
     def close(self) -> None:
-        self._conn.close()
+        if not self._closed:
+            self._closed = True
+            self._shared.release()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
