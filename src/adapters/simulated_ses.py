@@ -107,13 +107,17 @@ class SimulatedSesMailer:
         self.ledger: list[LedgerEntry] = []
         self._lock = threading.Lock()
         self._attempts: dict[str, int] = {}
+        self._batch = threading.local()  # the events of the message being sent: one queue write
+        self._base_rates: dict[tuple[str, str], OutcomeRates] = {}
 
     def rates_for(self, email: OutboundEmail) -> OutcomeRates:
         domain = email.recipient.email.rsplit("@", 1)[-1].lower()
-        rates = self.profile.domains.get(domain, OutcomeRates()).over(self.profile.default)
         sender = email.sender.email.lower()
-        override = self.profile.senders.get(sender) or self.profile.senders.get(sender.rsplit("@", 1)[-1])
-        rates = override.over(rates) if override else rates
+        rates = self._base_rates.get((domain, sender))
+        if rates is None:  # the profile's rates for this recipient domain and sender: fixed, kept
+            rates = self.profile.domains.get(domain, OutcomeRates()).over(self.profile.default)
+            override = self.profile.senders.get(sender) or self.profile.senders.get(sender.rsplit("@", 1)[-1])
+            rates = self._base_rates[(domain, sender)] = override.over(rates) if override else rates
         now = self.clock.now()
         for fault in self.profile.faults:
             if fault.applies(now, email):
@@ -155,7 +159,13 @@ class SimulatedSesMailer:
                     dict(email.tags),
                 )
             )
-        self._publish(email, message_id, now, rates)
+        self._batch.events = []
+        try:
+            self._publish(email, message_id, now, rates)
+        finally:
+            events, self._batch.events = self._batch.events, None
+            if events:
+                self.events.send_many(events)
         host = (
             "email.amazonses.com"
             if self.profile.region == "us-east-1"
@@ -331,10 +341,7 @@ class SimulatedSesMailer:
                 "tenant": email.tags.get("tenant"),
             }
         }
-        self.events.send(
-            QueueMessage(body=json.dumps(body), group=email.tags.get("tenant", "-")),
-            delay_seconds=min(after, self.events.max_delay_seconds),
-        )
+        self._queue(QueueMessage(body=json.dumps(body), group=email.tags.get("tenant", "-")), after)
 
     def _mail(self, email: OutboundEmail, message_id: str, now: datetime) -> dict[str, Any]:
         domain = email.sender.email.rsplit("@", 1)[-1]
@@ -365,10 +372,15 @@ class SimulatedSesMailer:
         self, event_type: str, mail: dict[str, Any], detail: dict[str, Any], now: datetime, after_s: int
     ) -> None:
         body = json.dumps({"eventType": event_type, "mail": mail, **detail}, ensure_ascii=False)
-        self.events.send(
-            QueueMessage(body=body, group=mail["tags"].get("tenant", ["-"])[0]),
-            delay_seconds=min(after_s, self.events.max_delay_seconds),
-        )
+        self._queue(QueueMessage(body=body, group=mail["tags"].get("tenant", ["-"])[0]), after_s)
+
+    def _queue(self, message: QueueMessage, after_s: int) -> None:
+        delay = min(after_s, self.events.max_delay_seconds)
+        batch: list[tuple[QueueMessage, int]] | None = getattr(self._batch, "events", None)
+        if batch is not None:
+            batch.append((message, delay))
+        else:
+            self.events.send(message, delay_seconds=delay)
 
 
 def _iso(at: datetime) -> str:

@@ -205,11 +205,11 @@ class FeedbackService:
         now: datetime,
         recorded: dict[str, SlidingWindow] | None = None,
     ) -> list[GuardAction]:
+        if event.event_type is EventType.DELIVERED:  # no address needed: the lead is not read
+            return self.guard.on_outcome(job, DELIVERED, recorded)
         lead = self.records.find(Lead, job.tenant_id, job.lead_id)
         recipient = event.recipient or (lead.email if lead else "")
         match event.event_type:
-            case EventType.DELIVERED:
-                return self.guard.on_outcome(job, DELIVERED, recorded)
             case EventType.DEFERRED:
                 self._deferral(job, event, recipient)
                 return []
