@@ -89,12 +89,17 @@ class Shared:
         self.users = 0
 
     @classmethod
-    def acquire(cls, path: str | Path) -> Shared:
+    def acquire(cls, path: str | Path, *, exclusive: bool = False) -> Shared:
+        """`exclusive`: this process owns the file while the connection is open (SQLite's EXCLUSIVE
+        locking mode: its lock is taken once, not per transaction; other processes cannot open it)."""
         key = (os.getpid(), os.path.realpath(path))
         with cls._guard:
             shared = cls._open.get(key)
             if shared is None:
                 shared = cls._open[key] = cls(connect(path))
+            if exclusive:
+                with shared.lock:
+                    shared.conn.execute("PRAGMA locking_mode=EXCLUSIVE")
             shared.users += 1
             return shared
 
@@ -111,8 +116,8 @@ class Shared:
 
 
 class SqliteStateStore:
-    def __init__(self, path: str | Path) -> None:
-        self._shared = Shared.acquire(path)
+    def __init__(self, path: str | Path, *, exclusive: bool = False) -> None:
+        self._shared = Shared.acquire(path, exclusive=exclusive)
         self._conn, self._lock = self._shared.conn, self._shared.lock
         self._closed = False
         with self._lock:

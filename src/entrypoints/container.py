@@ -121,7 +121,9 @@ class LocalAdapters(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
     clock = providers.Singleton(SystemClock)
-    store = providers.Singleton(SqliteStateStore, path=settings.provided.db_path)
+    store = providers.Singleton(
+        SqliteStateStore, path=settings.provided.db_path, exclusive=settings.provided.sqlite_exclusive
+    )
     job_queue = providers.Singleton(
         SqliteJobQueue,
         path=settings.provided.db_path,

@@ -61,6 +61,7 @@ def run_demo(
             backend="local",
             unsubscribe_base_url="https://unsubscribe.example.net/u",
             mx_resolver="offline",
+            sqlite_exclusive=True,  # nothing else opens the demo's workspace while it runs
         )
         app = build(settings)
         clock = VirtualClock(DEMO_START)
@@ -80,8 +81,9 @@ def run_demo(
 
 
 def _close(app: Application) -> None:
-    for adapter in (app.adapters.store(), app.adapters.job_queue(), app.adapters.event_queue()):
-        adapter.close()
+    adapters = app.adapters
+    for adapter in (adapters.store(), adapters.job_queue(), adapters.event_queue(), adapters.webhook_queue()):
+        adapter.close()  # the last one closes the workspace's connection (and its exclusive lock)
 
 
 def _drive(

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
 
     backend: Literal["local", "aws"] = "local"
     workspace: Path = Path(".outreach")
+    # The process owns the workspace's database while it runs (`outreach demo`): SQLite takes its
+    # lock once for the run instead of in every transaction, and no other process can open it meanwhile.
+    sqlite_exclusive: bool = False
     mailer: Literal["simulator", "smtp"] = "simulator"
 
     smtp_host: str = "127.0.0.1"
