@@ -3,6 +3,7 @@ however concurrent senders sharing one store interleave their reads and writes."
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from hypothesis import given, settings
@@ -71,6 +72,35 @@ def test_window_never_exceeds_its_limit_in_any_window(
             # Retrying at the time it names is allowed (nothing else arrived meanwhile).
             assert limits.window(state, decision.retry_at_us, limit, buckets).allowed
     assert max_in_window(admitted, limit.period_us) <= count
+
+
+def _as_string_keyed(state: object) -> object:
+    """The bucket state as it was stored before {"b": first, "n": [counts]}: {"<index>": count}."""
+    if isinstance(state, dict) and "b" in state:
+        return {str(state["b"] + i): n for i, n in enumerate(state["n"]) if n}
+    return state
+
+
+@given(
+    arrivals,
+    st.integers(min_value=1, max_value=30),
+    st.integers(min_value=61, max_value=7200),
+    st.integers(min_value=1, max_value=60),
+)
+def test_a_window_decides_the_same_from_the_earlier_string_keyed_state(
+    times: list[int], count: int, period_s: int, buckets: int
+) -> None:
+    limit = Limit(count=count, period_s=period_s)
+    state = None
+    for now in sorted(times):
+        decision = limits.window(json.loads(json.dumps(state)), now, limit, buckets)
+        legacy = limits.window(_as_string_keyed(state), now, limit, buckets)
+        assert (decision.allowed, decision.retry_at_us) == (legacy.allowed, legacy.retry_at_us)
+        assert limits.window_used(state, now, limit, buckets) == limits.window_used(
+            _as_string_keyed(state), now, limit, buckets
+        )
+        if decision.allowed:
+            state = decision.state
 
 
 def _world(store: InMemoryStateStore) -> tuple[SendLimiter, list[Tenant], dict[str, list[SenderIdentity]]]:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from outreach_core.policies.aimd import AimdConfig
 from outreach_core.policies.autostop import AutoStopRules
 from outreach_core.policies.hygiene import HygienePolicy
-from outreach_core.policies.limits import Limit
+from outreach_core.policies.limits import Limit, limit_of
 from outreach_core.policies.providers import DEFAULT_PROVIDER_LIMITS, Provider, ProviderLimits
 from outreach_core.policies.warmup import WarmupPlan
 
@@ -34,12 +34,12 @@ class AccountLimits(BaseModel):
     def rate(self) -> Limit:
         """Whole sends per period: 14/s stays 14 per second; 0.05/s becomes 1 per 20 s."""
         if self.max_send_rate >= 1:
-            return Limit(count=int(self.max_send_rate), period_s=1.0)
-        return Limit(count=1, period_s=1.0 / self.max_send_rate)
+            return limit_of(int(self.max_send_rate), 1.0)
+        return limit_of(1, 1.0 / self.max_send_rate)
 
     @property
     def day(self) -> Limit:
-        return Limit(count=self.max_24h_send, period_s=DAY)
+        return limit_of(self.max_24h_send, DAY)
 
 
 class IdentityLimits(BaseModel):

@@ -17,6 +17,7 @@ A `Decision` says allowed (with the new state) or the earliest instant worth try
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Mapping
@@ -89,11 +90,53 @@ def slot_interval_us(limit: Limit) -> int:
 
 
 def _bucket_us(limit: Limit, buckets: int) -> int:
-    return max(1, math.ceil(limit.period_us / buckets))
+    return _width(limit.period_s, buckets)
+
+
+@functools.lru_cache(maxsize=256)
+def _width(period_s: float, buckets: int) -> int:
+    return max(1, math.ceil(round(period_s * 1_000_000) / buckets))
+
+
+@functools.lru_cache(maxsize=1024)
+def limit_of(count: float, period_s: float) -> Limit:
+    """A Limit, built once per (count, period): limits are frozen, and the limiter asks for the same
+    few on every send."""
+    return Limit(count=count, period_s=period_s)
 
 
 LOG_PERIOD_S = 60.0  # windows this short and this small keep exact send times (a sliding log)
 LOG_MAX = 64
+
+
+def oldest_bucket(now_us: int, limit: Limit, buckets: int = 48) -> int:
+    """The first bucket still inside a bucketed window at `now_us`: what it counts changes only with
+    the state or when this changes."""
+    return (now_us - limit.period_us) // _bucket_us(limit, buckets)
+
+
+def _dense(counts: Any, width: int, lo: int) -> tuple[int, list[int]]:
+    """Bucket counts from bucket `lo` on, as (the first bucket's index, the counts of consecutive
+    buckets from it).
+
+    Stored as {"b": first, "n": [counts]}; read from the earlier forms too: {"<index>": count, ...}
+    (string keys, as JSON keeps them) and a list of send times (the window was a sliding log)."""
+    if isinstance(counts, Mapping):
+        if "b" in counts:  # as written by `window` (whole numbers): not copied here, never changed
+            first, dense = int(counts["b"]), counts["n"]
+            return (first, dense) if first >= lo else (lo, dense[lo - first :])
+        counts = {int(k): int(v) for k, v in counts.items() if int(v) > 0 and int(k) >= lo}
+    elif isinstance(counts, list):
+        counts = Counter(int(t) // width for t in counts if int(t) // width >= lo)
+    else:
+        return lo, []
+    if not counts:
+        return 0, []
+    first = min(counts)
+    dense = [0] * (max(counts) - first + 1)
+    for index, n in counts.items():
+        dense[index - first] += n
+    return first, dense
 
 
 def window(counts: Any, now_us: int, limit: Limit, buckets: int = 48, cap: int | None = None) -> Decision:
@@ -104,39 +147,38 @@ def window(counts: Any, now_us: int, limit: Limit, buckets: int = 48, cap: int |
     its place at exactly t + T. Larger ones count in `buckets` buckets: the window (now - T, now]
     touches buckets lo..hi and all of them are counted, so for any window of length T ending at a
     send, every earlier send inside it was counted when that send was admitted (at most one bucket of
-    capacity is lost).
+    capacity is lost). Their state is the counts of consecutive buckets from the oldest still inside
+    (`_dense`): what is used is one sum over them.
     """
     width = _bucket_us(limit, buckets)
     if limit.period_s <= LOG_PERIOD_S and int(limit.count) <= LOG_MAX:
         if isinstance(counts, Mapping):  # kept in buckets before: each send at its bucket's end
-            counts = [(int(k) + 1) * width - 1 for k, v in counts.items() for _ in range(int(v))]
+            first, dense = _dense(counts, width, (now_us - limit.period_us) // width)
+            counts = [(first + i + 1) * width - 1 for i, n in enumerate(dense) for _ in range(n)]
         return sliding_log(counts, now_us, limit, cap)
-    if isinstance(counts, list):  # kept as send times before (the limit grew): count them in buckets
-        counts = {str(k): v for k, v in Counter(int(t) // width for t in counts).items()}
     lo = (now_us - limit.period_us) // width
-    counts = counts if isinstance(counts, Mapping) else None
-    # Keys stay strings (as stored); only the buckets still inside the window are kept.
-    live: dict[str, int] = {}
-    used = 0
-    for key, value in (counts or {}).items():
-        if int(key) >= lo and int(value) > 0:
-            live[key] = int(value)
-            used += int(value)
+    first, dense = _dense(counts, width, lo)  # only the buckets still inside the window
+    used = sum(dense)
     allowance = int(limit.count) if cap is None else cap
     if used + 1 <= allowance:
-        key = str(now_us // width)
-        live[key] = live.get(key, 0) + 1
-        return Decision(True, live)
+        key = now_us // width
+        if not dense:
+            first = key
+        if key < first:  # earlier than the oldest send counted (clocks differ a little): its bucket
+            dense, first = [0] * (first - key) + dense, key
+        dense = dense + [0] * (key - first + 1 - len(dense))
+        dense[key - first] += 1
+        return Decision(True, {"b": first, "n": dense})
     excess = used + 1 - allowance
     if allowance <= 0:
         # Nothing may go out in this window; look again when the oldest day has passed.
         return Decision(False, counts, now_us + limit.period_us)
     dropped = 0
-    for index in sorted(int(k) for k in live):
-        dropped += live[str(index)]
+    for offset, n in enumerate(dense):
+        dropped += n
         if dropped >= excess:
-            # Bucket `index` leaves the window once (now - T) // width > index.
-            return Decision(False, counts, (index + 1) * width + limit.period_us)
+            # Bucket `first + offset` leaves the window once (now - T) // width > it.
+            return Decision(False, counts, (first + offset + 1) * width + limit.period_us)
     return Decision(False, counts, now_us + width)  # unreachable: used >= excess
 
 
@@ -170,8 +212,7 @@ def window_used(counts: Any, now_us: int, limit: Limit, buckets: int = 48) -> in
     if isinstance(counts, list):
         return sum(1 for t in counts if int(t) > now_us - limit.period_us)
     width = _bucket_us(limit, buckets)
-    lo = (now_us - limit.period_us) // width
-    return sum(int(v) for k, v in (counts or {}).items() if int(k) >= lo)
+    return sum(_dense(counts, width, (now_us - limit.period_us) // width)[1])
 
 
 def window_undo(counts: Any, taken_us: int, limit: Limit, buckets: int = 48) -> Any:
@@ -181,8 +222,10 @@ def window_undo(counts: Any, taken_us: int, limit: Limit, buckets: int = 48) -> 
         if taken_us in kept:
             kept.remove(taken_us)
         return kept
-    key = str(taken_us // _bucket_us(limit, buckets))
-    out = {k: int(v) for k, v in (counts or {}).items()}
-    if out.get(key, 0) > 0:
-        out[key] -= 1
-    return out
+    width = _bucket_us(limit, buckets)
+    first, dense = _dense(counts, width, taken_us // width - buckets - 1)
+    dense = list(dense)
+    index = taken_us // width - first
+    if 0 <= index < len(dense) and dense[index] > 0:
+        dense[index] -= 1
+    return {"b": first, "n": dense}

@@ -26,7 +26,7 @@ from typing import Any
 from outreach_core.domain.models import IdentityStatus, SenderIdentity, Tenant
 from outreach_core.policies import aimd, limits, warmup
 from outreach_core.policies.config import DAY, HOUR, MINUTE, SendingPolicy, TenantPolicy
-from outreach_core.policies.limits import Limit, from_micros, micros
+from outreach_core.policies.limits import from_micros, micros
 from outreach_core.policies.providers import Provider
 from outreach_core.policies.rotation import pick_weighted, reputation_score, rotation_weight
 from outreach_core.ports import ConditionFailed, Key, Put, StoredItem
@@ -107,6 +107,8 @@ class SendLimiter:
         self.records = records
         self.policy = policy or SendingPolicy()
         self.directory = directory or ProviderDirectory()
+        # Rotation weights by identity, with what they were computed from (see `_weights`).
+        self._weights_seen: dict[tuple[str, str], tuple[tuple[Any, ...], StoredItem | None, float]] = {}
 
     # --- reading ------------------------------------------------------------------------------------
 
@@ -156,7 +158,7 @@ class SendLimiter:
         doc = self._tdoc(tenant_id, ident_sort(identity.id))
         cap = int(warmup.ramp(doc.data.get("ramp", {}), now.date(), policy.warmup, identity.daily_cap)["cap"])
         used = limits.window_used(
-            doc.data.get("day"), micros(now), Limit(count=1, period_s=DAY), policy.window_buckets
+            doc.data.get("day"), micros(now), limits.limit_of(1, DAY), policy.window_buckets
         )
         return max(0, cap - used)
 
@@ -192,7 +194,7 @@ class SendLimiter:
                 room, _scaled(per_minute, factor) * max(1, math.ceil(horizon.total_seconds() / MINUTE))
             )
         if per_hour:
-            hour = Limit(count=per_hour, period_s=HOUR)
+            hour = limits.limit_of(per_hour, HOUR)
             used = limits.window_used(data.get("hour"), now_us, hour, policy.window_buckets)
             room = min(room, _scaled(per_hour, factor) - used)
         return max(0, room)
@@ -214,11 +216,11 @@ class SendLimiter:
         factor = aimd.factor_of(data.get("aimd"), policy.aimd, now_us / 1e6)
         if plimits.per_hour:
             allowance = _scaled(plimits.per_hour, factor)
-            hour = Limit(count=plimits.per_hour, period_s=HOUR)
+            hour = limits.limit_of(plimits.per_hour, HOUR)
             used = limits.window_used(data.get("hour"), now_us, hour, policy.window_buckets)
             room = min(room, allowance - used, math.ceil(allowance * horizon.total_seconds() / HOUR))
         if plimits.per_day:
-            day = Limit(count=plimits.per_day, period_s=DAY)
+            day = limits.limit_of(plimits.per_day, DAY)
             room = min(
                 room,
                 plimits.per_day - limits.window_used(data.get("day"), now_us, day, policy.window_buckets),
@@ -244,11 +246,11 @@ class SendLimiter:
         moments: list[int | None] = [at_us, int(data.get("paused_until", 0))]
         if plimits.per_hour:
             factor = aimd.factor_of(data.get("aimd"), policy.aimd, at_us / 1e6)
-            hour = Limit(count=plimits.per_hour, period_s=HOUR)
+            hour = limits.limit_of(plimits.per_hour, HOUR)
             cap = _scaled(plimits.per_hour, factor)
             moments.append(limits.first_room(data.get("hour"), at_us, hour, policy.window_buckets, cap))
         if plimits.per_day:
-            day = Limit(count=plimits.per_day, period_s=DAY)
+            day = limits.limit_of(plimits.per_day, DAY)
             moments.append(limits.first_room(data.get("day"), at_us, day, policy.window_buckets))
         # Each window only empties with time: the first moment all of them admit is the latest of theirs.
         known = [m for m in moments if m is not None]
@@ -290,7 +292,7 @@ class SendLimiter:
             identity = next(i for i in remaining if i.id == chosen_id)
             candidate = self._candidate(tenant.id, identity, provider, now_us, now, policy)
             (ready if candidate.new_ident is not None else candidates).append(candidate)
-            remaining.remove(identity)
+            remaining = [i for i in remaining if i is not identity]
         if tenant_new is None or not ready:
             waits = [c.retry_us for c in candidates] if not ready else []
             until = max([tenant_retry, min(waits)] if waits else [tenant_retry])
@@ -304,7 +306,7 @@ class SendLimiter:
                 return NotYet(from_micros(until), reason)
             # Stagger the tenant's waiters one tenant interval apart (GCRA over its waiting line), a
             # few slots at most, so a backlog does not retry all at once against one freed send.
-            interval = limits.interval_us(Limit(count=max(1, tenant.quotas.hourly), period_s=HOUR))
+            interval = limits.interval_us(limits.limit_of(max(1, tenant.quotas.hourly), HOUR))
             wait_tat = int(tenant_doc.data.get("wait_tat", 0))
             wake = max(until, min(wait_tat, until + _WAIT_SLOTS * interval))
             marked = tenant_doc.put({**tenant_doc.data, "wait_tat": max(wait_tat, wake) + interval})
@@ -335,10 +337,8 @@ class SendLimiter:
         hourly, daily = tenant.quotas.hourly, tenant.quotas.daily
         if hourly <= 0 or daily <= 0:
             return None, now_us + int(HOUR * 1e6)
-        hour = limits.window(
-            doc.get("hour"), now_us, Limit(count=hourly, period_s=HOUR), policy.window_buckets
-        )
-        day = limits.window(doc.get("day"), now_us, Limit(count=daily, period_s=DAY), policy.window_buckets)
+        hour = limits.window(doc.get("hour"), now_us, limits.limit_of(hourly, HOUR), policy.window_buckets)
+        day = limits.window(doc.get("day"), now_us, limits.limit_of(daily, DAY), policy.window_buckets)
         if not (hour.allowed and day.allowed):
             return None, max(hour.retry_at_us, day.retry_at_us)
         return {"hour": hour.state, "day": day.state}, now_us
@@ -374,11 +374,20 @@ class SendLimiter:
         policy: SendingPolicy,
     ) -> dict[str, float]:
         """Rotation weights: the configured weight times reputation and warm-up headroom."""
-        day = Limit(count=1, period_s=DAY)
+        day = limits.limit_of(1, DAY)
         weights: dict[str, float] = {}
         partition = f"T#{tenant_id}"
+        # A weight changes only with the identity's document, its settings, the day's oldest bucket
+        # (sends leave its rolling day) and the date (the warm-up ramp): kept until one of them does.
+        moment = (now.date(), limits.oldest_bucket(now_us, day, policy.window_buckets))
+        store = self.records.store
         for identity in identities:
-            item = self.records.store.get(partition, ident_sort(identity.id))  # read only: no copy
+            item = store.get(partition, ident_sort(identity.id))  # read only: no copy
+            key = (moment, identity.weight, identity.daily_cap, policy.warmup, policy.window_buckets)
+            seen = self._weights_seen.get((tenant_id, identity.id))
+            if seen is not None and seen[0] == key and _same(seen[1], item):
+                weights[identity.id] = seen[2]
+                continue
             data: Mapping[str, Any] = item.data if item else {}
             weights[identity.id] = rotation_weight(
                 identity.weight,
@@ -386,6 +395,7 @@ class SendLimiter:
                 int(limits.window_used(data.get("day"), now_us, day, policy.window_buckets)),
                 int(self._ramp(data, now, policy, identity)["cap"]),
             )
+            self._weights_seen[(tenant_id, identity.id)] = (key, item, weights[identity.id])
         if not any(w > 0 for w in weights.values()):
             weights = {i.id: i.weight for i in identities}
         return weights
@@ -427,25 +437,25 @@ class SendLimiter:
         per_minute, per_hour = policy.identity.per_minute, policy.identity.per_hour
         # Rolling windows at the sender (the hard bound); the planner's GCRA slot chain does the spacing.
         if per_minute:
-            minute = Limit(count=per_minute, period_s=MINUTE)
+            minute = limits.limit_of(per_minute, MINUTE)
             cap = _scaled(per_minute, ifactor)
             decision = limits.window(data.get("minute"), now_us, minute, buckets, cap=cap)
             checks.append(("i", "minute", decision, cap))
         if per_hour:
-            hour = Limit(count=per_hour, period_s=HOUR)
+            hour = limits.limit_of(per_hour, HOUR)
             cap = _scaled(per_hour, ifactor)
             checks.append(("i", "hour", limits.window(data.get("hour"), now_us, hour, buckets, cap=cap), cap))
-        day = Limit(count=max(1, identity.daily_cap), period_s=DAY)
+        day = limits.limit_of(max(1, identity.daily_cap), DAY)
         cap = int(ramp["cap"])
         checks.append(("i", "day", limits.window(data.get("day"), now_us, day, buckets, cap=cap), cap))
         if plimits.per_hour:
-            hour = Limit(count=plimits.per_hour, period_s=HOUR)
+            hour = limits.limit_of(plimits.per_hour, HOUR)
             cap = _scaled(plimits.per_hour, pfactor)
             checks.append(
                 ("p", "hour", limits.window(pdata.get("hour"), now_us, hour, buckets, cap=cap), cap)
             )
         if plimits.per_day:
-            day = Limit(count=plimits.per_day, period_s=DAY)
+            day = limits.limit_of(plimits.per_day, DAY)
             checks.append(
                 ("p", "day", limits.window(pdata.get("day"), now_us, day, buckets), plimits.per_day)
             )
@@ -468,7 +478,7 @@ class SendLimiter:
         """The provider did not accept the message: give back the daily counts it took (the spacing
         stays spent: going slower after a refusal is what we want anyway)."""
         policy = self.policy_for(tenant_id)
-        day = Limit(count=1, period_s=DAY)
+        day = limits.limit_of(1, DAY)
 
         def undo(data: dict[str, Any]) -> dict[str, Any]:
             return {
@@ -570,6 +580,13 @@ class SendLimiter:
             except ConditionFailed:
                 continue
         raise ConditionFailed(partition, sort)
+
+
+def _same(seen: StoredItem | None, item: StoredItem | None) -> bool:
+    """The same stored document as before: the very item read then, or one with its version and etag."""
+    if seen is None or item is None:
+        return seen is item
+    return seen is item or (item.etag is not None and item.etag == seen.etag and item.version == seen.version)
 
 
 def _limit_reason(
