@@ -3,16 +3,27 @@ AWS endpoint (moto on 127.0.0.1, IAM enforced), then a campaign through the buil
 Lambda runs it, with the triggers Terraform deployed; then plan again and destroy.
 
 GIVEN envs/example applied with dummy tfvars (an override file only points the providers at the
-      endpoint), and an operator who sets up two tenants with the CLI, as on a real account:
-      northwind (130 leads, 20 of them hard bounces) and globex (110 leads, one complains);
-WHEN  the deployed schedule ticks the planner, the deployed event source mapping feeds the queue to the
-      sender, SES's events reach the feedback function through the configuration set's topic, the
-      primary SES region fails for a while, a lead replies (SES receiving -> S3 -> SNS -> feedback),
-      another clicks one-click unsubscribe (API Gateway -> unsubscribe), and environments are recycled;
+      endpoint; the IMAP poller and the webhooks switched on), and an operator who sets up three
+      tenants with the CLI, as on a real account: northwind (110 leads, 16 of them hard bounces),
+      globex (90 leads, one complains) sending through SES, and acme (6 leads) whose rep sends over
+      its own SMTP account and has its mailbox read (aiosmtpd and dovecot on 127.0.0.1, passwords in
+      SSM); each tenant has a webhook endpoint (its signing secret in SSM), globex's answers 500 once;
+WHEN  the deployed schedules tick the planner and the IMAP poller, the deployed event source mappings
+      feed the job queue to the sender and the webhook queue to the webhook function, SES's events
+      reach the feedback function through the configuration set's topic, the primary SES region
+      fails for a while, a lead replies (SES receiving -> S3 -> SNS -> feedback), another clicks
+      one-click unsubscribe (API Gateway -> unsubscribe), acme's rep receives a reply, an
+      out-of-office, a DSN bounce and copies of a sent message, then the reply again, and
+      environments are recycled;
 THEN  nothing is sent twice, no job is lost, northwind's campaign paused and the complained-about
       identity was blocked, failover engaged and returned, the alerts reached the alert topic and the
       Telegram relay, metric lines are in the functions' logs, the reply stopped its lead's sequence and
-      the unsubscribe suppressed its lead; `terraform plan` shows no drift and `destroy` leaves nothing.
+      the unsubscribe suppressed its lead; acme's mail went through its rep's server only, the poller
+      stopped the replier, postponed the absent lead to its return date, suppressed the bounced one
+      (counted toward auto-stop), ignored the copies and applied the repeat not at all; every
+      tenant's events reached its receiver signed and once, the 500 was retried after the backoff and
+      `outreach webhooks list` shows both attempts; no secret is in a log; `terraform plan` shows no
+      drift and `destroy` leaves nothing.
 """
 
 from __future__ import annotations
