@@ -511,7 +511,7 @@ def _reply_mime(
 
 class CampaignRun:
     """Drives the deployed triggers until the campaign settles, with the outage, the reply, the
-    unsubscribe and the recycled environments at points of its progress."""
+    unsubscribe, the rep's mailbox and the recycled environments at points of its progress."""
 
     TICK_S = 4.0
 
@@ -693,6 +693,7 @@ class CampaignRun:
         from outreach_core.domain.inbox import InboxMessage
         from outreach_core.domain.models import Lead
         from outreach_core.domain.suppression import SuppressionScope
+        from outreach_core.records import TimerKind
 
         records = self.records
         return {
@@ -700,7 +701,10 @@ class CampaignRun:
             "jobs": sorted((j.job_id, j.status.value) for j in records.jobs("acme")),
             "inbox": sorted(m.id for m in records.all(InboxMessage, "acme")),
             "suppressed": sorted(e.email_hash for e in records.suppressions(SuppressionScope.TENANT, "acme")),
-            "timers": [self.step_timer(address, 2) for address in self.acme_leads()],
+            "timers": sorted(
+                (t.job_id, t.at)
+                for t in records.timers_due("acme", TimerKind.STEP, datetime.now(UTC) + timedelta(days=400))
+            ),
             "deliveries": sorted(d.id for d in records.all(WebhookDelivery, "acme")),
             "audit": len(records.audit("acme")),
         }
