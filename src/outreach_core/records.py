@@ -23,6 +23,7 @@ Every method takes the tenant id and builds the partition itself: no call can re
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -167,7 +168,8 @@ class Records:
 
     @staticmethod
     def domain_block_keys(tenant_id: str, domain: str) -> list[Key]:
-        return [(tenant_partition(tenant_id), f"DNC#{d}") for d in _parent_domains(domain)]
+        partition = tenant_partition(tenant_id)
+        return [(partition, sort) for sort in _domain_block_sorts(domain)]
 
     @staticmethod
     def state_key(tenant_id: str, sort: str) -> Key:
@@ -396,7 +398,11 @@ class Records:
 
     def suppression_for(self, tenant_id: str, email: str) -> SuppressionEntry | None:
         """The tenant's entry, else the global one, else None."""
-        for partition, sort in self.suppression_keys(tenant_id, email):
+        return self.suppression_at(self.suppression_keys(tenant_id, email))
+
+    def suppression_at(self, keys: list[Key]) -> SuppressionEntry | None:
+        """suppression_for, given the address's suppression_keys (worked out once when prefetched)."""
+        for partition, sort in keys:
             item = self.store.get(partition, sort)
             if item is not None:
                 return SuppressionEntry.model_validate(item.data)
@@ -475,7 +481,9 @@ class Records:
         ]
 
 
-def _parent_domains(domain: str) -> list[str]:
-    """The domain and each parent of it with at least two labels, nearest first."""
+@functools.lru_cache(maxsize=65_536)  # a pure function of the domain; a list's leads share few domains
+def _domain_block_sorts(domain: str) -> tuple[str, ...]:
+    """The sort keys of the do-not-contact entries of the domain and each parent of it with at least
+    two labels, nearest first."""
     labels = domain.lower().rstrip(".").split(".")
-    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    return tuple(f"DNC#{'.'.join(labels[i:])}" for i in range(len(labels) - 1))
