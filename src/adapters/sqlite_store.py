@@ -289,8 +289,11 @@ def _holds(op: Put | Delete, version: int | None) -> bool:
     return version is None if op.expected_version == 0 else version == op.expected_version
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per document
+
+
 def _json(data: Mapping[str, Any]) -> str:
-    return json.dumps(dict(data), separators=(",", ":"))
+    return _ENCODE(data if type(data) is dict else dict(data))
 
 
 def _distinct(operations: Sequence[Put | Delete]) -> None:
