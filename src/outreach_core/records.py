@@ -167,9 +167,13 @@ class Records:
         return [(tenant_partition(tenant_id), f"SUPP#{digest}"), (GLOBAL, f"SUPP#{digest}")]
 
     @staticmethod
-    def domain_block_keys(tenant_id: str, domain: str) -> list[Key]:
+    @functools.lru_cache(maxsize=65_536)  # a pure function of its arguments; a list shares few domains
+    def domain_block_keys(tenant_id: str, domain: str) -> tuple[Key, ...]:
+        """The keys of the do-not-contact entries of the domain and each parent of it with at least
+        two labels, nearest first."""
+        labels = domain.lower().rstrip(".").split(".")
         partition = tenant_partition(tenant_id)
-        return [(partition, sort) for sort in _domain_block_sorts(domain)]
+        return tuple((partition, f"DNC#{'.'.join(labels[i:])}") for i in range(len(labels) - 1))
 
     @staticmethod
     def state_key(tenant_id: str, sort: str) -> Key:
@@ -479,11 +483,3 @@ class Records:
         return [
             AuditEntry.model_validate(i.data) for i in self.store.query(tenant_partition(tenant_id), "AUDIT#")
         ]
-
-
-@functools.lru_cache(maxsize=65_536)  # a pure function of the domain; a list's leads share few domains
-def _domain_block_sorts(domain: str) -> tuple[str, ...]:
-    """The sort keys of the do-not-contact entries of the domain and each parent of it with at least
-    two labels, nearest first."""
-    labels = domain.lower().rstrip(".").split(".")
-    return tuple(f"DNC#{'.'.join(labels[i:])}" for i in range(len(labels) - 1))

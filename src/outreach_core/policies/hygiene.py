@@ -195,7 +195,10 @@ def assess(
         if policy.typo_domains is TypoPolicy.SKIP:
             return HygieneVerdict(SkipCode.TYPO, hint, tuple(flags))
         flags.append(hint)
-    return HygieneVerdict(flags=tuple(flags))
+    return HygieneVerdict(flags=tuple(flags)) if flags else _CLEAN
+
+
+_CLEAN = HygieneVerdict()  # most addresses: one frozen verdict for all of them
 
 
 def _dead(domain: str, status: RouteStatus) -> HygieneVerdict:

@@ -169,7 +169,7 @@ def _raw_lines(raw: bytes | Iterable[bytes]) -> Iterator[bytes]:
     """Lines of the file as it arrives (bytes in memory, or an open binary file: never read whole)."""
     lines = iter(raw.splitlines(keepends=True) if isinstance(raw, bytes) else raw)
     for line in lines:
-        if b"\r" in line[:-1]:  # a lone CR ends a line too (bytes.splitlines agrees; a file does not)
+        if line.find(b"\r", 0, -1) >= 0:  # a lone CR ends a line too (as bytes.splitlines has it)
             yield from line.splitlines(keepends=True)
         else:
             yield line
@@ -306,7 +306,7 @@ class LeadImportService:
                     )
                     lines.read_again_after_first()  # the rows it swallowed are rows of their own
                     continue
-                if not any(cell.strip() for cell in row):
+                if not any(map(str.strip, row)):
                     continue
                 lead = self._lead(documents, header, row, line, source, lawful_basis, report)
                 if lead is None:
