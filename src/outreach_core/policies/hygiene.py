@@ -180,7 +180,7 @@ def assess(
     if listed:
         return HygieneVerdict(SkipCode.DISPOSABLE, f"disposable-address domain ({listed})")
     suggestion = traits.typo_of
-    hint = f"likely typo of {suggestion}: did you mean {at[0]}@{suggestion}?"
+    hint = f"likely typo of {suggestion}: did you mean {at[0]}@{suggestion}?" if suggestion else ""
     if route is not None and route.status.accepts_mail is False:
         dead = _dead(domain, route.status)
         return replace(dead, reason=f"{dead.reason}; {hint}") if suggestion else dead

@@ -422,6 +422,7 @@ class _Writer:
             return
         records, tenant_id, report = self.records, self.tenant_id, self.report
         running = self.running()
+        partition, lead_prefix = records.entity_key(Lead, tenant_id, "")
         groups: list[list[Put | Delete]] = []
         rows: list[tuple[LeadRow, HygieneVerdict, int]] = []
         with records.read_ahead():
@@ -450,8 +451,9 @@ class _Writer:
                     if verdict.skip is None
                     else []
                 )
-                partition, sort = records.entity_key(Lead, tenant_id, lead.id)
-                create = Put(partition=partition, sort=sort, data=lead.document, expected_version=0)
+                create = Put(
+                    partition=partition, sort=lead_prefix + lead.id, data=lead.document, expected_version=0
+                )
                 groups.append([create, *timers])
                 rows.append((lead, verdict, len(timers)))
         results = records.store.write_many(groups)
