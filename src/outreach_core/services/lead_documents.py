@@ -5,8 +5,8 @@ What an import's rows share (tenant, list, import time, the defaults) is validat
 one Lead. A row's own values are strings the import has checked already (its address, its time zone)
 and a lawful basis; when that basis is one of LawfulBasis, the row cannot fail Lead's validation and
 its document is the shared part with the row's values. Anything else goes through Lead(...) itself, so
-a row that fails does so in pydantic's own words, as it always did. tests/property/test_lead_import_
-properties.py checks that both ways give the same document, and the same after list hygiene.
+a row that fails does so in pydantic's own words, as it always did. Both ways give the same document,
+and the same after list hygiene: tests/property/test_lead_import_properties.py.
 """
 
 from __future__ import annotations
