@@ -185,7 +185,7 @@ class SqliteStateStore:
         results: list[ConditionFailed | None] = []
         with self._transaction() as conn:
             versions = self._versions(conn, [(op.partition, op.sort) for group in groups for op in group])
-            final: dict[tuple[str, str], tuple[Put, int] | None] = {}  # None: deleted
+            final: dict[tuple[str, str], Put | None] = {}  # None: deleted; a put's version: versions
             for group in groups:
                 lost = next(
                     (op for op in group if not _holds(op, versions.get((op.partition, op.sort)))), None
@@ -200,14 +200,15 @@ class SqliteStateStore:
                         final[key] = None
                     else:
                         versions[key] = versions.get(key, 0) + 1
-                        final[key] = (op, versions[key])
+                        final[key] = op
                 results.append(None)
             deleted = [key for key, write in final.items() if write is None]
             if deleted:
                 conn.executemany("DELETE FROM items WHERE partition=? AND sort=?", deleted)
             rows = [
-                (put.partition, put.sort, version, _json(put.data), put.index_key, put.expires_at)
-                for put, version in (write for write in final.values() if write is not None)
+                (put.partition, put.sort, versions[key], _json(put.data), put.index_key, put.expires_at)
+                for key, put in final.items()
+                if put is not None
             ]
             if rows:
                 conn.executemany(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -162,9 +162,9 @@ class Records:
         return tenant_partition(tenant_id), cls.job_sort(job_id)
 
     @staticmethod
-    def suppression_keys(tenant_id: str, email: str) -> list[Key]:
+    def suppression_keys(tenant_id: str, email: str) -> tuple[Key, Key]:
         digest = email_hash(email)
-        return [(tenant_partition(tenant_id), f"SUPP#{digest}"), (GLOBAL, f"SUPP#{digest}")]
+        return (tenant_partition(tenant_id), f"SUPP#{digest}"), (GLOBAL, f"SUPP#{digest}")
 
     @staticmethod
     @functools.lru_cache(maxsize=65_536)  # a pure function of its arguments; a list shares few domains
@@ -404,7 +404,7 @@ class Records:
         """The tenant's entry, else the global one, else None."""
         return self.suppression_at(self.suppression_keys(tenant_id, email))
 
-    def suppression_at(self, keys: list[Key]) -> SuppressionEntry | None:
+    def suppression_at(self, keys: Sequence[Key]) -> SuppressionEntry | None:
         """suppression_for, given the address's suppression_keys (worked out once when prefetched)."""
         for partition, sort in keys:
             item = self.store.get(partition, sort)

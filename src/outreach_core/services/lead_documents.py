@@ -25,12 +25,15 @@ _BASES = frozenset(basis.value for basis in LawfulBasis)
 
 @dataclass(slots=True)
 class LeadRow:
-    """A good row on its way to the store: its file line, the lead's id and address, its document."""
+    """A good row on its way to the store: its file line, the lead's id and address, its document;
+    then list hygiene's verdict on it and the campaigns it is enrolled in."""
 
     line: int
     id: str
     email: str
     document: dict[str, Any]
+    verdict: HygieneVerdict | None = None
+    enrolled: int = 0
 
     @property
     def domain(self) -> str:
@@ -54,7 +57,9 @@ class LeadDocuments:
         except ValidationError:
             self._shared: dict[str, Any] | None = None  # every row says so, through Lead(...) itself
         else:
-            self._shared = shared.model_dump(mode="json")
+            # The list fields as tuples: the same JSON, and nothing for the garbage collector to track
+            # in each of a big list's documents while its batch is on the way.
+            self._shared = {**shared.model_dump(mode="json"), "flags": (), "removed_from": ()}
 
     def document(
         self,
@@ -86,8 +91,6 @@ class LeadDocuments:
                 "custom": custom,
                 "source": source,
                 "lawful_basis": LawfulBasis(lawful_basis).value,
-                "flags": [],
-                "removed_from": [],
             }
         return Lead(
             tenant_id=self.tenant_id,
@@ -114,4 +117,4 @@ def apply_verdict(document: dict[str, Any], verdict: HygieneVerdict) -> None:
         document["skip_code"] = verdict.skip.value
         document["status_reason"] = verdict.reason
     if verdict.flags or verdict.skip is not None:
-        document["flags"] = list(verdict.flags)
+        document["flags"] = verdict.flags

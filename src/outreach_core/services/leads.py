@@ -427,7 +427,7 @@ class _Writer:
         running = self.running()
         partition, lead_prefix = records.entity_key(Lead, tenant_id, "")
         groups: list[list[Put | Delete]] = []
-        rows: list[tuple[LeadRow, HygieneVerdict, int]] = []
+        rows: list[LeadRow] = []
         with records.read_ahead():
             keys: list[Key] = []
             suppression_keys = []  # each address hashed once: for the prefetch and the lookup
@@ -458,11 +458,12 @@ class _Writer:
                     partition=partition, sort=lead_prefix + lead.id, data=lead.document, expected_version=0
                 )
                 groups.append([create, *timers])
-                rows.append((lead, verdict, len(timers)))
+                lead.verdict, lead.enrolled = verdict, len(timers)
+                rows.append(lead)
         results = records.store.write_many(groups)
-        taken = [lead for (lead, _, _), failed in zip(rows, results, strict=True) if failed is not None]
+        taken = [lead for lead, failed in zip(rows, results, strict=True) if failed is not None]
         earlier = self._imported_now(taken)
-        for (lead, verdict, enrolled), failed in zip(rows, results, strict=True):
+        for lead, failed in zip(rows, results, strict=True):
             if failed is not None:
                 reason = (
                     "duplicate of an earlier line"
@@ -471,11 +472,12 @@ class _Writer:
                 )
                 report.problems.append(RowProblem(lead.line, reason, lead.email))
                 continue
+            verdict = lead.verdict or _PASSED
             if verdict.skip is not None:
                 report.skipped.append(RowProblem(lead.line, verdict.reason, lead.email))
                 continue
             report.imported += 1
-            report.enrolled += enrolled
+            report.enrolled += lead.enrolled
             for flag in verdict.flags:
                 report.flagged.append(RowProblem(lead.line, flag, lead.email))
 
