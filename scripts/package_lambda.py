@@ -394,7 +394,40 @@ def smoke_test(source: Path) -> list[str]:
                     f"smoke test: {function.name} ({function.handler}) does not start from the zip"
                 )
             checked.append(f"{function.name}{' + MX lookup' if resolves else ''}")
+        checked.append(_import_every_module(source, runtime))
     return checked
+
+
+_IMPORT_ALL = """
+import importlib, sys
+zip_root, runtime, *names = sys.argv[1:]
+sys.path[:0] = [zip_root, runtime]
+for name in names:
+    importlib.import_module(name)
+for path in importlib.import_module("entrypoints.container").LAZY_TARGETS:
+    module, _, attribute = path.rpartition(".")
+    assert hasattr(importlib.import_module(module), attribute), path
+"""
+
+
+def _import_every_module(source: Path, runtime: str) -> str:
+    """The container builds by dotted path on first use (entrypoints/container.py: lazy), so what a
+    function reaches only later must import from the zip too: all our modules and every path the
+    container names, in one fresh interpreter. The handler modules are left to the per-function runs
+    above (each builds its own container)."""
+    names = sorted(
+        ".".join(path.relative_to(source).with_suffix("").parts).removesuffix(".__init__")
+        for package in PACKAGES
+        for path in (source / package).rglob("*.py")
+    )
+    names = [n for n in names if not n.startswith(("entrypoints.aws.", "entrypoints.alert_relay"))]
+    command = [sys.executable, "-I", "-S", "-B", "-c", _IMPORT_ALL, str(source), runtime, *names]
+    env = {"PATH": os.environ.get("PATH", ""), **LAMBDA_ENV}
+    result = subprocess.run(command, env=env, cwd=runtime, capture_output=True, text=True, check=False)
+    if result.returncode:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit("smoke test: a module of ours in the zip does not import from it")
+    return f"all {len(names)} other modules of ours and every provider the container names import"
 
 
 def report(source: Path, archive: Path) -> int:

@@ -8,6 +8,7 @@ cached briefly: a DNS outage slows nothing down and drops no lead.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Sequence
@@ -133,12 +134,15 @@ class StaticMxResolver:
     def __init__(self, table: dict[str, str] | None = None, *, known: Sequence[str] = ()) -> None:
         self.table = {k.lower(): v for k, v in (table or {}).items()}
         self.known = frozenset(d.lower() for d in known)  # known to receive mail, MX not given
+        self._answers = functools.lru_cache(maxsize=65_536)(self._answer)  # the table never changes
 
     def mx(self, domain: str) -> list[tuple[int, str]]:
         return list(self.route(domain).mx)
 
     def route(self, domain: str) -> MailRoute:
-        domain = domain.lower().rstrip(".")
+        return self._answers(domain.lower().rstrip("."))
+
+    def _answer(self, domain: str) -> MailRoute:
         value = self.table.get(domain)
         if value is None:
             status = RouteStatus.MX if domain in self.known else RouteStatus.UNKNOWN

@@ -3,81 +3,64 @@
 `LocalAdapters` runs everything on one machine (SQLite, simulated SES or SMTP, files); `AwsAdapters`
 provides the same names on DynamoDB, SQS, SES (with regional failover) and S3. Services never see the
 container: they get their ports as arguments.
+
+Providers name what they build by dotted path (`lazy`), imported when first built: a process imports
+only what it wires. A Lambda function's cold start then loads its own service and adapters, not every
+function's (the sender never imports the feedback ingestor, the admin services or SQLite), and the CLI
+loads no boto3 unless it talks to AWS. scripts/package_lambda.py's smoke test imports every module in
+the zip, so a lazily built one that cannot import still fails the build.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from dependency_injector import containers, providers
 
-from adapters import disposable_domains
-from adapters.aws.clients import make_client
-from adapters.aws.dynamodb_store import DynamoDbStateStore
-from adapters.aws.failover import FailoverMailer
-from adapters.aws.s3_archive import S3Archive
-from adapters.aws.s3_objects import S3ObjectReader
-from adapters.aws.ses_mailer import SesMailer
-from adapters.aws.sqs_outbox import SqsOutbox
-from adapters.aws.sqs_queue import SqsJobQueue
-from adapters.aws.ssm_parameter import SsmSecrets
-from adapters.clock import SystemClock
-from adapters.dns_mx import (
-    DnsMxResolver,
-    OfflineDomainInspector,
-    StaticMxResolver,
-    make_resolver,
-    nameservers,
-)
-from adapters.feedback_ingest import EventIngestor
-from adapters.filesystem_archive import FilesystemArchive
-from adapters.imap_mailbox import ImapMailboxes  # imapclient itself is imported on first read
-from adapters.log_notifier import LogNotifier
-from adapters.mail_routing import IdentityMailer
-from adapters.secrets import SecretResolver
-from adapters.simulated_ses import SimulatedSesMailer, SimulatorProfile
-from adapters.smtp_mailer import SmtpMailer
-from adapters.sqlite_queue import SqliteJobQueue
-from adapters.sqlite_store import SqliteStateStore
-from adapters.webhook_http import HttpWebhookTransport
-from entrypoints.observability import aws_metrics, aws_notifier, local_metrics, local_notifier
 from entrypoints.settings import Settings
-from outreach_core.policies.config import AccountLimits, SendingPolicy
-from outreach_core.policies.domain_health import Expectations
-from outreach_core.ports import Clock, DomainInspector, MessageSink, SecretSource, WebhookTransport
-from outreach_core.records import Records
-from outreach_core.services.admin import AdminService
-from outreach_core.services.audit_log import AuditLog
-from outreach_core.services.deadletters import DeadLetterService
-from outreach_core.services.domain_health import DomainHealthService, MailFrom
-from outreach_core.services.feedback import FeedbackService, ReplyService
-from outreach_core.services.forecast import ForecastService
-from outreach_core.services.guard import ReputationGuard
-from outreach_core.services.hygiene import ListHygiene
-from outreach_core.services.inbox import InboxService
-from outreach_core.services.leads import LeadImportService
-from outreach_core.services.lifecycle import LeadActions
-from outreach_core.services.limiter import SendLimiter
-from outreach_core.services.monitoring import QueueMonitor
-from outreach_core.services.planner import PlannerConfig, PlannerService
-from outreach_core.services.providers import ProviderDirectory
-from outreach_core.services.sender import SenderConfig, SenderService
-from outreach_core.services.status import StatusService
-from outreach_core.services.suppression import SuppressionService
-from outreach_core.services.templates import TemplateService
-from outreach_core.services.timeline import LeadTimeline
-from outreach_core.services.uncertain import UncertainJobs
-from outreach_core.services.unsubscribe import UnsubscribeService
-from outreach_core.services.webhooks import WebhookConfig, WebhookPublisher, WebhookService
-from outreach_core.telemetry import MeteredMailProvider
+
+if TYPE_CHECKING:
+    from adapters.aws.s3_objects import S3ObjectReader
+    from outreach_core.policies.config import SendingPolicy
+    from outreach_core.policies.domain_health import Expectations
+    from outreach_core.ports import Clock, DomainInspector, MessageSink, SecretSource, WebhookTransport
+    from outreach_core.records import Records
+    from outreach_core.services.domain_health import MailFrom
+    from outreach_core.services.webhooks import WebhookPublisher, WebhookService
+
+
+LAZY_TARGETS: list[str] = []  # every path named below: the package smoke test resolves each one
+
+
+def lazy(path: str) -> Callable[..., Any]:
+    """`package.module.name`, imported on the first call (then as cheap as the name itself)."""
+    LAZY_TARGETS.append(path)
+    module, _, name = path.rpartition(".")
+    target: Callable[..., Any] | None = None
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        nonlocal target
+        if target is None:
+            target = getattr(importlib.import_module(module), name)
+        return target(*args, **kwargs)
+
+    build.__qualname__ = build.__name__ = f"lazy({path})"
+    return build
+
+
+_client = lazy("adapters.aws.clients.make_client")
+# Clients a function rarely calls (alerts, SMTP identities' secrets, the failover region): on first use.
+_deferred_client = lazy("adapters.aws.clients.DeferredClient")
 
 EVENT_QUEUE_MAX_DELAY_S = 7 * 24 * 3600  # the local event channel stands in for SNS: it may hold events long
 
 
 def _domain_inspector(settings: Settings) -> DomainInspector:
+    from adapters.dns_mx import OfflineDomainInspector, nameservers
+
     if settings.mx_resolver == "offline":
         return OfflineDomainInspector()
     from adapters.domain_auth import CheckdmarcInspector  # CLI only: checkdmarc stays out of the Lambdas
@@ -91,6 +74,8 @@ def _through_ses(settings: Settings) -> bool:
 
 def _expectations(settings: Settings) -> Expectations:
     """What a sending domain needs for the way this deployment sends (policies.domain_health)."""
+    from outreach_core.policies.domain_health import Expectations
+
     if _through_ses(settings):
         return Expectations(
             route="ses",
@@ -101,6 +86,8 @@ def _expectations(settings: Settings) -> Expectations:
 
 
 def _mail_from(settings: Settings) -> MailFrom:
+    from outreach_core.services.domain_health import MailFrom
+
     if _through_ses(settings):
         return MailFrom(f"{settings.mail_from_subdomain or 'bounce-' + settings.aws_region}.{{domain}}")
     return MailFrom("{domain}")
@@ -120,12 +107,14 @@ def _own_accounts_refusal(settings: Settings) -> str:
 class LocalAdapters(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
-    clock = providers.Singleton(SystemClock)
+    clock = providers.Singleton(lazy("adapters.clock.SystemClock"))
     store = providers.Singleton(
-        SqliteStateStore, path=settings.provided.db_path, exclusive=settings.provided.sqlite_exclusive
+        lazy("adapters.sqlite_store.SqliteStateStore"),
+        path=settings.provided.db_path,
+        exclusive=settings.provided.sqlite_exclusive,
     )
     job_queue = providers.Singleton(
-        SqliteJobQueue,
+        lazy("adapters.sqlite_queue.SqliteJobQueue"),
         path=settings.provided.db_path,
         name="jobs",
         clock=clock,
@@ -133,19 +122,22 @@ class LocalAdapters(containers.DeclarativeContainer):
         max_receives=settings.provided.max_receives,
     )
     event_queue = providers.Singleton(
-        SqliteJobQueue,
+        lazy("adapters.sqlite_queue.SqliteJobQueue"),
         path=settings.provided.db_path,
         name="events",
         clock=clock,
         visibility_timeout=60,
         max_delay_seconds=EVENT_QUEUE_MAX_DELAY_S,
     )
-    simulator_profile = providers.Object(SimulatorProfile())
+    simulator_profile = providers.Singleton(lazy("adapters.simulated_ses.SimulatorProfile"))
     simulator = providers.Singleton(
-        SimulatedSesMailer, events=event_queue, clock=clock, profile=simulator_profile
+        lazy("adapters.simulated_ses.SimulatedSesMailer"),
+        events=event_queue,
+        clock=clock,
+        profile=simulator_profile,
     )
     smtp = providers.Singleton(
-        SmtpMailer,
+        lazy("adapters.smtp_mailer.SmtpMailer"),
         host=settings.provided.smtp_host,
         port=settings.provided.smtp_port,
         clock=clock,
@@ -155,10 +147,12 @@ class LocalAdapters(containers.DeclarativeContainer):
         implicit_tls=settings.provided.smtp_implicit_tls,
         timeout=settings.provided.smtp_timeout_s,
     )
-    secrets = providers.Singleton(SecretResolver)  # env: and file: references; ssm: on AWS only
+    secrets = providers.Singleton(
+        lazy("adapters.secrets.SecretResolver")
+    )  # env: and file: references; ssm: on AWS only
     # Each identity's own SMTP account when it has one, else the workspace's mailer.
     mailer = providers.Singleton(
-        IdentityMailer,
+        lazy("adapters.mail_routing.IdentityMailer"),
         default=providers.Selector(settings.provided.mailer, simulator=simulator, smtp=smtp),
         clock=clock,
         secrets=secrets,
@@ -166,31 +160,47 @@ class LocalAdapters(containers.DeclarativeContainer):
         refuse_own_accounts=providers.Callable(_own_accounts_refusal, settings),
     )
     webhook_queue = providers.Singleton(
-        SqliteJobQueue,
+        lazy("adapters.sqlite_queue.SqliteJobQueue"),
         path=settings.provided.db_path,
         name="webhooks",
         clock=clock,
         visibility_timeout=60,
         max_receives=5,
     )
-    webhook_transport = providers.Singleton(HttpWebhookTransport, timeout=settings.provided.webhook_timeout_s)
+    webhook_transport = providers.Singleton(
+        lazy("adapters.webhook_http.HttpWebhookTransport"), timeout=settings.provided.webhook_timeout_s
+    )
     mailbox_for = providers.Singleton(
-        ImapMailboxes, secrets=secrets, clock=clock, timeout=settings.provided.imap_timeout_s
+        lazy("adapters.imap_mailbox.ImapMailboxes"),
+        secrets=secrets,
+        clock=clock,
+        timeout=settings.provided.imap_timeout_s,
     )
-    archive = providers.Singleton(FilesystemArchive, root=settings.provided.archive_root)
-    log_notifier = providers.Singleton(LogNotifier)  # the log channel (its `sent` list shows what went out)
+    archive = providers.Singleton(
+        lazy("adapters.filesystem_archive.FilesystemArchive"), root=settings.provided.archive_root
+    )
+    log_notifier = providers.Singleton(
+        lazy("adapters.log_notifier.LogNotifier")
+    )  # the log channel (its `sent` list shows what went out)
     notifier = providers.Singleton(
-        local_notifier, settings=settings, store=store, clock=clock, log=log_notifier
+        lazy("entrypoints.observability.local_notifier"),
+        settings=settings,
+        store=store,
+        clock=clock,
+        log=log_notifier,
     )
-    metrics = providers.Singleton(local_metrics)
+    metrics = providers.Singleton(lazy("entrypoints.observability.local_metrics"))
     mx_resolver = providers.Selector(
         settings.provided.mx_resolver,
         dns=providers.Singleton(
-            DnsMxResolver, resolver=providers.Callable(make_resolver, settings.provided.dns_nameservers)
+            lazy("adapters.dns_mx.DnsMxResolver"),
+            resolver=providers.Callable(
+                lazy("adapters.dns_mx.make_resolver"), settings.provided.dns_nameservers
+            ),
         ),
-        offline=providers.Singleton(StaticMxResolver),
+        offline=providers.Singleton(lazy("adapters.dns_mx.StaticMxResolver")),
     )
-    disposable_domains = providers.Singleton(disposable_domains.load)
+    disposable_domains = providers.Singleton(lazy("adapters.disposable_domains.load"))
     domain_inspector = providers.Singleton(_domain_inspector, settings)
     # Local replies arrive with their content (an SNS action, POST /sns): nothing to read from S3.
     inbound_reader: providers.Provider[None] = providers.Object(None)
@@ -200,6 +210,8 @@ def _publisher(
     records: Records, clock: Clock, queue: Callable[[], MessageSink], settings: Settings
 ) -> WebhookPublisher | None:
     """None on AWS without a webhook queue (webhooks off in Terraform): nothing is published."""
+    from outreach_core.services.webhooks import WebhookPublisher
+
     if settings.backend == "aws" and not settings.webhook_queue_url:
         return None
     return WebhookPublisher(records, clock, queue())
@@ -214,6 +226,8 @@ def _webhooks(
     settings: Settings,
 ) -> WebhookService | None:
     """None on AWS without a webhook queue (webhooks off in Terraform): nothing is published."""
+    from outreach_core.services.webhooks import WebhookConfig, WebhookService
+
     if settings.backend == "aws" and not settings.webhook_queue_url:
         return None
     return WebhookService(
@@ -241,6 +255,8 @@ def _seconds(value: int) -> timedelta:
 
 
 def _sending_policy(max_send_rate: float, max_24h_send: int) -> SendingPolicy:
+    from outreach_core.policies.config import AccountLimits, SendingPolicy
+
     return SendingPolicy(account=AccountLimits(max_send_rate=max_send_rate, max_24h_send=max_24h_send))
 
 
@@ -250,6 +266,8 @@ def _mail_route(settings: Settings) -> str:
 
 def _inbound_reader(client: object, settings: Settings) -> S3ObjectReader | None:
     """Replies the SES receipt rule stored in S3; only that bucket and prefix are ever read."""
+    from adapters.aws.s3_objects import S3ObjectReader
+
     if not settings.inbound_bucket:
         return None
     return S3ObjectReader(client, buckets={settings.inbound_bucket}, prefix=settings.inbound_prefix)
@@ -261,70 +279,93 @@ class AwsAdapters(containers.DeclarativeContainer):
 
     settings = providers.Dependency(instance_of=Settings)
 
-    clock = providers.Singleton(SystemClock)
-    session = providers.Singleton(boto3.session.Session, region_name=settings.provided.aws_region)
+    clock = providers.Singleton(lazy("adapters.clock.SystemClock"))
+    session = providers.Singleton(lazy("boto3.session.Session"), region_name=settings.provided.aws_region)
     _region = settings.provided.aws_region
     _endpoint = settings.provided.aws_endpoint_url
-    dynamodb_client = providers.Singleton(make_client, session, "dynamodb", _region, _endpoint)
-    sqs_client = providers.Singleton(make_client, session, "sqs", _region, _endpoint)
-    s3_client = providers.Singleton(make_client, session, "s3", _region, _endpoint)
-    cloudwatch_client = providers.Singleton(make_client, session, "cloudwatch", _region, _endpoint)
-    sns_client = providers.Singleton(make_client, session, "sns", _region, _endpoint)
-    ses_client = providers.Singleton(make_client, session, "sesv2", _region, _endpoint)
+    dynamodb_client = providers.Singleton(_client, session, "dynamodb", _region, _endpoint)
+    sqs_client = providers.Singleton(_client, session, "sqs", _region, _endpoint)
+    s3_client = providers.Singleton(_client, session, "s3", _region, _endpoint)
+    cloudwatch_client = providers.Singleton(_client, session, "cloudwatch", _region, _endpoint)
+    sns_client = providers.Singleton(_deferred_client, session, "sns", _region, _endpoint)
+    ses_client = providers.Singleton(_client, session, "sesv2", _region, _endpoint)
     ses_failover_client = providers.Singleton(
-        make_client, session, "sesv2", settings.provided.aws_failover_region, _endpoint
+        _deferred_client,
+        session,
+        "sesv2",
+        settings.provided.aws_failover_region,
+        _endpoint,
     )
 
     store = providers.Singleton(
-        DynamoDbStateStore, client=dynamodb_client, table_name=settings.provided.table_name
+        lazy("adapters.aws.dynamodb_store.DynamoDbStateStore"),
+        client=dynamodb_client,
+        table_name=settings.provided.table_name,
     )
     job_queue = providers.Singleton(
-        SqsJobQueue,
+        lazy("adapters.aws.sqs_queue.SqsJobQueue"),
         client=sqs_client,
         queue_url=settings.provided.job_queue_url,
         dlq_url=settings.provided.job_dlq_url,
         clock=clock,
         metrics_client=cloudwatch_client.provider,
     )
-    log_notifier = providers.Singleton(LogNotifier)
+    log_notifier = providers.Singleton(lazy("adapters.log_notifier.LogNotifier"))
     # The one notifier of the process: the guard, the queue monitor and the failover breaker all alert
     # through it (the log, and the SNS alert topic when set), rate-limited through the store.
     notifier = providers.Singleton(
-        aws_notifier, settings=settings, store=store, clock=clock, sns=sns_client, log=log_notifier
+        lazy("entrypoints.observability.aws_notifier"),
+        settings=settings,
+        store=store,
+        clock=clock,
+        sns=sns_client,
+        log=log_notifier,
     )
-    metrics = providers.Singleton(aws_metrics, settings=settings, clock=clock)  # EMF lines on stdout
+    metrics = providers.Singleton(
+        lazy("entrypoints.observability.aws_metrics"), settings=settings, clock=clock
+    )  # EMF lines on stdout
     ses_primary = providers.Singleton(
-        SesMailer,
+        lazy("adapters.aws.ses_mailer.SesMailer"),
         client=ses_client,
         region=_region,
         clock=clock,
         configuration_set=settings.provided.ses_configuration_set,
     )
     ses_secondary = providers.Singleton(
-        SesMailer,
+        lazy("adapters.aws.ses_mailer.SesMailer"),
         client=ses_failover_client,
         region=settings.provided.aws_failover_region,
         clock=clock,
         configuration_set=settings.provided.ses_configuration_set,
     )
-    ssm_client = providers.Singleton(make_client, session, "ssm", _region, _endpoint)
+    ssm_client = providers.Singleton(_deferred_client, session, "ssm", _region, _endpoint)
     # env: and file: references, and ssm: ones (SecureStrings, cached a few minutes).
     secrets = providers.Singleton(
-        SecretResolver, ssm=providers.Singleton(SsmSecrets, client=ssm_client, clock=clock)
+        lazy("adapters.secrets.SecretResolver"),
+        ssm=providers.Singleton(
+            lazy("adapters.aws.ssm_parameter.SsmSecrets"), client=ssm_client, clock=clock
+        ),
     )
     # Send only: publishers and the webhook function's retries (the event source mapping receives).
     webhook_queue = providers.Singleton(
-        SqsOutbox, client=sqs_client, queue_url=settings.provided.webhook_queue_url
+        lazy("adapters.aws.sqs_outbox.SqsOutbox"),
+        client=sqs_client,
+        queue_url=settings.provided.webhook_queue_url,
     )
-    webhook_transport = providers.Singleton(HttpWebhookTransport, timeout=settings.provided.webhook_timeout_s)
+    webhook_transport = providers.Singleton(
+        lazy("adapters.webhook_http.HttpWebhookTransport"), timeout=settings.provided.webhook_timeout_s
+    )
     mailbox_for = providers.Singleton(
-        ImapMailboxes, secrets=secrets, clock=clock, timeout=settings.provided.imap_timeout_s
+        lazy("adapters.imap_mailbox.ImapMailboxes"),
+        secrets=secrets,
+        clock=clock,
+        timeout=settings.provided.imap_timeout_s,
     )
     ses_route = providers.Selector(
         providers.Callable(_mail_route, settings),
         single=ses_primary,
         failover=providers.Singleton(
-            FailoverMailer,
+            lazy("adapters.aws.failover.FailoverMailer"),
             primary=ses_primary,
             secondary=ses_secondary,
             store=store,
@@ -335,18 +376,23 @@ class AwsAdapters(containers.DeclarativeContainer):
         ),
     )
     # Each identity's own SMTP account when it has one (secrets from SSM), else SES.
-    mailer = providers.Singleton(IdentityMailer, default=ses_route, clock=clock, secrets=secrets)
+    mailer = providers.Singleton(
+        lazy("adapters.mail_routing.IdentityMailer"), default=ses_route, clock=clock, secrets=secrets
+    )
     mx_resolver = providers.Selector(
         settings.provided.mx_resolver,
         dns=providers.Singleton(
-            DnsMxResolver, resolver=providers.Callable(make_resolver, settings.provided.dns_nameservers)
+            lazy("adapters.dns_mx.DnsMxResolver"),
+            resolver=providers.Callable(
+                lazy("adapters.dns_mx.make_resolver"), settings.provided.dns_nameservers
+            ),
         ),
-        offline=providers.Singleton(StaticMxResolver),
+        offline=providers.Singleton(lazy("adapters.dns_mx.StaticMxResolver")),
     )
-    disposable_domains = providers.Singleton(disposable_domains.load)
+    disposable_domains = providers.Singleton(lazy("adapters.disposable_domains.load"))
     domain_inspector = providers.Singleton(_domain_inspector, settings)
     archive = providers.Singleton(
-        S3Archive,
+        lazy("adapters.aws.s3_archive.S3Archive"),
         client=s3_client,
         bucket=settings.provided.archive_bucket,
         kms_key_id=settings.provided.archive_kms_key_id,
@@ -358,7 +404,7 @@ class Services(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     adapters = providers.DependenciesContainer()
 
-    records = providers.Singleton(Records, store=adapters.store)
+    records = providers.Singleton(lazy("outreach_core.records.Records"), store=adapters.store)
     webhook_publisher = providers.Singleton(
         _publisher,
         records=records,
@@ -379,65 +425,99 @@ class Services(containers.DeclarativeContainer):
         _sending_policy, settings.provided.ses_max_send_rate, settings.provided.ses_max_24h_send
     )
     limiter = providers.Singleton(
-        SendLimiter,
+        lazy("outreach_core.services.limiter.SendLimiter"),
         records=records,
         policy=sending_policy,
-        directory=providers.Singleton(ProviderDirectory, resolver=adapters.mx_resolver),
+        directory=providers.Singleton(
+            lazy("outreach_core.services.providers.ProviderDirectory"), resolver=adapters.mx_resolver
+        ),
     )
     guard = providers.Singleton(
-        ReputationGuard,
+        lazy("outreach_core.services.guard.ReputationGuard"),
         records=records,
         clock=adapters.clock,
         notifier=adapters.notifier,
         limiter=limiter,
         webhooks=webhook_publisher,
     )
-    suppression = providers.Singleton(SuppressionService, records=records, webhooks=webhook_publisher)
+    suppression = providers.Singleton(
+        lazy("outreach_core.services.suppression.SuppressionService"),
+        records=records,
+        webhooks=webhook_publisher,
+    )
     inbox = providers.Singleton(
-        InboxService,
+        lazy("outreach_core.services.inbox.InboxService"),
         records=records,
         clock=adapters.clock,
         suppression=suppression,
         webhooks=webhook_publisher,
     )
     hygiene = providers.Singleton(
-        ListHygiene, records=records, resolver=adapters.mx_resolver, disposable=adapters.disposable_domains
+        lazy("outreach_core.services.hygiene.ListHygiene"),
+        records=records,
+        resolver=adapters.mx_resolver,
+        disposable=adapters.disposable_domains,
     )
-    admin = providers.Factory(AdminService, records=records, clock=adapters.clock, webhooks=webhook_publisher)
+    admin = providers.Factory(
+        lazy("outreach_core.services.admin.AdminService"),
+        records=records,
+        clock=adapters.clock,
+        webhooks=webhook_publisher,
+    )
     domain_health = providers.Factory(
-        DomainHealthService,
+        lazy("outreach_core.services.domain_health.DomainHealthService"),
         records=records,
         clock=adapters.clock,
         inspector=adapters.domain_inspector,
         expectations=providers.Callable(_expectations, settings),
         mail_from=providers.Callable(_mail_from, settings),
     )
-    leads = providers.Factory(LeadImportService, records=records, clock=adapters.clock, hygiene=hygiene)
-    lead_actions = providers.Factory(LeadActions, records=records, clock=adapters.clock)
+    leads = providers.Factory(
+        lazy("outreach_core.services.leads.LeadImportService"),
+        records=records,
+        clock=adapters.clock,
+        hygiene=hygiene,
+    )
+    lead_actions = providers.Factory(
+        lazy("outreach_core.services.lifecycle.LeadActions"), records=records, clock=adapters.clock
+    )
     templates = providers.Factory(
-        TemplateService,
+        lazy("outreach_core.services.templates.TemplateService"),
         records=records,
         clock=adapters.clock,
         unsubscribe_base_url=settings.provided.unsubscribe_base_url,
         secret=settings.provided.unsubscribe_secret.get_secret_value.call(),
     )
-    forecast = providers.Factory(ForecastService, records=records, clock=adapters.clock, limiter=limiter)
-    timeline = providers.Factory(LeadTimeline, records=records, clock=adapters.clock, limiter=limiter)
+    forecast = providers.Factory(
+        lazy("outreach_core.services.forecast.ForecastService"),
+        records=records,
+        clock=adapters.clock,
+        limiter=limiter,
+    )
+    timeline = providers.Factory(
+        lazy("outreach_core.services.timeline.LeadTimeline"),
+        records=records,
+        clock=adapters.clock,
+        limiter=limiter,
+    )
     planner = providers.Singleton(
-        PlannerService,
+        lazy("outreach_core.services.planner.PlannerService"),
         records=records,
         queue=adapters.job_queue,
         clock=adapters.clock,
         config=providers.Factory(
-            PlannerConfig, horizon=providers.Factory(_seconds, settings.provided.planner_horizon_s)
+            lazy("outreach_core.services.planner.PlannerConfig"),
+            horizon=providers.Factory(_seconds, settings.provided.planner_horizon_s),
         ),
         limiter=limiter,
         guard=guard,
         hygiene=hygiene,
     )
-    metered_mailer = providers.Singleton(MeteredMailProvider, inner=adapters.mailer, metrics=adapters.metrics)
+    metered_mailer = providers.Singleton(
+        lazy("outreach_core.telemetry.MeteredMailProvider"), inner=adapters.mailer, metrics=adapters.metrics
+    )
     sender = providers.Singleton(
-        SenderService,
+        lazy("outreach_core.services.sender.SenderService"),
         records=records,
         queue=adapters.job_queue,
         mailer=metered_mailer,
@@ -445,7 +525,7 @@ class Services(containers.DeclarativeContainer):
         guard=guard,
         suppression=suppression,
         config=providers.Factory(
-            SenderConfig,
+            lazy("outreach_core.services.sender.SenderConfig"),
             unsubscribe_base_url=settings.provided.unsubscribe_base_url,
             # Never the built-in secret for real mail: BuiltInSecretError instead.
             unsubscribe_secret=settings.provided.sending_secret.call(),
@@ -457,7 +537,7 @@ class Services(containers.DeclarativeContainer):
         metrics=adapters.metrics,
     )
     feedback = providers.Singleton(
-        FeedbackService,
+        lazy("outreach_core.services.feedback.FeedbackService"),
         records=records,
         clock=adapters.clock,
         guard=guard,
@@ -465,7 +545,7 @@ class Services(containers.DeclarativeContainer):
         metrics=adapters.metrics,
     )
     replies = providers.Singleton(
-        ReplyService,
+        lazy("outreach_core.services.feedback.ReplyService"),
         records=records,
         clock=adapters.clock,
         suppression=suppression,
@@ -473,16 +553,23 @@ class Services(containers.DeclarativeContainer):
         inbox=inbox,
     )
     unsubscribe = providers.Singleton(
-        UnsubscribeService,
+        lazy("outreach_core.services.unsubscribe.UnsubscribeService"),
         records=records,
         clock=adapters.clock,
         suppression=suppression,
         secrets=settings.provided.unsubscribe_secrets,
     )
-    uncertain = providers.Factory(UncertainJobs, records=records, clock=adapters.clock)
-    audit_log = providers.Factory(AuditLog, records=records, clock=adapters.clock, archive=adapters.archive)
+    uncertain = providers.Factory(
+        lazy("outreach_core.services.uncertain.UncertainJobs"), records=records, clock=adapters.clock
+    )
+    audit_log = providers.Factory(
+        lazy("outreach_core.services.audit_log.AuditLog"),
+        records=records,
+        clock=adapters.clock,
+        archive=adapters.archive,
+    )
     ingestor = providers.Singleton(
-        EventIngestor,
+        lazy("adapters.feedback_ingest.EventIngestor"),
         archive=adapters.archive,
         feedback=feedback,
         replies=replies,
@@ -492,17 +579,24 @@ class Services(containers.DeclarativeContainer):
         notifier=adapters.notifier,
     )
     status = providers.Factory(
-        StatusService, records=records, clock=adapters.clock, guard=guard, queue=adapters.job_queue
+        lazy("outreach_core.services.status.StatusService"),
+        records=records,
+        clock=adapters.clock,
+        guard=guard,
+        queue=adapters.job_queue,
     )
     queue_monitor = providers.Factory(
-        QueueMonitor,
+        lazy("outreach_core.services.monitoring.QueueMonitor"),
         queue=adapters.job_queue,
         clock=adapters.clock,
         metrics=adapters.metrics,
         notifier=adapters.notifier,
     )
     dead_letters = providers.Factory(
-        DeadLetterService, records=records, queue=adapters.job_queue, clock=adapters.clock
+        lazy("outreach_core.services.deadletters.DeadLetterService"),
+        records=records,
+        queue=adapters.job_queue,
+        clock=adapters.clock,
     )
 
 

@@ -23,9 +23,10 @@ Every method takes the tenant id and builds the partition itself: no call can re
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -201,13 +202,18 @@ class Records:
         return tenant_partition(tenant_id), cls.job_sort(job_id)
 
     @staticmethod
-    def suppression_keys(tenant_id: str, email: str) -> list[Key]:
+    def suppression_keys(tenant_id: str, email: str) -> tuple[Key, Key]:
         digest = email_hash(email)
-        return [(tenant_partition(tenant_id), f"SUPP#{digest}"), (GLOBAL, f"SUPP#{digest}")]
+        return (tenant_partition(tenant_id), f"SUPP#{digest}"), (GLOBAL, f"SUPP#{digest}")
 
     @staticmethod
-    def domain_block_keys(tenant_id: str, domain: str) -> list[Key]:
-        return [(tenant_partition(tenant_id), f"DNC#{d}") for d in _parent_domains(domain)]
+    @functools.lru_cache(maxsize=65_536)  # a pure function of its arguments; a list shares few domains
+    def domain_block_keys(tenant_id: str, domain: str) -> tuple[Key, ...]:
+        """The keys of the do-not-contact entries of the domain and each parent of it with at least
+        two labels, nearest first."""
+        labels = domain.lower().rstrip(".").split(".")
+        partition = tenant_partition(tenant_id)
+        return tuple((partition, f"DNC#{'.'.join(labels[i:])}") for i in range(len(labels) - 1))
 
     @staticmethod
     def state_key(tenant_id: str, sort: str) -> Key:
@@ -448,7 +454,11 @@ class Records:
 
     def suppression_for(self, tenant_id: str, email: str) -> SuppressionEntry | None:
         """The tenant's entry, else the global one, else None."""
-        for partition, sort in self.suppression_keys(tenant_id, email):
+        return self.suppression_at(self.suppression_keys(tenant_id, email))
+
+    def suppression_at(self, keys: Sequence[Key]) -> SuppressionEntry | None:
+        """suppression_for, given the address's suppression_keys (worked out once when prefetched)."""
+        for partition, sort in keys:
             item = self.store.get(partition, sort)
             if item is not None:
                 return SuppressionEntry.model_validate(item.data)
@@ -525,9 +535,3 @@ class Records:
         return [
             AuditEntry.model_validate(i.data) for i in self.store.query(tenant_partition(tenant_id), "AUDIT#")
         ]
-
-
-def _parent_domains(domain: str) -> list[str]:
-    """The domain and each parent of it with at least two labels, nearest first."""
-    labels = domain.lower().rstrip(".").split(".")
-    return [".".join(labels[i:]) for i in range(len(labels) - 1)]

@@ -135,6 +135,37 @@ class TestBatches:
         assert [n for n, r in enumerate(results) if r is not None] == [30]
         assert len(store.query("T#a", "J#")) == 60 and len(store.query("T#a", "S#")) == 60
 
+    def test_write_many_applies_groups_in_order_each_seeing_those_before_it(self, store: Any) -> None:
+        store.write(put("OLD", 0, n=0), put("GONE", 0))
+        groups = [
+            [put("NEW", 0, n=1)],
+            [put("NEW", 1, n=2), put("OLD", None, n=1)],  # NEW is at version 1 after the group before
+            [put("NEW", 0, n=3)],  # NEW exists by now: fails
+            [Delete(partition="T#a", sort="GONE", expected_version=1)],
+            [put("GONE", 0, n=4)],  # deleted just before: may be created again
+            [Delete(partition="T#a", sort="OLD", expected_version=1)],  # OLD is at 2: fails
+            [Delete(partition="T#a", sort="NEW", expected_version=0), put("X", 0)],  # NEW exists: fails
+            [put("OLD", None, n=5)],
+        ]
+        results = store.write_many(groups)
+        failed = [(n, r.sort) for n, r in enumerate(results) if r is not None]
+        assert failed == [(2, "NEW"), (5, "OLD"), (6, "NEW")]
+        stored = {s: store.get("T#a", s) for s in ("NEW", "OLD", "GONE", "X")}
+        assert stored["X"] is None
+        assert (stored["NEW"].version, stored["NEW"].data) == (2, {"n": 2})
+        assert (stored["OLD"].version, stored["OLD"].data) == (3, {"n": 5})
+        assert (stored["GONE"].version, stored["GONE"].data) == (1, {"n": 4})
+
+    def test_write_many_keeps_index_keys_and_expiry(self, store: Any) -> None:
+        store.write_many(
+            [
+                [Put(partition="T#a", sort="JOB#1", data={}, index_key="MSG#a", expected_version=0)],
+                [Put(partition="T#a", sort="EV#1", data={}, expected_version=0, expires_at=1_900_000_000)],
+            ]
+        )
+        assert [i.sort for i in store.find("MSG#a")] == ["JOB#1"]
+        assert store.get("T#a", "EV#1").expires_at == 1_900_000_000
+
     def test_write_many_of_nothing_writes_nothing(self, store: Any) -> None:
         assert store.write_many([]) == []
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import TYPE_CHECKING
 
-from email_validator import EmailNotValidError, validate_email
+if TYPE_CHECKING:
+    from email_validator import ValidatedEmail
 
 # Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: none may reach a
 # header line, where CR/LF would end the header and start another.
@@ -30,6 +32,21 @@ class AddressError(ValueError):
     """Not an address we can send to or compare: says why."""
 
 
+def _validated(text: str, *, smtputf8: bool) -> ValidatedEmail:
+    """email-validator's verdict; raises its EmailNotValidError. Imported here, on first use: its
+    module compiles the RFC grammars (~50 ms), and a sender or feedback process that only ever sees
+    ASCII dot-atom addresses never needs it."""
+    from email_validator import validate_email
+
+    return validate_email(text, check_deliverability=False, allow_smtputf8=smtputf8)
+
+
+def _not_valid() -> type[Exception]:
+    from email_validator import EmailNotValidError
+
+    return EmailNotValidError
+
+
 def canonical_email(raw: str) -> str:
     """The canonical form of an address typed or imported by a person; raises AddressError."""
     text = raw.strip()
@@ -45,8 +62,8 @@ def canonical_email(raw: str) -> str:
         if checked is not None:
             return f"{local}@{checked}"
     try:
-        valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
+        valid = _validated(text, smtputf8=False)
+    except _not_valid() as exc:
         raise AddressError(f"{_shown(raw)} is not an email address we can send to: {exc}") from exc
     return f"{valid.local_part}@{valid.ascii_domain.lower()}"
 
@@ -56,10 +73,8 @@ def _checked_domain(domain: str) -> str | None:
     """The domain as email-validator accepts it, or None (then the whole address goes through it, for
     its own words on what is wrong)."""
     try:
-        return validate_email(
-            f"a@{domain}", check_deliverability=False, allow_smtputf8=False
-        ).ascii_domain.lower()
-    except EmailNotValidError:
+        return _validated(f"a@{domain}", smtputf8=False).ascii_domain.lower()
+    except _not_valid():
         return None
 
 
@@ -69,9 +84,9 @@ def address_key(email: str) -> str:
     text = email.strip()
     if not text.isascii():
         try:
-            valid = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+            valid = _validated(text, smtputf8=True)
             text = f"{valid.local_part}@{valid.ascii_domain}"
-        except EmailNotValidError:
+        except _not_valid():
             pass
     return text.lower()
 

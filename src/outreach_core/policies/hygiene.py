@@ -138,6 +138,21 @@ def disposable_domain(domain: str, listed: Collection[str]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class DomainTraits:
+    """What the rules read from the domain alone (not its DNS, not the tenant): the same for every
+    address at it, so a caller checking many addresses may work it out once per domain."""
+
+    domain: str  # lower-cased
+    disposable: str | None  # the domain, or the parent of it, on the disposable list
+    typo_of: str | None  # the big consumer domain it is likely a typo of
+
+
+def domain_traits(domain: str, disposable: Collection[str]) -> DomainTraits:
+    domain = domain.lower()
+    return DomainTraits(domain, disposable_domain(domain, disposable), typo_of(domain))
+
+
 def assess(
     email: str,
     route: MailRoute | None,
@@ -145,10 +160,15 @@ def assess(
     disposable: Collection[str],
     do_not_contact: str = "",
     policy: HygienePolicy | None = None,
+    traits: DomainTraits | None = None,
 ) -> HygieneVerdict:
-    """One address against the rules, in the order the module docstring gives. `route` None: not looked up."""
+    """One address against the rules, in the order the module docstring gives. `route` None: not looked
+    up. `traits`: domain_traits(the address's domain, disposable), when the caller has it already."""
     policy = policy or HygienePolicy()
-    domain = email.rsplit("@", 1)[-1].lower()
+    at = email.rsplit("@", 1)
+    if traits is None:
+        traits = domain_traits(at[-1], disposable)
+    domain = traits.domain
     local = local_part(email)
     if do_not_contact:
         return HygieneVerdict(
@@ -156,11 +176,11 @@ def assess(
         )
     if domain == SES_MAILBOX_SIMULATOR:
         return HygieneVerdict(flags=("SES mailbox simulator (a test address)",))
-    listed = disposable_domain(domain, disposable)
+    listed = traits.disposable
     if listed:
         return HygieneVerdict(SkipCode.DISPOSABLE, f"disposable-address domain ({listed})")
-    suggestion = typo_of(domain)
-    hint = f"likely typo of {suggestion}: did you mean {email.rsplit('@', 1)[0]}@{suggestion}?"
+    suggestion = traits.typo_of
+    hint = f"likely typo of {suggestion}: did you mean {at[0]}@{suggestion}?" if suggestion else ""
     if route is not None and route.status.accepts_mail is False:
         dead = _dead(domain, route.status)
         return replace(dead, reason=f"{dead.reason}; {hint}") if suggestion else dead
@@ -175,7 +195,10 @@ def assess(
         if policy.typo_domains is TypoPolicy.SKIP:
             return HygieneVerdict(SkipCode.TYPO, hint, tuple(flags))
         flags.append(hint)
-    return HygieneVerdict(flags=tuple(flags))
+    return HygieneVerdict(flags=tuple(flags)) if flags else _CLEAN
+
+
+_CLEAN = HygieneVerdict()  # most addresses: one frozen verdict for all of them
 
 
 def _dead(domain: str, status: RouteStatus) -> HygieneVerdict:

@@ -4,6 +4,7 @@ the facts gathered here: the tenant's do-not-contact domains and policy, the dom
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from datetime import datetime
 
@@ -11,7 +12,13 @@ import structlog
 
 from outreach_core.domain.models import Lead, LeadStatus
 from outreach_core.policies.config import TenantPolicy
-from outreach_core.policies.hygiene import HygienePolicy, HygieneVerdict, assess, disposable_domain
+from outreach_core.policies.hygiene import (
+    DomainTraits,
+    HygienePolicy,
+    HygieneVerdict,
+    assess,
+    domain_traits,
+)
 from outreach_core.policies.providers import CONSUMER_DOMAINS
 from outreach_core.ports import ConditionFailed, MxResolver
 from outreach_core.records import Records
@@ -30,6 +37,12 @@ class ListHygiene:
         self.resolver = resolver
         self.disposable = disposable
         self.audit = AuditTrail(records)
+        # A list's addresses share few domains: what the rules read from the domain alone (a pure
+        # function of it and the disposable list, fixed here) is worked out once per domain.
+        self._traits = functools.lru_cache(maxsize=65_536)(self._domain_traits)
+
+    def _domain_traits(self, domain: str) -> DomainTraits:
+        return domain_traits(domain, self.disposable)
 
     def policy(self, tenant_id: str) -> HygienePolicy:
         doc, _ = self.records.state(tenant_id, POLICY)
@@ -53,11 +66,12 @@ class ListHygiene:
         )
 
     def check(self, tenant_id: str, email: str, policy: HygienePolicy | None = None) -> HygieneVerdict:
-        domain = email.rsplit("@", 1)[-1].lower()
+        traits = self._traits(email.rsplit("@", 1)[-1].lower())
+        domain = traits.domain
         block = self.records.domain_block_for(tenant_id, domain)
         # The big consumer domains receive mail: no lookup for them.
         route = None
-        known = domain in CONSUMER_DOMAINS or disposable_domain(domain, self.disposable)
+        known = domain in CONSUMER_DOMAINS or traits.disposable
         if block is None and not known and self.resolver is not None:
             route = self.resolver.route(domain)
         return assess(
@@ -66,6 +80,7 @@ class ListHygiene:
             disposable=self.disposable,
             do_not_contact=f"{block.domain} ({block.reason})" if block else "",
             policy=policy or self.policy(tenant_id),
+            traits=traits,
         )
 
     def skip(self, lead: Lead, verdict: HygieneVerdict) -> Lead:

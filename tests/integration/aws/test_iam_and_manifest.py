@@ -15,6 +15,7 @@ import pytest
 from botocore import xform_name
 
 import adapters.aws
+from adapters.aws.clients import DeferredClient
 from entrypoints.aws.manifest import FUNCTIONS, TEST_ONLY_SETTINGS, MissingSetting, check_environment
 from entrypoints.container import AwsApplication, imap_poller
 from entrypoints.settings import Settings
@@ -97,7 +98,7 @@ RUNTIME_READS = {"backend", "log_level"}  # read by entrypoints.aws.runtime at c
 
 def _adapter_modules(obj: Any, depth: int = 0, seen: set[int] | None = None) -> set[str]:
     seen = set() if seen is None else seen
-    if id(obj) in seen or depth > 7:
+    if id(obj) in seen or depth > 7 or isinstance(obj, DeferredClient):  # a client, as botocore's are
         return set()
     seen.add(id(obj))
     found = {type(obj).__module__} if type(obj).__module__.startswith("adapters.aws.") else set()
