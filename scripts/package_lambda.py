@@ -60,6 +60,11 @@ LEFT_OUT = [  # ours, never imported by a Lambda handler (the smoke test below w
     "adapters/archive_export.py",
     "adapters/domain_auth.py",  # `outreach domain check` (checkdmarc, dkimpy): the CLI's only
     "adapters/holiday_calendar.py",  # `outreach tenant holidays` (the holidays package): tables go in as data
+    # The local backend's adapters (the container names them lazily: a function on AWS never builds them)
+    "adapters/sqlite_store.py",
+    "adapters/sqlite_queue.py",
+    "adapters/filesystem_archive.py",
+    "adapters/simulated_ses.py",
 ]
 UNUSED = {  # parts of the dependencies that nothing in the zip imports, and why that holds
     "pydantic/v1": "the pydantic 1 compatibility API, reached only by `import pydantic.v1`",
@@ -400,13 +405,14 @@ def smoke_test(source: Path) -> list[str]:
 
 _IMPORT_ALL = """
 import importlib, sys
-zip_root, runtime, *names = sys.argv[1:]
+zip_root, runtime, left_out, *names = sys.argv[1:]
 sys.path[:0] = [zip_root, runtime]
 for name in names:
     importlib.import_module(name)
 for path in importlib.import_module("entrypoints.container").LAZY_TARGETS:
     module, _, attribute = path.rpartition(".")
-    assert hasattr(importlib.import_module(module), attribute), path
+    if module not in left_out.split(","):
+        assert hasattr(importlib.import_module(module), attribute), path
 """
 
 
@@ -421,7 +427,11 @@ def _import_every_module(source: Path, runtime: str) -> str:
         for path in (source / package).rglob("*.py")
     )
     names = [n for n in names if not n.startswith(("entrypoints.aws.", "entrypoints.alert_relay"))]
-    command = [sys.executable, "-I", "-S", "-B", "-c", _IMPORT_ALL, str(source), runtime, *names]
+    # What LEFT_OUT leaves out on purpose (the local backend's adapters) is not looked for.
+    left_out = ",".join(
+        path.removesuffix(".py").replace("/", ".") for path in LEFT_OUT if path.endswith(".py")
+    )
+    command = [sys.executable, "-I", "-S", "-B", "-c", _IMPORT_ALL, str(source), runtime, left_out, *names]
     env = {"PATH": os.environ.get("PATH", ""), **LAMBDA_ENV}
     result = subprocess.run(command, env=env, cwd=runtime, capture_output=True, text=True, check=False)
     if result.returncode:
