@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -192,6 +192,19 @@ def first_room(
         return None
     decision = window(counts, now_us, limit, buckets, cap)
     return now_us if decision.allowed else decision.retry_at_us
+
+
+def earliest(admits: Callable[[int], bool], lo_us: int, hi_us: int) -> int:
+    """The first instant in [lo, hi] at which `admits` holds, given that it holds at `hi` and, once
+    it holds, holds at every later instant (a window that only empties, an allowance that only
+    grows): a binary search over microseconds."""
+    while lo_us < hi_us:
+        middle = (lo_us + hi_us) // 2
+        if admits(middle):
+            hi_us = middle
+        else:
+            lo_us = middle + 1
+    return hi_us
 
 
 def sliding_log(times: Any, now_us: int, limit: Limit, cap: int | None = None) -> Decision:

@@ -236,8 +236,8 @@ class SendLimiter:
         policy: SendingPolicy,
     ) -> datetime | None:
         """The first moment at or after `at` when this identity may send at this provider again: its
-        sender-block pause over and its rolling hour (under the AIMD factor of `at`, which only
-        recovers later) and day there with room; None if never (a daily cap of 0)."""
+        sender-block pause over and its rolling hour (under the AIMD factor of each instant: a cut rate
+        recovers with time) and day there with room; None if never (a daily cap of 0)."""
         if identity.daily_cap <= 0:
             return None
         at_us = micros(at)
@@ -245,10 +245,20 @@ class SendLimiter:
         plimits = policy.provider(provider)
         moments: list[int | None] = [at_us, int(data.get("paused_until", 0))]
         if plimits.per_hour:
-            factor = aimd.factor_of(data.get("aimd"), policy.aimd, at_us / 1e6)
-            hour = limits.limit_of(plimits.per_hour, HOUR)
-            cap = _scaled(plimits.per_hour, factor)
-            moments.append(limits.first_room(data.get("hour"), at_us, hour, policy.window_buckets, cap))
+            hour, state, buckets = (
+                limits.limit_of(plimits.per_hour, HOUR),
+                data.get("aimd"),
+                policy.window_buckets,
+            )
+            per_hour = plimits.per_hour
+
+            def admits(us: int) -> bool:  # under the AIMD factor of that instant (it only recovers)
+                cap = _scaled(per_hour, aimd.factor_of(state, policy.aimd, us / 1e6))
+                return limits.window(data.get("hour"), us, hour, buckets, cap=cap).allowed
+
+            cap = _scaled(per_hour, aimd.factor_of(state, policy.aimd, at_us / 1e6))
+            latest = limits.first_room(data.get("hour"), at_us, hour, buckets, cap)  # at today's factor
+            moments.append(limits.earliest(admits, at_us, latest) if latest is not None else None)
         if plimits.per_day:
             day = limits.limit_of(plimits.per_day, DAY)
             moments.append(limits.first_room(data.get("day"), at_us, day, policy.window_buckets))
