@@ -43,8 +43,9 @@ unit: $(STAMP)
 	$(BIN)/pytest --ignore=tests/stack
 
 # The deployed stack (tests/stack): terraform apply of envs/example on a local AWS endpoint and a
-# campaign through the built zip. Last, in a process of its own; fails, saying why, when it cannot run.
-stack: $(STAMP) package
+# campaign through the built zip (one tenant's mailbox on dovecot: `imap` installs it). Last, in a
+# process of its own; fails, saying why, when it cannot run.
+stack: $(STAMP) package imap
 	bash scripts/stack-test.sh $(BIN)/pytest
 
 # The HTML report test renders in Debian's headless chromium: install it when missing (needs root).

@@ -49,7 +49,12 @@ LIBRARIES = "boto3,pydantic_settings,dependency_injector.containers,structlog"
 STAGES = [  # what the sender's cold start is made of, each stage including the ones before
     ("boto3", "boto3"),
     ("+ pydantic, pydantic-settings, dependency-injector, structlog", LIBRARIES),
-    ("+ our modules (core, adapters, container class)", "entrypoints.container"),
+    (  # what the sender wires: the container imports these on first build (entrypoints/container.py)
+        "+ the sender's modules (its service, adapters, container, settings)",
+        "entrypoints.container,entrypoints.settings,entrypoints.observability,outreach_core.services.sender,"
+        "adapters.aws.dynamodb_store,adapters.aws.sqs_queue,adapters.aws.ses_mailer,adapters.aws.failover,"
+        "adapters.aws.ssm_parameter,adapters.mail_routing,adapters.dns_mx",
+    ),
     ("+ the cold start: settings, container, boto3 clients, services", "entrypoints.aws.sender"),
 ]
 

@@ -58,9 +58,16 @@ class Zone(BaseResolver):  # type: ignore[misc]
 def dns_server(zone: Zone) -> Iterator[str]:
     """Serve the zone on 127.0.0.1 (UDP and TCP, one free port); yields "127.0.0.1:<port>"."""
     quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data", prefix=False)
-    udp = DNSServer(zone, address="127.0.0.1", port=0, logger=quiet)
-    port = udp.server.server_address[1]
-    tcp = DNSServer(zone, address="127.0.0.1", port=port, tcp=True, logger=quiet)
+    for attempt in range(20):  # the UDP port's number may be taken for TCP by another process
+        udp = DNSServer(zone, address="127.0.0.1", port=0, logger=quiet)
+        port = udp.server.server_address[1]
+        try:
+            tcp = DNSServer(zone, address="127.0.0.1", port=port, tcp=True, logger=quiet)
+            break
+        except OSError:
+            udp.server.server_close()
+            if attempt == 19:
+                raise
     udp.start_thread()
     tcp.start_thread()
     try:

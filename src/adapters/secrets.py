@@ -47,8 +47,8 @@ class SecretResolver:
             raise SecretUnavailable(f"{ref}: SSM references are read on AWS only (use env: or file: locally)")
         try:
             value = self.ssm(target)
-        except Exception as exc:  # botocore's ClientError, a network error: name the reference only
-            raise SecretUnavailable(f"{ref}: SSM could not be read ({type(exc).__name__})") from None
+        except Exception as exc:  # botocore's ClientError, a network error: never the value
+            raise SecretUnavailable(f"{ref}: SSM could not be read ({_why(exc)})") from None
         if not value:
             raise SecretUnavailable(f"{ref}: the parameter is empty")
         return value
@@ -68,3 +68,15 @@ class SecretResolver:
         if not value:
             raise SecretUnavailable(f"{ref}: the file is empty")
         return value
+
+
+def _why(exc: Exception) -> str:
+    """AWS's error code and message for a ClientError (an AccessDenied names the action and the role,
+    so an operator sees which grant is missing; AWS never puts a parameter's value in it), else the
+    exception's type (a network error's text may hold anything)."""
+    response = getattr(exc, "response", None)
+    error = response.get("Error") if isinstance(response, dict) else None
+    if not isinstance(error, dict) or not error.get("Code"):
+        return type(exc).__name__
+    message = str(error.get("Message") or "")[:300]
+    return f"{error['Code']}: {message}" if message else str(error["Code"])

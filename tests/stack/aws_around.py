@@ -12,6 +12,7 @@ import base64
 import email
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,11 +33,27 @@ def iso(at: datetime) -> str:
 # --- EventBridge Scheduler ------------------------------------------------------------------------
 
 
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_S = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> int | None:
+    """A rate expression's period (EventBridge Scheduler's `rate(5 minutes)`); None for cron / at."""
+    found = _RATE.match(expression)
+    return int(found.group(1)) * _UNIT_S[found.group(2).rstrip("s")] if found else None
+
+
 @dataclass
 class Scheduler:
+    """EventBridge Scheduler on a compressed clock: each `fire()` is one period of the most frequent
+    enabled schedule, and each schedule fires on the ticks its own rate falls on (a planner at
+    rate(5 minutes) every tick, a poller at rate(10 minutes) every second); a cron or one-time
+    expression fires on every tick."""
+
     lambdas: LambdaService
     clients: Any
     refused: list[str] = field(default_factory=list)
+    ticks: int = 0
 
     def schedules(self) -> list[dict[str, Any]]:
         client = self.clients("scheduler")
@@ -47,10 +64,15 @@ class Scheduler:
         return found
 
     def fire(self) -> int:
-        """Each enabled schedule invokes its target once, with its input, as its role."""
+        """Each enabled schedule due on this tick invokes its target once, with its input, as its role."""
+        enabled = [s for s in self.schedules() if s["State"] == "ENABLED"]
+        periods = {s["Arn"]: rate_seconds(s["ScheduleExpression"]) for s in enabled}
+        tick_s = min((p for p in periods.values() if p), default=0)
+        elapsed, self.ticks = self.ticks * tick_s, self.ticks + 1
         fired = 0
-        for schedule in self.schedules():
-            if schedule["State"] != "ENABLED":
+        for schedule in enabled:
+            period = periods[schedule["Arn"]]
+            if period and elapsed % period:
                 continue
             target = schedule["Target"]
             if not self.lambdas.role_policy_allows(target["RoleArn"], "lambda:InvokeFunction", target["Arn"]):

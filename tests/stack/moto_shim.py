@@ -21,6 +21,7 @@ from botocore.awsrequest import AWSRequest
 from moto.awslambda.models import LambdaFunction
 from moto.budgets.models import budgets_backends
 from moto.budgets.responses import BudgetsResponse
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import BaseResponse
 from moto.dynamodb.responses import DynamoHandler
 from moto.iam.access_control import IAMPolicyStatement, IAMRequest, IAMRequestBase, PermissionResult
@@ -157,6 +158,13 @@ GAPS: tuple[tuple[str, str, str], ...] = (
         "Budgets CreateBudget ResourceTags",
         "ignored, and ListTagsForResource is missing",
         "budget module: the budget's tags (default_tags)",
+    ),
+    (
+        "IAM AccessDenied answer of JSON-protocol services (X-Amz-Target: SSM, DynamoDB, SQS)",
+        "an XML <ErrorResponse> for every service, which the SDK cannot parse for these: the error code "
+        "becomes '403' and the message the raw XML; AWS answers JSON, __type AccessDeniedException",
+        "a missing grant is named in a function's error as on AWS (a secret the IMAP poller cannot "
+        "read: 'ssm:/...: SSM could not be read (AccessDeniedException: ... ssm:GetParameter)')",
     ),
     (
         "IAM evaluation for DynamoDB, SNS, SSM and SESv2 SendEmail requests",
@@ -632,6 +640,18 @@ def _check_action_permitted(original: Callable[[IAMRequest, str], None]) -> Call
     return check_action_permitted
 
 
+def _raise_access_denied(original: Callable[[IAMRequest], None]) -> Callable[[IAMRequest], None]:
+    def raise_access_denied(self: IAMRequest) -> None:
+        if self._headers.get("X-Amz-Target"):  # werkzeug headers: case-insensitive
+            raise JsonRESTError(
+                "AccessDeniedException",
+                f"User: {self._access_key.arn} is not authorized to perform: {self._action}",
+            )
+        original(self)
+
+    return raise_access_denied
+
+
 def _no_moto_event_source_mappings() -> property:
     return property(lambda self: {}, lambda self, value: None)
 
@@ -757,6 +777,7 @@ def install() -> ShimState:
     _patch(IAMRequestBase, "_create_aws_request", _signed_request)
     _patch(IAMPolicyStatement, "is_action_permitted", _statement_permits)
     _patch(IAMRequest, "check_action_permitted", _check_action_permitted(IAMRequest.check_action_permitted))
+    _patch(IAMRequest, "_raise_access_denied", _raise_access_denied(IAMRequest._raise_access_denied))
     _patch(DynamoHandler, "_determine_resource", _dynamodb_resource)
     _patch(DynamoHandler, "call_action", _one_at_a_time(DynamoHandler.call_action))
     _patch(SNSResponse, "_determine_resource", _sns_resource)

@@ -62,6 +62,12 @@ def tfvars(zip_path: Path, telegram_api: str) -> dict[str, Any]:
         "failover_threshold": 3,
         "failover_cool_down_seconds": 8,
         "sender_timeout_seconds": 20,
+        # Issue 14: identities with their own mailboxes, read by the scheduled IMAP poller (every
+        # second planner tick), and webhooks out (their delivery queue and function). The secrets'
+        # SSM paths are the defaults.
+        "enable_imap_poller": True,
+        "imap_poll_schedule": "rate(10 minutes)",
+        "enable_webhooks": True,
     }
 
 
@@ -76,6 +82,7 @@ class Stack:
     outputs: dict[str, Any] = field(default_factory=dict)
     scheduler: Scheduler | None = None
     sender_queue: EventSourceMapping | None = None
+    webhook_queue: EventSourceMapping | None = None
     ses_events: SesEventPublisher | None = None
     receiving: Receiving | None = None
     http: HttpApi | None = None
@@ -104,6 +111,8 @@ class Stack:
         self.scheduler = Scheduler(self.lambdas, self.client)
         sender = self.outputs["function_names"]["sender"]
         self.sender_queue = EventSourceMapping.of(self.lambdas, self.client, sender)
+        webhooks = self.outputs["function_names"].get("webhooks")
+        self.webhook_queue = EventSourceMapping.of(self.lambdas, self.client, webhooks) if webhooks else None
         self.ses_events = SesEventPublisher(self.client, ACCOUNT)
         self.receiving = Receiving(self.client, PRIMARY, ACCOUNT)
         self.http = HttpApi(self.lambdas, self.client, PRIMARY, ACCOUNT)
@@ -135,6 +144,7 @@ class Stack:
             "OUTREACH_JOB_QUEUE_URL": self.outputs["job_queue_url"],
             "OUTREACH_JOB_DLQ_URL": self.outputs["job_dlq_url"],
             "OUTREACH_ARCHIVE_BUCKET": self.outputs["archive_bucket"],
+            "OUTREACH_WEBHOOK_QUEUE_URL": self.outputs.get("webhook_queue_url") or "",
             "OUTREACH_WORKSPACE": str(self.workdir / "operator"),
             "COLUMNS": "250",  # rich tables at full width: ids not wrapped
             "AWS_ENDPOINT_URL": self.endpoint,

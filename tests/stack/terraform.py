@@ -20,6 +20,7 @@ MIRROR_CANDIDATES = (
     Path("/usr/local/share/terraform/plugins"),
 )
 PROVIDER = "registry.terraform.io/hashicorp/aws"
+PLAN_FILE = "stack.tfplan"
 # Every service the configuration talks to; the override points each at the endpoint.
 SERVICES = (
     "apigatewayv2",
@@ -134,13 +135,15 @@ class Terraform:
         return dict(json.loads(self.run("validate", "-json", "-no-color").stdout))
 
     def plan(self, *extra: str) -> tuple[int, str]:
-        """`plan -detailed-exitcode`: 0 = no changes, 2 = changes; the human-readable plan."""
+        """`plan -detailed-exitcode`: 0 = no changes, 2 = changes; the human-readable plan. The plan is
+        saved: `apply()` applies exactly it, as a pipeline does (plan, review, apply the plan file)."""
         result = self.run(
             "plan",
             "-detailed-exitcode",
             "-no-color",
             "-parallelism=30",
             "-var-file=stack-test.tfvars.json",
+            f"-out={PLAN_FILE}",
             *extra,
             check=False,
         )
@@ -187,13 +190,26 @@ class Terraform:
         return changes
 
     def apply(self) -> str:
+        """Apply the plan `plan()` saved, once (without one, plan and apply in one go)."""
+        saved = self.root / PLAN_FILE
+        if saved.exists():
+            try:
+                return self.run("apply", "-auto-approve", "-no-color", "-parallelism=30", PLAN_FILE).stdout
+            finally:
+                saved.unlink()
         return self.run(
             "apply", "-auto-approve", "-no-color", "-parallelism=30", "-var-file=stack-test.tfvars.json"
         ).stdout
 
-    def destroy(self) -> str:
+    def destroy(self, refresh: bool = True) -> str:
+        """`refresh=False` when a plan has just refreshed the state (drift()): it is read once only."""
         return self.run(
-            "destroy", "-auto-approve", "-no-color", "-parallelism=30", "-var-file=stack-test.tfvars.json"
+            "destroy",
+            "-auto-approve",
+            "-no-color",
+            "-parallelism=30",
+            "-var-file=stack-test.tfvars.json",
+            *(() if refresh else ("-refresh=false",)),
         ).stdout
 
     def outputs(self) -> dict[str, Any]:

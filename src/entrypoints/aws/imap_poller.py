@@ -25,7 +25,9 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     for error in report.errors:
         log.error("imap_poller.mailbox_failed", reason=error)
     if report.errors and len(report.errors) == report.mailboxes:
-        raise RuntimeError(f"no mailbox could be read ({len(report.errors)} failed)")
+        raise RuntimeError(
+            f"no mailbox could be read ({len(report.errors)} failed; first: {report.errors[0]})"
+        )
     return {
         "mailboxes": report.mailboxes,
         "fetched": report.fetched,

@@ -44,14 +44,18 @@ output "sender_event_source_mapping_uuid" {
 }
 
 output "function_names" {
-  description = "Lambda function names."
-  value = {
-    planner     = module.planner.function_name
-    sender      = module.sender.function_name
-    feedback    = module.feedback.function_name
-    unsubscribe = module.unsubscribe.function_name
-    alert_relay = module.alerts.forwarder_function_name
-  }
+  description = "Lambda function names (imap_poller and webhooks only when they are enabled)."
+  value = merge(
+    {
+      planner     = module.planner.function_name
+      sender      = module.sender.function_name
+      feedback    = module.feedback.function_name
+      unsubscribe = module.unsubscribe.function_name
+      alert_relay = module.alerts.forwarder_function_name
+    },
+    var.enable_imap_poller ? { imap_poller = module.imap_poller[0].function_name } : {},
+    var.enable_webhooks ? { webhooks = module.webhooks[0].function_name } : {},
+  )
 }
 
 output "alert_topic_arns" {
