@@ -62,7 +62,7 @@ class SqliteJobQueue:
             raise ValueError(f"delay must be within 0..{self.max_delay_seconds} s, got {delay_seconds}")
         message_id = uuid.uuid4().hex
         now = self._now()
-        with self._lock:
+        with self._shared.writing():
             self._conn.execute(
                 "INSERT INTO queue_messages (id, queue, body, grp, sent_at, visible_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -79,7 +79,7 @@ class SqliteJobQueue:
             (uuid.uuid4().hex, self.name, message.body, message.group, now, now + delay)
             for message, delay in messages
         ]
-        with self._lock:
+        with self._shared.writing():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany(
@@ -103,6 +103,7 @@ class SqliteJobQueue:
             ).fetchone()
             if visible is None:  # the common answer of an idle poll: no write transaction for it
                 return received
+        with self._shared.writing():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 rows = self._conn.execute(
@@ -139,11 +140,11 @@ class SqliteJobQueue:
         return received
 
     def ack(self, receipt: str) -> None:
-        with self._lock:
+        with self._shared.writing():
             self._conn.execute("DELETE FROM queue_messages WHERE receipt=? AND dead=0", (receipt,))
 
     def dead_letter(self, receipt: str, reason: str) -> None:
-        with self._lock:
+        with self._shared.writing():
             self._conn.execute(
                 "UPDATE queue_messages SET dead=1, receipt=NULL, reason=? WHERE receipt=? AND dead=0",
                 (reason, receipt),
@@ -171,7 +172,7 @@ class SqliteJobQueue:
                 return 0
             sql += f" AND id IN ({','.join('?' * len(message_ids))})"
             args += list(message_ids)
-        with self._lock:
+        with self._shared.writing():
             return self._conn.execute(sql, args).rowcount
 
     def stats(self) -> QueueStats:

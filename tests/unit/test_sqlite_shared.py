@@ -37,3 +37,32 @@ def test_an_exclusive_store_keeps_other_processes_out_while_it_is_open(tmp_path:
     store.close()
     assert other.execute("SELECT count(*) FROM items").fetchone() == (1,)
     other.close()
+
+
+def test_writers_of_one_file_queue_on_its_writer_lock_and_then_write(tmp_path: Path) -> None:
+    """Another process's writer holds the lock file beside the database: a write waits for it (not
+    for SQLite's sleeping busy handler), then goes through once it is released."""
+    import fcntl
+    import os
+    import threading
+
+    store = SqliteStateStore(tmp_path / "w.db")
+    store.write(Put(partition="T#a", sort="SEEN", data={"n": 1}))
+    other = os.open(f"{os.path.realpath(tmp_path / 'w.db')}-writer", os.O_RDWR)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    writer = threading.Thread(target=store.write, args=(Put(partition="T#a", sort="DOC", data={"n": 2}),))
+    writer.start()
+    writer.join(0.3)
+    try:
+        assert writer.is_alive(), "the write did not wait for the writer lock"
+        reader = sqlite3.connect(str(tmp_path / "w.db"))  # another process's view: nothing written yet
+        assert reader.execute("SELECT count(*) FROM items WHERE sort='DOC'").fetchone() == (0,)
+        reader.close()
+    finally:
+        fcntl.flock(other, fcntl.LOCK_UN)
+        os.close(other)
+    writer.join(10)
+    assert not writer.is_alive()
+    item = store.get("T#a", "DOC")
+    assert item is not None and item.data == {"n": 2}
+    store.close()
