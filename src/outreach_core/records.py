@@ -498,6 +498,12 @@ class Records:
         item = self.store.get(tenant_partition(tenant_id), sort)
         return (dict(item.data), item.version) if item else ({}, 0)
 
+    def state_model(self, cls: type[M], tenant_id: str, sort: str) -> M | None:
+        """A state document as a frozen model (None if absent), built once per stored content: a
+        document every send reads and few change (the tenant's policy) is not validated again."""
+        item = self.store.get(tenant_partition(tenant_id), sort)
+        return self._models.load(cls, item, versioned=False) if item else None
+
     def state_put(
         self, tenant_id: str, sort: str, data: dict[str, Any], version: int, ttl: int | None = None
     ) -> Put:

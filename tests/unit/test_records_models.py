@@ -33,3 +33,25 @@ def test_items_without_an_etag_are_always_built() -> None:
     records = Records(InMemoryStateStore())
     records.create(_lead())
     assert records.get(Lead, "t", "l-1") is not records.get(Lead, "t", "l-1")
+
+
+def test_the_tenant_policy_is_built_once_and_a_change_of_it_applies_to_the_next_decision(
+    tmp_path: Path,
+) -> None:
+    from outreach_core.policies.config import IdentityLimits, TenantPolicy
+    from outreach_core.services.guard import ReputationGuard
+    from outreach_core.services.limiter import SendLimiter
+    from tests.fakes import ManualClock
+
+    records = Records(SqliteStateStore(tmp_path / "s.db"))
+    limiter = SendLimiter(records)
+    guard = ReputationGuard(records, ManualClock(), limiter=limiter)
+    default = limiter.policy_for("t")
+    assert default is limiter.policy and guard.rules_for("t") == limiter.policy.autostop
+    limiter.set_tenant_policy("t", TenantPolicy(identity=IdentityLimits(per_minute=1, per_hour=7)))
+    first = limiter.policy_for("t")
+    assert first.identity.per_hour == 7 and limiter.policy_for("t") is first  # not merged again
+    stricter = limiter.policy.autostop.model_copy(update={"campaign_cooldown_s": 60.0})
+    limiter.set_tenant_policy("t", TenantPolicy(identity=IdentityLimits(per_hour=3), autostop=stricter))
+    assert limiter.policy_for("t").identity.per_hour == 3
+    assert guard.rules_for("t") == stricter

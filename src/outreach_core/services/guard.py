@@ -71,9 +71,8 @@ class ReputationGuard:
 
     def rules_for(self, tenant_id: str) -> AutoStopRules:
         """The tenant's own thresholds when it has them, else the defaults."""
-        doc, _ = self.records.state(tenant_id, POLICY)
-        override = TenantPolicy.model_validate(doc).autostop if doc else None
-        return override or self.rules
+        policy = self.records.state_model(TenantPolicy, tenant_id, POLICY)
+        return (policy.autostop if policy else None) or self.rules
 
     def _alert(self, kind: str, tenant_id: str, subject: str, message: str, **details: object) -> None:
         if kind in ("campaign.paused", "identity.blocked"):

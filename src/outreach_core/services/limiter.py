@@ -109,6 +109,8 @@ class SendLimiter:
         self.directory = directory or ProviderDirectory()
         # Rotation weights by identity, with what they were computed from (see `_weights`).
         self._weights_seen: dict[tuple[str, str], tuple[tuple[Any, ...], StoredItem | None, float]] = {}
+        # The effective policy by tenant, with the stored override it was made from (see `policy_for`).
+        self._policies: dict[str, tuple[TenantPolicy | None, SendingPolicy]] = {}
 
     # --- reading ------------------------------------------------------------------------------------
 
@@ -140,8 +142,13 @@ class SendLimiter:
         return self._doc(f"T#{tenant_id}", sort)
 
     def policy_for(self, tenant_id: str) -> SendingPolicy:
-        doc = self._tdoc(tenant_id, POLICY)
-        return self.policy.effective(TenantPolicy.model_validate(doc.data) if doc.data else None)
+        override = self.records.state_model(TenantPolicy, tenant_id, POLICY)
+        seen = self._policies.get(tenant_id)
+        if seen is not None and seen[0] is override:  # the same stored policy: the same effective one
+            return seen[1]
+        effective = self.policy.effective(override)
+        self._policies[tenant_id] = (override, effective)
+        return effective
 
     def set_tenant_policy(self, tenant_id: str, policy: TenantPolicy) -> None:
         doc = self._tdoc(tenant_id, POLICY)
