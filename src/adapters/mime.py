@@ -72,14 +72,7 @@ def to_mime(email: OutboundEmail, date: datetime) -> Message:
         message.attach(_part(email.html, "html"))
     else:
         message = _part(email.text, "plain")
-    message["From"] = _address(email.sender)
-    message["To"] = _address(email.recipient)
-    if email.reply_to:
-        message["Reply-To"] = email.reply_to
-    message["Subject"] = _text("Subject", email.subject)
-    message["Date"] = format_datetime(date)
-    message["Message-ID"] = email.message_id
-    for name, value in email.headers.items():
+    for name, value in _headers(email, date):
         message[name] = value
     return message
 
@@ -91,10 +84,46 @@ def wire_bytes(message: Message) -> bytes:
     return out.getvalue()
 
 
+# What a text/plain part of ours starts with (compat32's own headers for it, in its order), and the
+# generator's line-ending rule for a body: every line break, of any kind, becomes CRLF.
+_TEXT_PART_HEADERS = "".join(f"{n}: {v}\r\n" for n, v in _part("", "plain").raw_items())
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _headers(email: OutboundEmail, date: datetime) -> list[tuple[str, str]]:
+    headers = [("From", _address(email.sender)), ("To", _address(email.recipient))]
+    if email.reply_to:
+        headers.append(("Reply-To", email.reply_to))
+    headers += [
+        ("Subject", _text("Subject", email.subject)),
+        ("Date", format_datetime(date)),
+        ("Message-ID", email.message_id),
+    ]
+    return headers + list(email.headers.items())
+
+
+def _plain_wire(email: OutboundEmail, date: datetime) -> bytes | None:
+    """The wire form of a text-only message whose header values are all plain (printable ASCII words,
+    single spaces, short), written directly: byte for byte what to_mime and wire_bytes give it
+    (tests/unit/test_mime_wire.py checks the two agree), without building the Message and its
+    charset machinery, which is most of an email's encoding time. None: anything else."""
+    if email.html is not None:
+        return None
+    lines = [_TEXT_PART_HEADERS]
+    for name, value in _headers(email, date):
+        if len(name) + len(value) > 996 or not _PLAIN_VALUE.fullmatch(value) or not name.isascii():
+            return None
+        lines.append(f"{name}: {value}\r\n")
+    lines.append("\r\n")
+    if email.text:  # (the charset gives an empty body back as it came: bytes)
+        lines.append(_LINE_BREAK.sub("\r\n", _UTF8_QP.body_encode(email.text.encode("utf-8"))))
+    return "".join(lines).encode("ascii")
+
+
 def to_bytes(email: OutboundEmail, date: datetime) -> bytes:
     """The wire form. Raises MailUnencodable (nothing was handed over) rather than whatever the email
     package raises, so a message that cannot be encoded is a failed job, never an `uncertain` one."""
     try:
-        return wire_bytes(to_mime(email, date))
+        return _plain_wire(email, date) or wire_bytes(to_mime(email, date))
     except (UnicodeError, ValueError, TypeError, MessageError) as exc:
         raise MailUnencodable(f"the message cannot be encoded as MIME: {type(exc).__name__}") from exc

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters import mime
 from outreach_core.domain.mail import Address, OutboundEmail
@@ -53,4 +55,33 @@ def test_the_fast_header_writer_matches_compat32(name: str) -> None:
 
 def test_to_bytes_is_the_wire_form() -> None:
     email = CASES["cyrillic subject and names"]
+    assert mime.to_bytes(email, AT) == mime.to_mime(email, AT).as_bytes(policy=mime._WIRE)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_direct_plain_form_is_the_wire_form_or_steps_aside(name: str) -> None:
+    email = CASES[name]
+    direct = mime._plain_wire(email, AT)
+    assert (direct is None) == (name not in ("plain", "quoted display name", "long subject"))
+    if direct is not None:
+        assert direct == mime.to_mime(email, AT).as_bytes(policy=mime._WIRE)
+
+
+_WORD = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=400)
+    | st.lists(st.sampled_from(["Hi", "=", ".", " ", "\t", "\n", "\r\n", "\r", "x" * 90, "é", "—"])).map(
+        "".join
+    ),
+    subject=st.lists(_WORD, min_size=1, max_size=8).map(" ".join),
+    name=st.one_of(st.just(""), st.lists(_WORD, min_size=1, max_size=3).map(" ".join)),
+)
+def test_the_direct_plain_form_matches_compat32_for_any_body(text: str, subject: str, name: str) -> None:
+    email = _email(text=text, subject=subject, sender=Address(email="ann@acme-mail.com", name=name))
+    direct = mime._plain_wire(email, AT)
+    if direct is not None:
+        assert direct == mime.to_mime(email, AT).as_bytes(policy=mime._WIRE)
     assert mime.to_bytes(email, AT) == mime.to_mime(email, AT).as_bytes(policy=mime._WIRE)
