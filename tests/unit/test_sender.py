@@ -325,3 +325,38 @@ def test_an_operator_ends_a_provider_pause_before_its_cool_down(h: Harness) -> N
     assert "paused_until" not in dict(limiter.provider_state("acme", "id0"))[provider]
     assert guard.resume_at_provider("acme", "id0", Provider(provider), "operator") is False
     assert [e.action for e in h.records.audit("acme")][-1] == "identity.provider_resumed"
+
+
+def test_a_window_moved_by_another_send_meanwhile_is_read_again_for_one_sent_write(h: Harness) -> None:
+    """Another worker's send moves the campaign's and the tenant's windows while this one is at the
+    provider: the `sent` record and this send's windows still go in one write, tried again on the windows
+    read afresh (not the record and then one write per window); no send is lost from any window."""
+    from outreach_core.policies.autostop import SlidingWindow, job_tag
+
+    [email] = seed_tenant(h, leads=["ann@corp-x.com"])
+
+    def another_send(_: object) -> None:
+        for sort in ("WIN#campaign#spring", "WIN#tenant#acme"):
+            item = h.store.get("T#acme", sort)
+            window = SlidingWindow.model_validate(item.data) if item else SlidingWindow(size=500)
+            moved = window.record_send("another-job").model_dump(mode="json")
+            h.store.write(h.records.state_put("acme", sort, moved, item.version if item else 0))
+
+    h.mailer.every = another_send
+    writes: list[list[str]] = []
+    real_write = h.store.write
+
+    def write(*operations):  # type: ignore[no-untyped-def]
+        writes.append(sorted(op.sort.split("#")[0] for op in operations))
+        return real_write(*operations)
+
+    h.store.write = write  # type: ignore[method-assign]
+    assert send_one(h) is Outcome.SENT
+    job = job_of(h, email)
+    assert job.status is JobStatus.SENT
+    for sort in ("WIN#campaign#spring", "WIN#tenant#acme", f"WIN#identity#{job.sender_id}"):
+        window = SlidingWindow.model_validate(h.store.get("T#acme", sort).data)
+        assert job_tag(job.job_id) in window.tags
+        assert (job_tag("another-job") in window.tags) is ("identity" not in sort)
+    # after the provider call: the one write lost to the other send, then the same write won
+    assert writes[-2:] == [["JOB", "TIMER", "TIMER", "WIN", "WIN", "WIN"]] * 2

@@ -89,6 +89,7 @@ from outreach_core.telemetry import SEND_OUTCOME, NullMetrics
 log = structlog.get_logger(__name__)
 
 _CAS_ATTEMPTS = 6
+_SENT_ATTEMPTS = 3  # one write of the `sent` record with the windows, before it is split
 
 
 class SenderConfig(BaseModel):
@@ -494,10 +495,8 @@ class SenderService:
         following = next_step_timer(self.records.get(Campaign, job.tenant_id, job.campaign_id), sent, sent_at)
         sequence = [self.records.timer_put(following)] if following else []
         try:  # the `sent` record and the auto-stop windows' new send in one write
-            self.records.save_job(
-                sent, self.records.timer_delete(lease), *sequence, *self.guard.sent_puts(sent)
-            )
-        except ConditionFailed:  # a window moved, or the lease ran out: the record first, then the windows
+            self._save_sent(sent, lease, sequence)
+        except ConditionFailed:  # the lease ran out, or the windows kept moving: the record first, then them
             try:
                 self.records.save_job(sent, self.records.timer_delete(lease), *sequence)
             except ConditionFailed:
@@ -505,6 +504,25 @@ class SenderService:
             self.guard.on_sent(sent)
         log.info("job.sent", step=job.step, sender_id=choice.identity.id, provider=sent.transport)
         return SendResult(Outcome.SENT, job.job_id)
+
+    def _save_sent(self, sent: MessageJob, lease: Timer, sequence: Sequence[Put]) -> None:
+        """The `sent` record with the windows' new send, as one compare-and-set write. A window another
+        worker's send moved meanwhile (the campaign's and the tenant's are shared by all of them) is read
+        again and the one write tried again: not the record and then a write per window."""
+        window_keys = [
+            *self.guard.window_keys(sent.tenant_id, sent.campaign_id),
+            *self.guard.identity_window_keys(sent.tenant_id, [sent.sender_id] if sent.sender_id else []),
+        ]
+        for attempt in range(_SENT_ATTEMPTS):
+            try:
+                self.records.save_job(
+                    sent, self.records.timer_delete(lease), *sequence, *self.guard.sent_puts(sent)
+                )
+                return
+            except ConditionFailed as lost:
+                if not lost.sort.startswith("WIN#") or attempt == _SENT_ATTEMPTS - 1:
+                    raise
+                self.records.prefetch(window_keys)  # the failed write let go of what was read
 
     def _reconcile_late(self, sent: MessageJob, sequence: Sequence[Put]) -> None:
         """The lease ran out while the provider call was in flight and the job was marked uncertain:
