@@ -196,7 +196,8 @@ class SqliteJobQueue:
         """How many messages are visible now, and since when the oldest of them is (epoch seconds)."""
         with self._lock:
             count, oldest = self._conn.execute(
-                "SELECT COUNT(*), MIN(visible_at) FROM queue_messages WHERE queue=? AND dead=0 AND visible_at<=?",
+                "SELECT COUNT(*), MIN(visible_at) FROM queue_messages "
+                "WHERE queue=? AND dead=0 AND visible_at<=?",
                 (self.name, self._now()),
             ).fetchone()
         return count, oldest

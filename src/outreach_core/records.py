@@ -60,7 +60,8 @@ def tenant_partition(tenant_id: str) -> str:
 def stamp(at: datetime) -> str:
     """`at` as TIME_FORMAT writes it (a timer's sort key: read on every timer compared and saved, so
     formatted by hand, three times faster than strftime)."""
-    return "%04d%02d%02dT%02d%02d%02d" % (at.year, at.month, at.day, at.hour, at.minute, at.second)
+    # %-formatting: a third of the time of an f-string with format specs here (measured)
+    return "%04d%02d%02dT%02d%02d%02d" % (at.year, at.month, at.day, at.hour, at.minute, at.second)  # noqa: UP031
 
 
 class AlreadyExistsError(ValueError):
