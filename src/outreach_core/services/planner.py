@@ -16,6 +16,7 @@ Per tenant and tick it reads the timers due within the horizon and
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -53,20 +54,23 @@ from outreach_core.policies.limits import (
 )
 from outreach_core.policies.providers import Provider
 from outreach_core.ports import Clock, ConditionFailed, Delete, JobQueue, Key, Put, QueueMessage
-from outreach_core.records import GLOBAL, Records, Timer, TimerKind, stamp
+from outreach_core.records import GLOBAL, Records, Timer, TimerKind, stamp, tenant_partition
 from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.hygiene import ListHygiene
 from outreach_core.services.jobs import JobMessage, day_key
 from outreach_core.services.lifecycle import ADVANCING, OPEN_STATUSES, CampaignCompletion
-from outreach_core.services.limiter import ACCOUNT, SLOTS, SendLimiter, ident_sort, prov_sort
+from outreach_core.services.limiter import ACCOUNT, POLICY, SLOTS, SendLimiter, ident_sort, prov_sort
 
 log = structlog.get_logger(__name__)
 
 LEAD_PAUSED_RECHECK = timedelta(hours=6)  # a paused lead's due step is looked at again this much later
 OVERLAP_RECHECK = timedelta(hours=6)  # step 1 of a lead still in another sequence, likewise
-# A direction whose identities have used their rolling day: its due steps wait until it has room again,
-# but are looked at again after this at the latest (an identity added or resumed, a cap raised).
-ROOM_RECHECK = timedelta(hours=6)
+# A direction whose identities have used their rolling day: its due steps wait until it has room again.
+# What could bring room sooner (an identity added, resumed or changed, the tenant's quotas or policy
+# changed) pulls them forward at the next tick (`_pull_forward`); this bounds the wait for anything else.
+ROOM_RECHECK = timedelta(hours=24)
+# Per direction whose steps wait for room: the capacity they wait under, and the latest time one waits to.
+ROOM_WAIT = "ROOMWAIT#"
 NO_IDENTITY_RECHECK = timedelta(hours=1)  # no active identity serves the direction: look again soon
 _PAGE = 100  # due timers read per query
 _WAKE_PAGES = 10  # wake timers handled per tenant and tick (the rest stay due for the next one)
@@ -93,6 +97,7 @@ class PlanReport:
     uncertain: int = 0
     deferred: int = 0  # due, but over the tenant's quotas this tick (or waiting for another sequence)
     completed: int = 0  # campaigns found over this tick (every enrolled lead's sequence ended)
+    pulled_forward: int = 0  # steps waiting for room made due again: their direction's capacity changed
     next_due: datetime | None = None
     per_tenant: dict[str, int] = field(default_factory=dict)
 
@@ -120,6 +125,7 @@ class _Admission:
     provider_start: dict[tuple[str, str], int] = field(default_factory=dict)  # before this tick's takes
     provider_room_at: dict[tuple[str, str], datetime | None] = field(default_factory=dict)  # full ones
     identity_provider_room: dict[str, dict[str, int]] = field(default_factory=dict)  # at the tick's start
+    waits: dict[str, datetime] = field(default_factory=dict)  # direction -> latest refile for room
 
     @property
     def exhausted(self) -> bool:
@@ -220,6 +226,7 @@ class _Tenancy:
 
     campaigns: dict[str, Campaign]
     identities: list[SenderIdentity]  # the active ones
+    every_identity: list[SenderIdentity] = field(default_factory=list)  # whatever their status
 
 
 class PlannerService:
@@ -244,6 +251,7 @@ class PlannerService:
         self._starting: set[tuple[str, str]] = set()  # leads whose first step of a sequence goes this tick
         self._campaigns: dict[str, Campaign] = {}
         self._lead_providers: dict[tuple[str, str], str] = {}  # (tenant, lead) -> receiving provider
+        self._policy_mark: str | None = None  # the deployment's policy, hashed once
         if self.config.horizon.total_seconds() > queue.max_delay_seconds:
             raise ValueError("the planning horizon cannot exceed the queue's maximum delay")
 
@@ -259,6 +267,7 @@ class PlannerService:
             for timer in self.records.timers_due(tenant.id, TimerKind.LEASE, now):
                 self._expire_lease(timer, now, report)
             self._wake_due(tenant, now, report)
+            self._pull_forward(tenant, now, report)
             plan = self._plan_steps(tenant, now, report)
             if plan is not None:
                 plans.append(plan)
@@ -286,9 +295,11 @@ class PlannerService:
         with self.records.read_ahead() as reads:
             if self._no_slot(tenant, now):
                 return None
+            every_identity = self.records.all(SenderIdentity, tenant.id)
             tenancy = _Tenancy(
                 {c.id: c for c in self.records.all(Campaign, tenant.id)},
-                [i for i in self.records.all(SenderIdentity, tenant.id) if i.status is IdentityStatus.ACTIVE],
+                [i for i in every_identity if i.status is IdentityStatus.ACTIVE],
+                every_identity,
             )
             self._campaigns = tenancy.campaigns  # for the one-sequence-per-lead check, read once
             admission = self._admission(tenant, tenancy, now)
@@ -329,7 +340,74 @@ class PlannerService:
                         break
                 self.records.store.write_many([ops for ops in writes if ops])
                 reads.forget(kept)  # the page's leads and suppression entries: done with them
+            self._note_waits(tenant, tenancy, admission)
         return _TenantPlan(tenant, admission, admitted) if admitted else None
+
+    # --- steps waiting for room, pulled forward when capacity changes --------------------------------
+
+    def _capacity_mark(self, tenant: Tenant, identities: list[SenderIdentity], direction: str) -> str:
+        """What a direction's room depends on besides time: the tenant (its quotas), its policy
+        overrides, the deployment's policy, and every identity that serves the direction, whatever its
+        status (one resumed or added changes it), each by its stored version."""
+        _, policy_version = self.records.state(tenant.id, POLICY)
+        if self._policy_mark is None:
+            dumped = self.limiter.policy.model_dump_json().encode()
+            self._policy_mark = hashlib.sha256(dumped).hexdigest()[:12]
+        served = sorted(f"{i.id}@{i.version}" for i in identities if i.serves(direction))
+        return "|".join([f"{tenant.version}", f"{policy_version}", self._policy_mark, *served])
+
+    def _note_waits(self, tenant: Tenant, tenancy: _Tenancy, admission: _Admission) -> None:
+        """Record, per direction whose steps this tick refiled to wait for room, the capacity they wait
+        under and how far (the latest refile), for `_pull_forward`."""
+        for direction, latest in admission.waits.items():
+            until = latest
+            sort = f"{ROOM_WAIT}{direction}"
+            doc, version = self.records.state(tenant.id, sort)
+            mark = self._capacity_mark(tenant, tenancy.every_identity, direction)
+            if doc.get("until"):
+                noted = datetime.fromisoformat(str(doc["until"]))
+                if doc.get("mark") == mark and noted >= until:
+                    continue  # noted already, as far
+                until = max(until, noted)
+                # Changed since the note (after this tick's pull forward looked): keep the old mark, so
+                # the next tick pulls forward every step waiting, this tick's too.
+                mark = str(doc.get("mark", mark))
+            data = {"mark": mark, "until": until.isoformat()}
+            expires = int((until + timedelta(days=1)).timestamp())
+            with contextlib.suppress(ConditionFailed):  # another tick noted it meanwhile: its note holds
+                self.records.store.write(self.records.state_put(tenant.id, sort, data, version, ttl=expires))
+
+    def _pull_forward(self, tenant: Tenant, now: datetime, report: PlanReport) -> None:
+        """Steps refiled to wait for room come due now when what their direction's room depends on
+        changed since (`_capacity_mark`); a note whose wait is over is dropped."""
+        notes = self.records.store.query(tenant_partition(tenant.id), ROOM_WAIT)
+        if not notes:
+            return
+        identities = self.records.all(SenderIdentity, tenant.id)
+        for note in notes:
+            direction = note.sort.removeprefix(ROOM_WAIT)
+            until = datetime.fromisoformat(str(note.data["until"]))
+            changed = note.data.get("mark") != self._capacity_mark(tenant, identities, direction)
+            if not changed and until > now:
+                continue
+            if changed and until > now:
+                report.pulled_forward += self._pull_direction(tenant, direction, until, now)
+            with contextlib.suppress(ConditionFailed):  # noted again meanwhile: looked at next tick
+                self.records.store.write(
+                    Delete(partition=note.partition, sort=note.sort, expected_version=note.version)
+                )
+
+    def _pull_direction(self, tenant: Tenant, direction: str, until: datetime, now: datetime) -> int:
+        campaigns = {c.id for c in self.records.all(Campaign, tenant.id) if c.direction_id == direction}
+        moves = [
+            self._refile(timer, now)
+            for timer in self.records.timers_due(tenant.id, TimerKind.STEP, until)
+            if timer.campaign_id in campaigns and timer.at > now
+        ]
+        for start in range(0, len(moves), _WRITE_CHUNK):
+            self.records.store.write_many([ops for ops in moves[start : start + _WRITE_CHUNK] if ops])
+        log.info("planner.pulled_forward", tenant_id=tenant.id, direction=direction, steps=len(moves))
+        return len(moves)
 
     def _admit(
         self,
@@ -350,7 +428,10 @@ class PlannerService:
             return True
         wait = self._wait(tenant, tenancy, admission, candidate, now)
         if wait is not None:  # else room in this tick's horizon was taken: it stays due
-            writes.append(self._refile(candidate.timer, candidate.window.next_open(wait, candidate.closed)))
+            at = candidate.window.next_open(wait, candidate.closed)
+            writes.append(self._refile(candidate.timer, at))
+            direction = candidate.campaign.direction_id
+            admission.waits[direction] = max(at, admission.waits.get(direction, at))
             report.deferred += 1
         return False
 
