@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import heapq
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,10 +67,11 @@ log = structlog.get_logger(__name__)
 
 LEAD_PAUSED_RECHECK = timedelta(hours=6)  # a paused lead's due step is looked at again this much later
 OVERLAP_RECHECK = timedelta(hours=6)  # step 1 of a lead still in another sequence, likewise
-# A direction whose identities have used their rolling day: its due steps wait until it has room again.
-# What could bring room sooner (an identity added, resumed or changed, the tenant's quotas or policy
-# changed) pulls them forward at the next tick (`_pull_forward`); this bounds the wait for anything else.
-ROOM_RECHECK = timedelta(hours=24)
+# A direction whose identities have used their rolling day: its due steps wait until it has room again,
+# each for its own send's room (`_RoomMoments`). What could bring room sooner (an identity added,
+# resumed or changed, the tenant's quotas or policy changed, a campaign moved) pulls them forward at the
+# next tick (`_pull_forward`); this bounds the wait for anything else.
+ROOM_RECHECK = timedelta(hours=72)
 # Per direction whose steps wait for room: the capacity they wait under, and the latest time one waits to.
 ROOM_WAIT = "ROOMWAIT#"
 NO_IDENTITY_RECHECK = timedelta(hours=1)  # no active identity serves the direction: look again soon
@@ -102,6 +105,40 @@ class PlanReport:
     per_tenant: dict[str, int] = field(default_factory=dict)
 
 
+class _RoomMoments:
+    """The moments a booked-up direction's room grows by one, earliest first: the j-th is the first
+    moment its identities' rolling days have room for j + 1 sends in all. Each identity's moments of
+    room for 1, 2, ... sends (`moment(identity, need)`, later for more) are merged lazily, so the j-th
+    step refiled in a tick waits for the j-th send's room, not every one for the first."""
+
+    def __init__(
+        self,
+        moment: Callable[[SenderIdentity, int], datetime | None],
+        identities: list[SenderIdentity],
+    ) -> None:
+        self._moment = moment
+        self.last: datetime | None = None  # the latest moment popped
+        self._heap: list[tuple[datetime, int, int, SenderIdentity]] = []
+        for index, identity in enumerate(identities):
+            first = moment(identity, 1)
+            if first is not None:
+                self._heap.append((first, index, 1, identity))
+        heapq.heapify(self._heap)
+
+    def peek(self) -> datetime | None:
+        return self._heap[0][0] if self._heap else None
+
+    def pop(self) -> datetime | None:
+        if not self._heap:
+            return None
+        at, index, need, identity = heapq.heappop(self._heap)
+        self.last = at
+        following = self._moment(identity, need + 1)
+        if following is not None:
+            heapq.heappush(self._heap, (following, index, need + 1, identity))
+        return at
+
+
 @dataclass
 class _Admission:
     bucket: TokenBucket
@@ -126,6 +163,7 @@ class _Admission:
     provider_room_at: dict[tuple[str, str], datetime | None] = field(default_factory=dict)  # full ones
     identity_provider_room: dict[str, dict[str, int]] = field(default_factory=dict)  # at the tick's start
     waits: dict[str, datetime] = field(default_factory=dict)  # direction -> latest refile for room
+    room_moments: dict[str, _RoomMoments] = field(default_factory=dict)  # per booked-up direction
 
     @property
     def exhausted(self) -> bool:
@@ -345,16 +383,24 @@ class PlannerService:
 
     # --- steps waiting for room, pulled forward when capacity changes --------------------------------
 
-    def _capacity_mark(self, tenant: Tenant, identities: list[SenderIdentity], direction: str) -> str:
-        """What a direction's room depends on besides time: the tenant (its quotas), its policy
-        overrides, the deployment's policy, and every identity that serves the direction, whatever its
-        status (one resumed or added changes it), each by its stored version."""
+    def _capacity_mark(
+        self,
+        tenant: Tenant,
+        identities: list[SenderIdentity],
+        campaigns: list[Campaign],
+        direction: str,
+    ) -> str:
+        """What a direction's room, and who waits for it, depend on besides time: the tenant (its
+        quotas), its policy overrides, the deployment's policy, every identity that serves the direction
+        whatever its status (one resumed or added changes it) and the campaigns that send for it, each
+        by its stored version."""
         _, policy_version = self.records.state(tenant.id, POLICY)
         if self._policy_mark is None:
             dumped = self.limiter.policy.model_dump_json().encode()
             self._policy_mark = hashlib.sha256(dumped).hexdigest()[:12]
         served = sorted(f"{i.id}@{i.version}" for i in identities if i.serves(direction))
-        return "|".join([f"{tenant.version}", f"{policy_version}", self._policy_mark, *served])
+        senders = sorted(f"{c.id}@{c.version}" for c in campaigns if c.direction_id == direction)
+        return "|".join([f"{tenant.version}", f"{policy_version}", self._policy_mark, *served, "", *senders])
 
     def _note_waits(self, tenant: Tenant, tenancy: _Tenancy, admission: _Admission) -> None:
         """Record, per direction whose steps this tick refiled to wait for room, the capacity they wait
@@ -363,7 +409,9 @@ class PlannerService:
             until = latest
             sort = f"{ROOM_WAIT}{direction}"
             doc, version = self.records.state(tenant.id, sort)
-            mark = self._capacity_mark(tenant, tenancy.every_identity, direction)
+            mark = self._capacity_mark(
+                tenant, tenancy.every_identity, list(tenancy.campaigns.values()), direction
+            )
             if doc.get("until"):
                 noted = datetime.fromisoformat(str(doc["until"]))
                 if doc.get("mark") == mark and noted >= until:
@@ -384,25 +432,28 @@ class PlannerService:
         if not notes:
             return
         identities = self.records.all(SenderIdentity, tenant.id)
+        campaigns = self.records.all(Campaign, tenant.id)
         for note in notes:
             direction = note.sort.removeprefix(ROOM_WAIT)
             until = datetime.fromisoformat(str(note.data["until"]))
-            changed = note.data.get("mark") != self._capacity_mark(tenant, identities, direction)
+            mark = self._capacity_mark(tenant, identities, campaigns, direction)
+            changed = note.data.get("mark") != mark
             if not changed and until > now:
                 continue
             if changed and until > now:
-                report.pulled_forward += self._pull_direction(tenant, direction, until, now)
+                report.pulled_forward += self._pull_steps(tenant, direction, until, now)
             with contextlib.suppress(ConditionFailed):  # noted again meanwhile: looked at next tick
                 self.records.store.write(
                     Delete(partition=note.partition, sort=note.sort, expected_version=note.version)
                 )
 
-    def _pull_direction(self, tenant: Tenant, direction: str, until: datetime, now: datetime) -> int:
-        campaigns = {c.id for c in self.records.all(Campaign, tenant.id) if c.direction_id == direction}
+    def _pull_steps(self, tenant: Tenant, direction: str, until: datetime, now: datetime) -> int:
+        """Every step of the tenant filed to come due by `until` comes due now (not only the
+        direction's: a campaign may have moved to it from another); read, each is filed again."""
         moves = [
             self._refile(timer, now)
             for timer in self.records.timers_due(tenant.id, TimerKind.STEP, until)
-            if timer.campaign_id in campaigns and timer.at > now
+            if timer.at > now
         ]
         for start in range(0, len(moves), _WRITE_CHUNK):
             self.records.store.write_many([ops for ops in moves[start : start + _WRITE_CHUNK] if ops])
@@ -745,7 +796,16 @@ class PlannerService:
                 admission.room_at[direction] = self._direction_room_at(
                     tenant, tenancy, admission, direction, now
                 )
-            return admission.room_at[direction]
+            first = admission.room_at[direction]
+            room = admission.room_moments.get(direction)
+            if first is None or room is None:
+                return first
+            # This step's turn: the moment the direction has room for it too (past the moments known,
+            # within four days, the last of them: it is read again there).
+            nth = room.pop() or room.last
+            if nth is None:
+                return first
+            return max(first, self._look_again([nth], now) or first)
         key = (direction, provider)
         if admission.provider_full(direction, provider) and admission.provider_start.get(key, 1) <= 0:
             # The direction's identities are out of room there (not by this tick's own bookings).
@@ -770,12 +830,13 @@ class PlannerService:
         if admission.day_caps.get(direction, 0) - int(admission.quota.get(f"dir:{direction}", 0)) <= 0:
             start = from_micros((micros(now) // _DAY_US + 1) * _DAY_US)
         policy = self.limiter.policy_for(tenant.id)
-        moments = [
-            self.limiter.room_at(tenant.id, identity, start, policy)
-            for identity in tenancy.identities
-            if identity.serves(direction)
-        ]
-        return self._look_again([m for m in moments if m is not None], now)
+        moments = _RoomMoments(
+            lambda identity, need: self.limiter.room_at(tenant.id, identity, start, policy, need),
+            [identity for identity in tenancy.identities if identity.serves(direction)],
+        )
+        admission.room_moments[direction] = moments
+        first = moments.peek() or moments.last
+        return self._look_again([first] if first is not None else [], now)
 
     def _look_again(self, moments: list[datetime], now: datetime) -> datetime | None:
         """The earliest of the moments the limits name, as a refile time: None when it is within this
