@@ -88,6 +88,9 @@ class Timer(BaseModel):
     campaign_id: str
     lead_id: str
     step: int
+    # Refiled to wait for its direction's room (not for a window or a sequence delay): a capacity change
+    # makes it due at once (services.sequence.pull_waiting_steps).
+    for_room: bool = False
 
     @property
     def sort(self) -> str:

@@ -16,7 +16,6 @@ Per tenant and tick it reads the timers due within the horizon and
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import heapq
 import math
 from collections import defaultdict
@@ -56,24 +55,21 @@ from outreach_core.policies.limits import (
 )
 from outreach_core.policies.providers import Provider
 from outreach_core.ports import Clock, ConditionFailed, Delete, JobQueue, Key, Put, QueueMessage
-from outreach_core.records import GLOBAL, Records, Timer, TimerKind, stamp, tenant_partition
+from outreach_core.records import GLOBAL, Records, Timer, TimerKind, stamp
 from outreach_core.services.guard import ReputationGuard
 from outreach_core.services.hygiene import ListHygiene
 from outreach_core.services.jobs import JobMessage, day_key
 from outreach_core.services.lifecycle import ADVANCING, OPEN_STATUSES, CampaignCompletion
-from outreach_core.services.limiter import ACCOUNT, POLICY, SLOTS, SendLimiter, ident_sort, prov_sort
+from outreach_core.services.limiter import ACCOUNT, SLOTS, SendLimiter, ident_sort, prov_sort
+from outreach_core.services.sequence import ROOM_WAIT_AT_MOST
 
 log = structlog.get_logger(__name__)
 
 LEAD_PAUSED_RECHECK = timedelta(hours=6)  # a paused lead's due step is looked at again this much later
 OVERLAP_RECHECK = timedelta(hours=6)  # step 1 of a lead still in another sequence, likewise
 # A direction whose identities have used their rolling day: its due steps wait until it has room again,
-# each for its own send's room (`_RoomMoments`). What could bring room sooner (an identity added,
-# resumed or changed, the tenant's quotas or policy changed, a campaign moved) pulls them forward at the
-# next tick (`_pull_forward`); this bounds the wait for anything else.
-ROOM_RECHECK = timedelta(hours=72)
-# Per direction whose steps wait for room: the capacity they wait under, and the latest time one waits to.
-ROOM_WAIT = "ROOMWAIT#"
+# but are looked at again after this at the latest (an identity added or resumed, a cap raised).
+ROOM_RECHECK = ROOM_WAIT_AT_MOST
 NO_IDENTITY_RECHECK = timedelta(hours=1)  # no active identity serves the direction: look again soon
 _PAGE = 100  # due timers read per query
 _WAKE_PAGES = 10  # wake timers handled per tenant and tick (the rest stay due for the next one)
@@ -100,7 +96,6 @@ class PlanReport:
     uncertain: int = 0
     deferred: int = 0  # due, but over the tenant's quotas this tick (or waiting for another sequence)
     completed: int = 0  # campaigns found over this tick (every enrolled lead's sequence ended)
-    pulled_forward: int = 0  # steps waiting for room made due again: their direction's capacity changed
     next_due: datetime | None = None
     per_tenant: dict[str, int] = field(default_factory=dict)
 
@@ -162,7 +157,6 @@ class _Admission:
     provider_start: dict[tuple[str, str], int] = field(default_factory=dict)  # before this tick's takes
     provider_room_at: dict[tuple[str, str], datetime | None] = field(default_factory=dict)  # full ones
     identity_provider_room: dict[str, dict[str, int]] = field(default_factory=dict)  # at the tick's start
-    waits: dict[str, datetime] = field(default_factory=dict)  # direction -> latest refile for room
     room_moments: dict[str, _RoomMoments] = field(default_factory=dict)  # per booked-up direction
 
     @property
@@ -264,7 +258,6 @@ class _Tenancy:
 
     campaigns: dict[str, Campaign]
     identities: list[SenderIdentity]  # the active ones
-    every_identity: list[SenderIdentity] = field(default_factory=list)  # whatever their status
 
 
 class PlannerService:
@@ -289,7 +282,6 @@ class PlannerService:
         self._starting: set[tuple[str, str]] = set()  # leads whose first step of a sequence goes this tick
         self._campaigns: dict[str, Campaign] = {}
         self._lead_providers: dict[tuple[str, str], str] = {}  # (tenant, lead) -> receiving provider
-        self._policy_mark: str | None = None  # the deployment's policy, hashed once
         if self.config.horizon.total_seconds() > queue.max_delay_seconds:
             raise ValueError("the planning horizon cannot exceed the queue's maximum delay")
 
@@ -305,7 +297,6 @@ class PlannerService:
             for timer in self.records.timers_due(tenant.id, TimerKind.LEASE, now):
                 self._expire_lease(timer, now, report)
             self._wake_due(tenant, now, report)
-            self._pull_forward(tenant, now, report)
             plan = self._plan_steps(tenant, now, report)
             if plan is not None:
                 plans.append(plan)
@@ -333,11 +324,9 @@ class PlannerService:
         with self.records.read_ahead() as reads:
             if self._no_slot(tenant, now):
                 return None
-            every_identity = self.records.all(SenderIdentity, tenant.id)
             tenancy = _Tenancy(
                 {c.id: c for c in self.records.all(Campaign, tenant.id)},
-                [i for i in every_identity if i.status is IdentityStatus.ACTIVE],
-                every_identity,
+                [i for i in self.records.all(SenderIdentity, tenant.id) if i.status is IdentityStatus.ACTIVE],
             )
             self._campaigns = tenancy.campaigns  # for the one-sequence-per-lead check, read once
             admission = self._admission(tenant, tenancy, now)
@@ -378,87 +367,7 @@ class PlannerService:
                         break
                 self.records.store.write_many([ops for ops in writes if ops])
                 reads.forget(kept)  # the page's leads and suppression entries: done with them
-            self._note_waits(tenant, tenancy, admission)
         return _TenantPlan(tenant, admission, admitted) if admitted else None
-
-    # --- steps waiting for room, pulled forward when capacity changes --------------------------------
-
-    def _capacity_mark(
-        self,
-        tenant: Tenant,
-        identities: list[SenderIdentity],
-        campaigns: list[Campaign],
-        direction: str,
-    ) -> str:
-        """What a direction's room, and who waits for it, depend on besides time: the tenant (its
-        quotas), its policy overrides, the deployment's policy, every identity that serves the direction
-        whatever its status (one resumed or added changes it) and the campaigns that send for it, each
-        by its stored version."""
-        _, policy_version = self.records.state(tenant.id, POLICY)
-        if self._policy_mark is None:
-            dumped = self.limiter.policy.model_dump_json().encode()
-            self._policy_mark = hashlib.sha256(dumped).hexdigest()[:12]
-        served = sorted(f"{i.id}@{i.version}" for i in identities if i.serves(direction))
-        senders = sorted(f"{c.id}@{c.version}" for c in campaigns if c.direction_id == direction)
-        return "|".join([f"{tenant.version}", f"{policy_version}", self._policy_mark, *served, "", *senders])
-
-    def _note_waits(self, tenant: Tenant, tenancy: _Tenancy, admission: _Admission) -> None:
-        """Record, per direction whose steps this tick refiled to wait for room, the capacity they wait
-        under and how far (the latest refile), for `_pull_forward`."""
-        for direction, latest in admission.waits.items():
-            until = latest
-            sort = f"{ROOM_WAIT}{direction}"
-            doc, version = self.records.state(tenant.id, sort)
-            mark = self._capacity_mark(
-                tenant, tenancy.every_identity, list(tenancy.campaigns.values()), direction
-            )
-            if doc.get("until"):
-                noted = datetime.fromisoformat(str(doc["until"]))
-                if doc.get("mark") == mark and noted >= until:
-                    continue  # noted already, as far
-                until = max(until, noted)
-                # Changed since the note (after this tick's pull forward looked): keep the old mark, so
-                # the next tick pulls forward every step waiting, this tick's too.
-                mark = str(doc.get("mark", mark))
-            data = {"mark": mark, "until": until.isoformat()}
-            expires = int((until + timedelta(days=1)).timestamp())
-            with contextlib.suppress(ConditionFailed):  # another tick noted it meanwhile: its note holds
-                self.records.store.write(self.records.state_put(tenant.id, sort, data, version, ttl=expires))
-
-    def _pull_forward(self, tenant: Tenant, now: datetime, report: PlanReport) -> None:
-        """Steps refiled to wait for room come due now when what their direction's room depends on
-        changed since (`_capacity_mark`); a note whose wait is over is dropped."""
-        notes = self.records.store.query(tenant_partition(tenant.id), ROOM_WAIT)
-        if not notes:
-            return
-        identities = self.records.all(SenderIdentity, tenant.id)
-        campaigns = self.records.all(Campaign, tenant.id)
-        for note in notes:
-            direction = note.sort.removeprefix(ROOM_WAIT)
-            until = datetime.fromisoformat(str(note.data["until"]))
-            mark = self._capacity_mark(tenant, identities, campaigns, direction)
-            changed = note.data.get("mark") != mark
-            if not changed and until > now:
-                continue
-            if changed and until > now:
-                report.pulled_forward += self._pull_steps(tenant, direction, until, now)
-            with contextlib.suppress(ConditionFailed):  # noted again meanwhile: looked at next tick
-                self.records.store.write(
-                    Delete(partition=note.partition, sort=note.sort, expected_version=note.version)
-                )
-
-    def _pull_steps(self, tenant: Tenant, direction: str, until: datetime, now: datetime) -> int:
-        """Every step of the tenant filed to come due by `until` comes due now (not only the
-        direction's: a campaign may have moved to it from another); read, each is filed again."""
-        moves = [
-            self._refile(timer, now)
-            for timer in self.records.timers_due(tenant.id, TimerKind.STEP, until)
-            if timer.at > now
-        ]
-        for start in range(0, len(moves), _WRITE_CHUNK):
-            self.records.store.write_many([ops for ops in moves[start : start + _WRITE_CHUNK] if ops])
-        log.info("planner.pulled_forward", tenant_id=tenant.id, direction=direction, steps=len(moves))
-        return len(moves)
 
     def _admit(
         self,
@@ -480,9 +389,7 @@ class PlannerService:
         wait = self._wait(tenant, tenancy, admission, candidate, now)
         if wait is not None:  # else room in this tick's horizon was taken: it stays due
             at = candidate.window.next_open(wait, candidate.closed)
-            writes.append(self._refile(candidate.timer, at))
-            direction = candidate.campaign.direction_id
-            admission.waits[direction] = max(at, admission.waits.get(direction, at))
+            writes.append(self._refile(candidate.timer, at, for_room=True))
             report.deferred += 1
         return False
 
@@ -714,12 +621,12 @@ class PlannerService:
         log.info("planner.lead_skipped", tenant_id=tenant.id, lead_id=lead.id, skip=verdict.skip)
         return True
 
-    def _refile(self, timer: Timer, at: datetime) -> list[Put | Delete]:
+    def _refile(self, timer: Timer, at: datetime, *, for_room: bool = False) -> list[Put | Delete]:
         """The writes that move a timer to a later time (none when that is where it already is, to the
-        second)."""
-        moved = timer.model_copy(update={"at": at})
+        second, as it was filed); `for_room`: it waits for its direction's room."""
+        moved = timer.model_copy(update={"at": at, "for_room": for_room})
         if moved.sort == timer.sort:
-            return []
+            return [] if moved.for_room == timer.for_room else [self.records.timer_put(moved)]
         return [self.records.timer_delete(timer), self.records.timer_put(moved)]
 
     def _admission(self, tenant: Tenant, tenancy: _Tenancy, now: datetime) -> _Admission:
