@@ -180,7 +180,7 @@ def test_leads_show_forecast_failed_jobs_and_waiting_versus_done(cli: Run, tmp_p
     assert "messages left, done on" in cli("campaign", "forecast", "acme", "q1")
     cli("campaign", "start", "acme", "q1")
     cli("campaign", "start", "acme", "cold")
-    status = _drain(cli, 40)  # returns once drained; identity pacing can hold a job ~30 s
+    status = _drain(cli, 120)  # returns once drained; identity pacing (2 a minute) can hold a job 60 s
     campaigns = {c["campaign_id"]: c for c in status["campaigns"]}  # type: ignore[index, union-attr]
     assert campaigns["q1"]["state"] == "waiting" and campaigns["q1"]["waiting"] == 2
     assert campaigns["cold"]["state"] in ("done", "completed"), (campaigns["cold"], status["queue"])
