@@ -193,6 +193,16 @@ class SqliteJobQueue:
             oldest_age_s=round(now - oldest, 1) if oldest else 0.0,
         )
 
+    def visible(self) -> tuple[int, float | None]:
+        """How many messages are visible now, and since when the oldest of them is (epoch seconds)."""
+        with self._lock:
+            count, oldest = self._conn.execute(
+                "SELECT COUNT(*), MIN(visible_at) FROM queue_messages "
+                "WHERE queue=? AND dead=0 AND visible_at<=?",
+                (self.name, self._now()),
+            ).fetchone()
+        return count, oldest
+
     def next_visible_at(self) -> float | None:
         """When the next message becomes visible (epoch seconds): lets a virtual clock jump there."""
         with self._lock:

@@ -30,6 +30,9 @@ DEMO_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)  # a Monday morning
 MAX_DAYS = 35
 STEP = timedelta(minutes=1)  # the smallest jump of virtual time: batches what comes due within a minute
 TICK = timedelta(minutes=5)  # the planner once a horizon, as EventBridge Scheduler runs it
+# Feedback gathered for up to a tick before it is ingested (one archive object per tenant per batch),
+# as the feedback function's SQS event source would with a 300 s MaximumBatchingWindowInSeconds.
+FEEDBACK_WINDOW_S = 300
 
 
 DEMO_MARK = ".outreach-demo"  # in a kept workspace: `demo --keep` may empty it and run again
@@ -62,6 +65,7 @@ def run_demo(
             unsubscribe_base_url="https://unsubscribe.example.net/u",
             mx_resolver="offline",
             sqlite_exclusive=True,  # nothing else opens the demo's workspace while it runs
+            feedback_batch_window_s=FEEDBACK_WINDOW_S,
         )
         app = build(settings)
         clock = VirtualClock(DEMO_START)

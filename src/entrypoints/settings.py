@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     imap_timeout_s: float = 30.0
 
     planner_horizon_s: int = 300
+    # The local worker gathers feedback events for up to this long before ingesting them as one batch
+    # (one archive object per tenant per batch), as a Lambda's SQS event source does with its
+    # MaximumBatchingWindowInSeconds; 0 = ingest what is visible at once. A full batch goes at once.
+    feedback_batch_window_s: int = 0
     # SES account quotas (GetAccount SendQuota): the account-wide limiter's data.
     ses_max_send_rate: float = 14.0
     ses_max_24h_send: int = 50_000

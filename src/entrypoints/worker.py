@@ -79,12 +79,14 @@ class LocalWorker:
         webhook_queue: SqliteJobQueue | None = None,
         poller: ImapPoller | None = None,
         poll_every: timedelta = timedelta(seconds=60),
+        feedback_window: timedelta = timedelta(0),
     ) -> None:
         self.planner, self.sender, self.ingestor = planner, sender, ingestor
         self.jobs, self.events, self.clock, self.batch = jobs, events, clock, batch
         self.store = store
         self.webhooks, self.webhook_queue = webhooks, webhook_queue
         self.poller, self.poll_every = poller, poll_every
+        self.feedback_window = feedback_window
         self._polled_at: datetime | None = None
         self.next_due: datetime | None = None
         self._purged_at: datetime | None = None
@@ -105,6 +107,7 @@ class LocalWorker:
             webhook_queue=adapters.webhook_queue(),
             poller=imap_poller(app) if poll_imap else None,
             poll_every=timedelta(seconds=app.settings().imap_poll_s),
+            feedback_window=timedelta(seconds=app.settings().feedback_batch_window_s),
         )
 
     def _purge_expired(self) -> None:
@@ -159,7 +162,7 @@ class LocalWorker:
                     stats.outcomes[result.outcome.value] = stats.outcomes.get(result.outcome.value, 0) + 1
                     if not result.redeliver and result.outcome is not Outcome.DEAD_LETTERED:
                         self.jobs.ack(message.receipt)
-        while messages := self.events.receive(self.batch * 5):
+        while self._feedback_batch_ready() and (messages := self.events.receive(self.batch * 5)):
             report = self.ingestor.ingest([m.body for m in messages])
             rejected = {index for index, _ in report.rejected}
             for index, message in enumerate(messages):
@@ -172,6 +175,17 @@ class LocalWorker:
             stats.replies += report.replies
         self._deliver_webhooks(stats)
         return stats
+
+    def _feedback_batch_ready(self) -> bool:
+        """Whether to ingest now: with a batching window, once its oldest visible event has waited the
+        window out or a full batch is there (as SQS's MaximumBatchingWindowInSeconds gathers a batch)."""
+        if not self.feedback_window:
+            return True
+        count, oldest = self.events.visible()
+        if oldest is None:
+            return False
+        window_closed = datetime.fromtimestamp(oldest, UTC) + self.feedback_window <= self.clock.now()
+        return window_closed or count >= self.batch * 5
 
     def _deliver_webhooks(self, stats: WorkerStats) -> None:
         if self.webhooks is None or self.webhook_queue is None:
@@ -220,9 +234,11 @@ class LocalWorker:
 
     def next_wake(self) -> datetime | None:
         """The earliest moment new work can appear: a timer, or a delayed message becoming visible."""
-        queues = [self.jobs, self.events] + ([self.webhook_queue] if self.webhook_queue is not None else [])
+        queues = [self.jobs] + ([self.webhook_queue] if self.webhook_queue is not None else [])
         candidates = [t for t in (q.next_visible_at() for q in queues) if t is not None]
         moments = [datetime.fromtimestamp(t, UTC) for t in candidates]
+        if (event_at := self.events.next_visible_at()) is not None:  # its batching window closes then
+            moments.append(datetime.fromtimestamp(event_at, UTC) + self.feedback_window)
         if self.next_due is not None:
             moments.append(self.next_due)
         return min(moments) if moments else None

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
 from outreach_core.domain.jobs import JobStatus
-from outreach_core.domain.models import CampaignStep, Lead, LeadStatus
+from outreach_core.domain.models import CampaignStep, IdentityStatus, Lead, LeadStatus
 from outreach_core.domain.suppression import SuppressionReason
 from outreach_core.domain.window import SendWindow
 from outreach_core.policies.config import IdentityLimits, SendingPolicy
@@ -120,15 +120,48 @@ def test_a_booked_up_direction_waits_until_its_rolling_day_has_room(h: Harness) 
     assert h.tick_and_send().count("sent") == 2  # Monday 09:00: the identity's two for the day
     # The rest are not read on every tick: today's admissions used today's cap, and tomorrow the two
     # sends are still in the identity's rolling day until 09:30 (their bucket leaves the window). So
-    # they wait, looked at again after six hours at the latest (an identity added, a cap raised).
-    assert len(h.records.timers_due("acme", TimerKind.STEP, at(5, 14, 59))) == 0
-    assert len(h.records.timers_due("acme", TimerKind.STEP, at(5, 15))) == 3
+    # they wait until then, unread (an identity added or a cap raised meanwhile makes them due).
     h.clock.set(at(6, 4))
     assert h.planner.tick().planned == 0
     assert len(h.records.timers_due("acme", TimerKind.STEP, at(6, 9, 29))) == 0
     assert len(h.records.timers_due("acme", TimerKind.STEP, at(6, 9, 30))) == 3  # the moment it has room
     h.clock.set(at(6, 9, 30))
     assert h.planner.tick().planned == 2
+
+
+def _waiting_until_tomorrow(h: Harness) -> None:
+    seed_tenant(h, identities=1, cap=2, leads=[f"l{n}@corp-x.com" for n in range(5)])
+    assert h.tick_and_send().count("sent") == 2  # Monday 09:00: the identity's two for the day
+    assert _due_first_steps(h, at(5, 23, 59)) == 0  # waiting till midnight
+
+
+def _due_first_steps(h: Harness, by: datetime) -> int:
+    return len([t for t in h.records.timers_due("acme", TimerKind.STEP, by) if t.step == 1])
+
+
+def test_steps_waiting_for_room_come_due_when_an_identity_is_added(h: Harness) -> None:
+    _waiting_until_tomorrow(h)
+    second_steps = [t for t in h.records.timers_due("acme", TimerKind.STEP, at(30)) if t.step == 2]
+    h.admin.add_identity("acme", "id9", "rep9@acme-mail.com", display_name="Rep 9", daily_cap=2)
+    assert _due_first_steps(h, h.clock.now()) == 3  # due at once
+    # A step waiting for its sequence's delay is not room's to move: it stays.
+    assert [t for t in h.records.timers_due("acme", TimerKind.STEP, at(30)) if t.step == 2] == second_steps
+    h.clock.set(at(5, 9, 20))
+    assert h.planner.tick().planned >= 1  # the new identity's room, at once
+
+
+def test_steps_waiting_for_room_come_due_when_a_cap_is_raised(h: Harness) -> None:
+    _waiting_until_tomorrow(h)
+    h.admin.update_identity("acme", "id0", daily_cap=20)
+    assert _due_first_steps(h, h.clock.now()) == 3
+
+
+def test_steps_waiting_for_room_stay_put_when_the_identity_is_paused(h: Harness) -> None:
+    _waiting_until_tomorrow(h)
+    h.admin.set_identity_status("acme", "id0", IdentityStatus.PAUSED, "operator")
+    assert _due_first_steps(h, at(5, 23, 59)) == 0  # less room: nothing to wake for
+    h.admin.set_identity_status("acme", "id0", IdentityStatus.ACTIVE)
+    assert _due_first_steps(h, h.clock.now()) == 3  # resumed: they look again
 
 
 def test_a_provider_without_room_holds_its_steps_until_its_hour_frees(tmp_path: Path) -> None:
@@ -256,9 +289,10 @@ def test_capacity_refiling_just_before_midnight_leaves_midnight_timers_alone(h: 
     # Found by the property tests: refiling a timer that is already due at tomorrow's midnight wrote
     # the same item twice in one transaction and crashed the tick every night from 23:55.
     seed_tenant(h, identities=1, cap=1, leads=[f"l{n}@corp-x.com" for n in range(3)])
-    h.planner.tick()  # one admitted, two refiled (today's cap is used: tomorrow, looked at in 6 h)
+    h.planner.tick()  # one admitted, two refiled (today's cap is used: to tomorrow's midnight)
+    assert len(h.records.timers_due("acme", TimerKind.STEP, at(5, 23, 59))) == 0
     h.clock.set(at(5, 23, 57))
-    h.planner.tick()  # still used up; tomorrow starts within this horizon: they stay due, no crash
-    assert len(h.records.timers_due("acme", TimerKind.STEP, at(5, 23, 57))) == 2
+    h.planner.tick()  # read (due within this horizon), still used up: they stay at midnight, no crash
+    assert len(h.records.timers_due("acme", TimerKind.STEP, at(6))) == 2
     h.clock.set(at(6, 0, 2))
     assert h.planner.tick().planned == 1

@@ -92,10 +92,12 @@ def day_room_at(
     plan: WarmupPlan,
     target: int,
     buckets: int = 48,
+    need: int = 1,
 ) -> int | None:
-    """The first instant at or after `now_us` at which an identity's rolling day has room for one more
-    send under the warm-up cap of that instant's UTC day: what the limiter's day check would grant,
-    if nothing else is sent meanwhile. None when it never will (a cap of 0). Pure.
+    """The first instant at or after `now_us` at which an identity's rolling day has room for `need`
+    more sends (one by default) under the warm-up cap of that instant's UTC day: what the limiter's day
+    check would grant, if nothing else is sent meanwhile. None when it never will (a cap of 0). Pure.
+    Room for `need` is room for one under a cap `need - 1` lower.
 
     Within a UTC day the cap is fixed and the window only empties, so the window's own retry time is
     exact; at midnight the ramp may raise the cap (assuming today ends clean), so look again there.
@@ -105,7 +107,7 @@ def day_room_at(
     for _ in range(4):
         midnight = (at // _DAY_US + 1) * _DAY_US
         cap = int(ramp(state, from_micros(at).date(), plan, target)["cap"])
-        first = first_room(day_counts, at, limit, buckets, cap)
+        first = first_room(day_counts, at, limit, buckets, cap - (need - 1))
         if first is not None and first < midnight:
             return first
         at = midnight

@@ -32,7 +32,7 @@ from outreach_core.rendering.reply_token import PLACEHOLDER
 from outreach_core.services import lifecycle
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.limiter import SendLimiter
-from outreach_core.services.sequence import next_step_timer, pending_timers
+from outreach_core.services.sequence import next_step_timer, pending_timers, pull_waiting_steps
 from outreach_core.services.templates import TemplateService
 from outreach_core.services.webhooks import WebhookPublisher, announce
 
@@ -82,6 +82,7 @@ class AdminService:
         self.records.tenant(tenant_id)
         limiter.set_tenant_policy(tenant_id, policy)
         self._audit(tenant_id, "tenant.policy", tenant_id, overrides=sorted(policy.model_fields_set))
+        self._capacity_changed(tenant_id)
 
     def add_tenant(self, tenant_id: str, name: str, postal_address: str, **options: Any) -> Tenant:
         tenant = Tenant(
@@ -123,7 +124,13 @@ class AdminService:
         )
         created = self.records.create(identity)
         self._audit(tenant_id, "identity.create", identity_id, email_domain=identity.domain)
+        self._capacity_changed(tenant_id)
         return created
+
+    def _capacity_changed(self, tenant_id: str) -> None:
+        """What the tenant's room depends on changed: its steps waiting for room come due now (the
+        planner reads them at its next tick and files them again for what room there is)."""
+        pull_waiting_steps(self.records, tenant_id, self.clock.now())
 
     def add_template(
         self,
@@ -185,6 +192,7 @@ class AdminService:
         updated = Tenant.model_validate({**tenant.model_dump(), **changes, "version": tenant.version})
         saved = self.records.replace_tenant(updated)
         self._audit(tenant_id, "tenant.update", tenant_id, changed=sorted(changes))
+        self._capacity_changed(tenant_id)
         return saved
 
     def update_identity(self, tenant_id: str, identity_id: str, **changes: Any) -> SenderIdentity:
@@ -208,6 +216,7 @@ class AdminService:
         )
         saved = self.records.replace(updated)
         self._audit(tenant_id, "identity.update", identity_id, changed=sorted(changes))
+        self._capacity_changed(tenant_id)
         return saved
 
     def edit_step(self, tenant_id: str, campaign_id: str, step: CampaignStep) -> Campaign:
@@ -388,6 +397,8 @@ class AdminService:
             identity.model_copy(update={"status": status, "status_reason": reason})
         )
         self._audit(tenant_id, f"identity.{status.value}", identity_id, reason)
+        if status is IdentityStatus.ACTIVE:
+            self._capacity_changed(tenant_id)
         if status is IdentityStatus.BLOCKED:
             announce(self.webhooks, tenant_id, "identity.blocked", identity_id, reason, self.clock.now())
         return updated

@@ -70,7 +70,11 @@ class FeedbackService:
         self.metrics = metrics or NullMetrics()
 
     def handle(self, events: Sequence[DeliveryEvent]) -> list[FeedbackResult]:
-        results = [self._apply(event) for event in events]
+        # One read-ahead scope for the batch: its events' jobs, leads, policies and windows in two
+        # round trips, not two per event. The writes keep their own conditions (read_ahead.py).
+        with self.records.read_ahead():
+            self._prefetch(events)
+            results = [self._apply(event) for event in events]
         for event, result in zip(events, results, strict=True):
             if result.applied:
                 self.metrics.emit(FEEDBACK_EVENT, 1, "Count", EventType=event.event_type.value)
@@ -78,6 +82,25 @@ class FeedbackService:
                 reason = {"duplicate event": "duplicate", "no job for this message": "unmatched"}
                 self.metrics.emit(FEEDBACK_IGNORED, 1, "Count", Reason=reason.get(result.detail, "no_change"))
         return results
+
+    def _prefetch(self, events: Sequence[DeliveryEvent]) -> None:
+        """What the batch's events name, then the identity windows of the jobs found among them."""
+        if len(events) < 2:
+            return  # `_apply` reads the one event's items ahead itself
+        self.records.prefetch([key for event in events for key in self._event_keys(event)])
+        senders: dict[str, set[str]] = {}
+        for event in events:
+            if event.tenant_id and event.job_id and event.event_type is not EventType.SENT:
+                job = self.records.job(event.tenant_id, event.job_id)
+                if job is not None and job.sender_id:
+                    senders.setdefault(job.tenant_id, set()).add(job.sender_id)
+        self.records.prefetch(
+            [
+                key
+                for tenant, ids in senders.items()
+                for key in self.guard.identity_window_keys(tenant, sorted(ids))
+            ]
+        )
 
     def _find_job(self, event: DeliveryEvent) -> MessageJob | None:
         if event.tenant_id and event.job_id:
@@ -87,7 +110,7 @@ class FeedbackService:
         return self.records.job_by_message_id(event.message_id)
 
     def _apply(self, event: DeliveryEvent) -> FeedbackResult:
-        # One read-ahead scope per event: the job, its lead, the policy and the windows in two round trips.
+        # Within the batch's read-ahead scope: what was not read ahead for the batch, read now.
         with self.records.read_ahead():
             self.records.prefetch(self._event_keys(event))
             job = self._find_job(event)

@@ -35,6 +35,7 @@ from outreach_core.records import Records, stamp
 from outreach_core.services.admin import AdminService
 from outreach_core.services.audit import AuditTrail
 from outreach_core.services.limiter import POLICY, SendLimiter
+from outreach_core.services.sequence import pull_waiting_steps
 from outreach_core.services.webhooks import WebhookPublisher, announce
 
 log = structlog.get_logger(__name__)
@@ -324,6 +325,7 @@ class ReputationGuard:
                         identity.model_copy(update={"status": IdentityStatus.ACTIVE, "status_reason": ""})
                     )
                     self.audit.record(tenant_id, now, ACTOR, "identity.unblock", ident, "cool-down over")
+                    pull_waiting_steps(self.records, tenant_id, now)  # its room is back: they come due
                     done += 1
             self.records.store.write(drop)
             if done:

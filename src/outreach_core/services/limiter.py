@@ -170,10 +170,10 @@ class SendLimiter:
         return max(0, cap - used)
 
     def room_at(
-        self, tenant_id: str, identity: SenderIdentity, at: datetime, policy: SendingPolicy
+        self, tenant_id: str, identity: SenderIdentity, at: datetime, policy: SendingPolicy, need: int = 1
     ) -> datetime | None:
-        """The first moment at or after `at` when the identity's rolling day has room again under the
-        warm-up cap of that day (warmup.day_room_at); None if it never will (a cap of 0)."""
+        """The first moment at or after `at` when the identity's rolling day has room again (for `need`
+        sends) under the warm-up cap of that day (warmup.day_room_at); None if it never will."""
         data = self._tdoc(tenant_id, ident_sort(identity.id)).data
         first = warmup.day_room_at(
             data.get("ramp", {}),
@@ -182,6 +182,7 @@ class SendLimiter:
             policy.warmup,
             identity.daily_cap,
             policy.window_buckets,
+            need,
         )
         return from_micros(first) if first is not None else None
 

@@ -16,8 +16,10 @@ Per tenant and tick it reads the timers due within the horizon and
 from __future__ import annotations
 
 import contextlib
+import heapq
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +61,7 @@ from outreach_core.services.hygiene import ListHygiene
 from outreach_core.services.jobs import JobMessage, day_key
 from outreach_core.services.lifecycle import ADVANCING, OPEN_STATUSES, CampaignCompletion
 from outreach_core.services.limiter import ACCOUNT, SLOTS, SendLimiter, ident_sort, prov_sort
+from outreach_core.services.sequence import ROOM_WAIT_AT_MOST
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +69,7 @@ LEAD_PAUSED_RECHECK = timedelta(hours=6)  # a paused lead's due step is looked a
 OVERLAP_RECHECK = timedelta(hours=6)  # step 1 of a lead still in another sequence, likewise
 # A direction whose identities have used their rolling day: its due steps wait until it has room again,
 # but are looked at again after this at the latest (an identity added or resumed, a cap raised).
-ROOM_RECHECK = timedelta(hours=6)
+ROOM_RECHECK = ROOM_WAIT_AT_MOST
 NO_IDENTITY_RECHECK = timedelta(hours=1)  # no active identity serves the direction: look again soon
 _PAGE = 100  # due timers read per query
 _WAKE_PAGES = 10  # wake timers handled per tenant and tick (the rest stay due for the next one)
@@ -97,6 +100,40 @@ class PlanReport:
     per_tenant: dict[str, int] = field(default_factory=dict)
 
 
+class _RoomMoments:
+    """The moments a booked-up direction's room grows by one, earliest first: the j-th is the first
+    moment its identities' rolling days have room for j + 1 sends in all. Each identity's moments of
+    room for 1, 2, ... sends (`moment(identity, need)`, later for more) are merged lazily, so the j-th
+    step refiled in a tick waits for the j-th send's room, not every one for the first."""
+
+    def __init__(
+        self,
+        moment: Callable[[SenderIdentity, int], datetime | None],
+        identities: list[SenderIdentity],
+    ) -> None:
+        self._moment = moment
+        self.last: datetime | None = None  # the latest moment popped
+        self._heap: list[tuple[datetime, int, int, SenderIdentity]] = []
+        for index, identity in enumerate(identities):
+            first = moment(identity, 1)
+            if first is not None:
+                self._heap.append((first, index, 1, identity))
+        heapq.heapify(self._heap)
+
+    def peek(self) -> datetime | None:
+        return self._heap[0][0] if self._heap else None
+
+    def pop(self) -> datetime | None:
+        if not self._heap:
+            return None
+        at, index, need, identity = heapq.heappop(self._heap)
+        self.last = at
+        following = self._moment(identity, need + 1)
+        if following is not None:
+            heapq.heappush(self._heap, (following, index, need + 1, identity))
+        return at
+
+
 @dataclass
 class _Admission:
     bucket: TokenBucket
@@ -120,6 +157,7 @@ class _Admission:
     provider_start: dict[tuple[str, str], int] = field(default_factory=dict)  # before this tick's takes
     provider_room_at: dict[tuple[str, str], datetime | None] = field(default_factory=dict)  # full ones
     identity_provider_room: dict[str, dict[str, int]] = field(default_factory=dict)  # at the tick's start
+    room_moments: dict[str, _RoomMoments] = field(default_factory=dict)  # per booked-up direction
 
     @property
     def exhausted(self) -> bool:
@@ -350,7 +388,8 @@ class PlannerService:
             return True
         wait = self._wait(tenant, tenancy, admission, candidate, now)
         if wait is not None:  # else room in this tick's horizon was taken: it stays due
-            writes.append(self._refile(candidate.timer, candidate.window.next_open(wait, candidate.closed)))
+            at = candidate.window.next_open(wait, candidate.closed)
+            writes.append(self._refile(candidate.timer, at, for_room=True))
             report.deferred += 1
         return False
 
@@ -582,12 +621,12 @@ class PlannerService:
         log.info("planner.lead_skipped", tenant_id=tenant.id, lead_id=lead.id, skip=verdict.skip)
         return True
 
-    def _refile(self, timer: Timer, at: datetime) -> list[Put | Delete]:
+    def _refile(self, timer: Timer, at: datetime, *, for_room: bool = False) -> list[Put | Delete]:
         """The writes that move a timer to a later time (none when that is where it already is, to the
-        second)."""
-        moved = timer.model_copy(update={"at": at})
+        second, as it was filed); `for_room`: it waits for its direction's room."""
+        moved = timer.model_copy(update={"at": at, "for_room": for_room})
         if moved.sort == timer.sort:
-            return []
+            return [] if moved.for_room == timer.for_room else [self.records.timer_put(moved)]
         return [self.records.timer_delete(timer), self.records.timer_put(moved)]
 
     def _admission(self, tenant: Tenant, tenancy: _Tenancy, now: datetime) -> _Admission:
@@ -664,7 +703,16 @@ class PlannerService:
                 admission.room_at[direction] = self._direction_room_at(
                     tenant, tenancy, admission, direction, now
                 )
-            return admission.room_at[direction]
+            first = admission.room_at[direction]
+            room = admission.room_moments.get(direction)
+            if first is None or room is None:
+                return first
+            # This step's turn: the moment the direction has room for it too (past the moments known,
+            # within four days, the last of them: it is read again there).
+            nth = room.pop() or room.last
+            if nth is None:
+                return first
+            return max(first, self._look_again([nth], now) or first)
         key = (direction, provider)
         if admission.provider_full(direction, provider) and admission.provider_start.get(key, 1) <= 0:
             # The direction's identities are out of room there (not by this tick's own bookings).
@@ -689,12 +737,13 @@ class PlannerService:
         if admission.day_caps.get(direction, 0) - int(admission.quota.get(f"dir:{direction}", 0)) <= 0:
             start = from_micros((micros(now) // _DAY_US + 1) * _DAY_US)
         policy = self.limiter.policy_for(tenant.id)
-        moments = [
-            self.limiter.room_at(tenant.id, identity, start, policy)
-            for identity in tenancy.identities
-            if identity.serves(direction)
-        ]
-        return self._look_again([m for m in moments if m is not None], now)
+        moments = _RoomMoments(
+            lambda identity, need: self.limiter.room_at(tenant.id, identity, start, policy, need),
+            [identity for identity in tenancy.identities if identity.serves(direction)],
+        )
+        admission.room_moments[direction] = moments
+        first = moments.peek() or moments.last
+        return self._look_again([first] if first is not None else [], now)
 
     def _look_again(self, moments: list[datetime], now: datetime) -> datetime | None:
         """The earliest of the moments the limits name, as a refile time: None when it is within this

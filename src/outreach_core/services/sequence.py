@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from outreach_core.domain.ids import job_id_for
 from outreach_core.domain.jobs import JobStatus, MessageJob
@@ -11,6 +12,9 @@ from outreach_core.domain.models import Campaign, Lead, LeadStatus
 from outreach_core.ports import ConditionFailed
 from outreach_core.records import Records, Timer, TimerKind
 
+# How long a due step waits for its direction's room at most before the planner reads it again (an
+# identity added, resumed or changed, a quota or policy changed makes it due at once: pull_waiting_steps).
+ROOM_WAIT_AT_MOST = timedelta(hours=72)
 # Statuses after which the sequence moves on to the next step.
 _ADVANCES = frozenset({JobStatus.SENT, JobStatus.DELIVERED})
 
@@ -77,4 +81,25 @@ def postpone_steps(records: Records, tenant_id: str, lead_id: str, until: dateti
             except ConditionFailed:
                 continue
             moved += 1
+    return moved
+
+
+def pull_waiting_steps(records: Records, tenant_id: str, now: datetime) -> int:
+    """The tenant's steps refiled to wait for room (`Timer.for_room`) come due now: what their room
+    depends on changed (an identity added, resumed or edited, the tenant's quotas or policy). Steps
+    waiting for a sending window or a sequence delay stay where they are. Returns how many moved."""
+    moved = 0
+    after: str | None = None
+    until = now + ROOM_WAIT_AT_MOST + timedelta(days=1)  # no room wait is filed later than this
+    while page := records.timers_due(tenant_id, TimerKind.STEP, until, after=after, limit=200):
+        for timer in page:
+            after = timer.sort
+            if not timer.for_room or timer.at <= now:
+                continue
+            with contextlib.suppress(ConditionFailed):  # moved meanwhile (planned, refiled): leave it
+                records.store.write(
+                    records.timer_delete(timer),
+                    records.timer_put(timer.model_copy(update={"at": now, "for_room": False})),
+                )
+                moved += 1
     return moved
