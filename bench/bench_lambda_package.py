@@ -95,7 +95,7 @@ def run() -> dict[str, Any]:
     boto, sender = times[STAGES[0][0]], times[STAGES[-1][0]]
     return {
         "zip_bytes": size,
-        "zip_mb": round(size / 1024 / 1024, 2),
+        "zip_mb": round(size / 1_000_000, 2),  # MB as the budget counts them
         "rounds": ROUNDS,
         "boto3_ms": round(statistics.median(boto) * 1000),
         "sender_ms": round(statistics.median(sender) * 1000),

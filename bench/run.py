@@ -18,6 +18,7 @@ import os
 import platform
 import re
 import sqlite3
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -73,6 +74,10 @@ def main(argv: list[str]) -> None:
     selected = [p.stem for p in sorted(HERE.glob("bench_*.py")) if not argv or any(a in p.stem for a in argv)]
     out = HERE / "results"
     out.mkdir(exist_ok=True)
+    if len(selected) > 1:  # each in a process of its own: what one leaves in memory never weighs on the next
+        for name in selected:
+            subprocess.run([sys.executable, "-m", "bench.run", name], check=True)
+        return
     info = machine()
     print(f"machine: {info}")
     for name in selected:
