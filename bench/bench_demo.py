@@ -32,10 +32,19 @@ def _environment(src: Path | None) -> dict[str, str]:
     return env
 
 
+def _run(command: list[str], cwd: Path | str, src: Path | None) -> subprocess.CompletedProcess[str]:
+    """`command` with the tree's environment; asserts it succeeded before any figure is read."""
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, check=False, env=_environment(src)
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def _demo(src: Path | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         summary_path = Path(tmp) / "demo-summary.json"
-        done = subprocess.run(
+        done = _run(
             [
                 "/usr/bin/time",
                 "-v",
@@ -45,13 +54,9 @@ def _demo(src: Path | None) -> dict[str, Any]:
                 "--summary-json",
                 str(summary_path),
             ],
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-            check=False,
-            env=_environment(src),
+            tmp,
+            src,
         )
-        assert done.returncode == 0, done.stderr[-3000:]
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     assert summary["non_terminal_jobs"] == 0 and summary["duplicate_sends"] == 0, summary
     assert summary["sends_to_suppressed"] == 0 and summary["jobs_planned"] > 0, summary
@@ -79,15 +84,7 @@ def _demo(src: Path | None) -> dict[str, Any]:
 
 
 def _split(src: Path | None) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.demo_split"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=_environment(src),
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _run([sys.executable, "-m", "bench.demo_split"], ROOT, src)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
