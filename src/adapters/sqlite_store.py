@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from outreach_core.ports import ConditionFailed, Delete, Put, StoredItem
+from outreach_core.ports import ConditionFailed, Delete, JsonDocument, Put, StoredItem
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -29,41 +29,6 @@ CREATE INDEX IF NOT EXISTS items_by_index_key ON items (index_key) WHERE index_k
 _TOP = "\U0010ffff"
 _COLUMNS = "partition, sort, version, data, index_key, expires_at"
 _KEYS_PER_SELECT = 400  # (partition, sort) pairs per statement: well under SQLite's variable limit
-
-
-class _Document(Mapping[str, Any]):
-    """A stored document, parsed on first use: items read ahead and never looked at cost no parsing."""
-
-    __slots__ = ("_parsed", "_text")
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._parsed: dict[str, Any] | None = None
-
-    def _data(self) -> dict[str, Any]:
-        if self._parsed is None:
-            self._parsed = json.loads(self._text)
-        return self._parsed
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data())
-
-    def __len__(self) -> int:
-        return len(self._data())
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._data().get(key, default)
-
-    def __eq__(self, other: object) -> bool:
-        return self._data() == (other._data() if isinstance(other, _Document) else other)
-
-    __hash__ = None  # type: ignore[assignment]  # like the dict it stands for
-
-    def __repr__(self) -> str:
-        return repr(self._data())
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -181,7 +146,7 @@ class SqliteStateStore:
             partition=row[0],
             sort=row[1],
             version=row[2],
-            data=_Document(row[3]),
+            data=JsonDocument(row[3]),
             index_key=row[4],
             expires_at=row[5],
             etag=row[3],
@@ -376,6 +341,8 @@ _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one
 
 
 def _json(data: Mapping[str, Any]) -> str:
+    if isinstance(data, JsonDocument):
+        return data.text  # written as its text: not parsed, not encoded again
     return _ENCODE(data if type(data) is dict else dict(data))
 
 

@@ -5,7 +5,8 @@ Every method documents its contract: what it raises, what is atomic, how tenants
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,6 +24,48 @@ class Clock(Protocol):
 
 
 # --- State -----------------------------------------------------------------------------------------
+
+
+class JsonDocument(Mapping[str, Any]):
+    """A document as its JSON text, parsed on first use. The stores keep documents as JSON text: one
+    written as a JsonDocument is stored as `text`, never encoded again, and one read as a JsonDocument
+    can be validated from `text` in one pass (pydantic-core parses JSON itself), never built as dicts;
+    items read ahead and never looked at cost no parsing."""
+
+    __slots__ = ("_parsed", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._parsed: dict[str, Any] | None = None
+
+    @property
+    def parsed(self) -> bool:
+        return self._parsed is not None
+
+    def _data(self) -> dict[str, Any]:
+        if self._parsed is None:
+            self._parsed = json.loads(self.text)
+        return self._parsed
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data().get(key, default)
+
+    def __eq__(self, other: object) -> bool:
+        return self._data() == (other._data() if isinstance(other, JsonDocument) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # like the dict it stands for
+
+    def __repr__(self) -> str:
+        return repr(self._data())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -41,7 +41,7 @@ from outreach_core.domain.jobs import MessageJob
 from outreach_core.domain.models import Campaign, Direction, Entity, Lead, SenderIdentity, Template, Tenant
 from outreach_core.domain.suppression import DomainBlock, SuppressionEntry, SuppressionScope
 from outreach_core.domain.webhooks import WebhookDelivery, WebhookEndpoint
-from outreach_core.ports import ConditionFailed, Delete, Key, Put, StateStore, StoredItem
+from outreach_core.ports import ConditionFailed, Delete, JsonDocument, Key, Put, StateStore, StoredItem
 from outreach_core.read_ahead import ReadAhead
 
 GLOBAL = "GLOBAL"
@@ -109,8 +109,10 @@ _ENTITY_PREFIX: dict[type[Entity], str] = {
 }
 
 
-def _data(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")
+def _data(model: BaseModel) -> JsonDocument:
+    """A model as the document the stores keep: its JSON text, written by pydantic-core in one pass
+    (the same values as model_dump(mode="json"), not built as dicts and then encoded)."""
+    return JsonDocument(model.model_dump_json())
 
 
 class _Models:
@@ -143,7 +145,14 @@ class _Models:
 
 
 def _build(cls: type[M], item: StoredItem, versioned: bool) -> M:
-    return cls.model_validate({**item.data, "version": item.version} if versioned else item.data)
+    data = item.data
+    if isinstance(data, JsonDocument) and not data.parsed:
+        # Validated from the text in one pass (pydantic-core parses it), not parsed into dicts first.
+        model = cls.model_validate_json(data.text)
+        if versioned and getattr(model, "version", None) != item.version:
+            model = model.model_copy(update={"version": item.version})
+        return model
+    return cls.model_validate({**data, "version": item.version} if versioned else data)
 
 
 class Records:
@@ -403,8 +412,7 @@ class Records:
     # --- timers ----------------------------------------------------------------------------------
 
     def timer_put(self, timer: Timer) -> Put:
-        data = timer.model_dump(mode="json", exclude={"version"})
-        return Put(partition=tenant_partition(timer.tenant_id), sort=timer.sort, data=data)
+        return Put(partition=tenant_partition(timer.tenant_id), sort=timer.sort, data=_data(timer))
 
     def timer_delete(self, timer: Timer) -> Delete:
         return Delete(partition=tenant_partition(timer.tenant_id), sort=timer.sort)

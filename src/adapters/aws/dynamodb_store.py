@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from outreach_core.ports import ConditionFailed, Delete, Put, StoredItem
+from outreach_core.ports import ConditionFailed, Delete, JsonDocument, Put, StoredItem
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -70,7 +70,7 @@ def _item(raw: Item) -> StoredItem:
     return StoredItem(
         partition=raw["pk"]["S"],
         sort=raw["sk"]["S"],
-        data=json.loads(raw["data"]["S"]),
+        data=JsonDocument(raw["data"]["S"]),
         version=int(raw["version"]["N"]),
         index_key=raw["ik"]["S"] if "ik" in raw else None,
         expires_at=int(raw["expires_at"]["N"]) if "expires_at" in raw else None,
@@ -78,6 +78,8 @@ def _item(raw: Item) -> StoredItem:
 
 
 def _json(data: Mapping[str, Any]) -> str:
+    if isinstance(data, JsonDocument):
+        return data.text
     return json.dumps(dict(data), ensure_ascii=False, separators=(",", ":"))
 
 
