@@ -168,6 +168,10 @@ class Records:
     def _load(self, cls: type[E], item: StoredItem) -> E:
         return self._models.load(cls, item)
 
+    def entity(self, cls: type[E], item: StoredItem) -> E:
+        """The entity an item read straight from the store holds (kept like every model read here)."""
+        return self._load(cls, item)
+
     def _timer(self, item: StoredItem) -> Timer:
         return self._models.load(Timer, item, versioned=False)
 

@@ -428,7 +428,7 @@ class PlannerService:
         found = self.records.store.get_many(leads)
         keys: list[Key] = []
         for item in found.values():
-            email = str(item.data.get("email", ""))
+            email = self.records.entity(Lead, item).email  # built once: the step's own read finds it kept
             keys += self.records.suppression_keys(tenant.id, email)
             if self.hygiene is not None:
                 keys += self.records.domain_block_keys(tenant.id, email.rsplit("@", 1)[-1])
@@ -523,13 +523,12 @@ class PlannerService:
         hygiene: HygienePolicy | None,
     ) -> _Candidate | None:
         """A due step as a candidate, or None; the timer writes it makes go to `writes` (one batch)."""
-        drop: list[Put | Delete] = [self.records.timer_delete(timer)]
         if (
             campaign is None
             or campaign.status is not CampaignStatus.RUNNING
             or not campaign.has_step(timer.step)
         ):
-            writes.append(drop)  # resume rebuilds the timers of a paused campaign from its jobs
+            writes.append([self.records.timer_delete(timer)])  # resume rebuilds a paused one's timers
             return None
         lead = self.records.find(Lead, tenant.id, timer.lead_id)
         if lead is not None and lead.status is LeadStatus.PAUSED:
@@ -541,11 +540,11 @@ class PlannerService:
             or campaign.id in lead.removed_from
             or self.records.suppression_for(tenant.id, lead.email)
         ):
-            writes.append(drop)
+            writes.append([self.records.timer_delete(timer)])
             report.stopped += 1
             return None
         if timer.step == 1 and self.hygiene is not None and self._skipped(tenant, lead, hygiene):
-            writes.append(drop)
+            writes.append([self.records.timer_delete(timer)])
             report.skipped += 1
             return None
         if timer.step == 1 and tenant.overlap is not Overlap.PARALLEL:
