@@ -8,7 +8,7 @@ never lost at 80 columns.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -36,6 +36,8 @@ def _default(value: object) -> object:
         return value.value
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
+    if isinstance(value, Mapping):  # a stored document (ports.JsonDocument) as the object it holds
+        return dict(value)
     return str(value)
 
 
