@@ -149,8 +149,8 @@ def _build(cls: type[M], item: StoredItem, versioned: bool) -> M:
     if isinstance(data, JsonDocument) and not data.parsed:
         # Validated from the text in one pass (pydantic-core parses it), not parsed into dicts first.
         model = cls.model_validate_json(data.text)
-        if versioned and getattr(model, "version", None) != item.version:
-            model = model.model_copy(update={"version": item.version})
+        if versioned and "version" in cls.model_fields and getattr(model, "version", None) != item.version:
+            model = model.model_copy(update={"version": item.version})  # the store's, not the text's
         return model
     return cls.model_validate({**data, "version": item.version} if versioned else data)
 
