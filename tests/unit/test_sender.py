@@ -394,6 +394,32 @@ def test_after_a_lost_race_on_the_limiter_the_next_send_reads_its_documents_befo
     assert all(j.status is JobStatus.SENT for j in h.records.jobs("acme") if j.step == 1)
 
 
+def test_a_message_that_keeps_losing_races_is_handled_again_not_left_for_the_visibility_timeout(
+    h: Harness,
+) -> None:
+    """Another worker's send lands just before each of the message's `sending` writes, eight times:
+    each lost write is tried again on what is read afresh, and the ninth goes out; the message is not
+    left to come back after the queue's visibility timeout (the lease)."""
+    seed_tenant(h, leads=["ann@corp-x.com", "bob@corp-y.com"])
+    assert send_one(h) is Outcome.SENT  # the limiter's documents exist from here on
+    attempts: list[list[str]] = []
+    real_write = h.store.write
+
+    def write(*operations):  # type: ignore[no-untyped-def]
+        if any(op.sort.startswith("JOB#") for op in operations) and any(
+            op.sort == "LIM#tenant" for op in operations
+        ):
+            attempts.append([op.sort for op in operations])
+            if len(attempts) <= 8:
+                _bump(h, "LIM#tenant")
+        return real_write(*operations)
+
+    h.store.write = write  # type: ignore[method-assign]
+    assert send_one(h) is Outcome.SENT
+    assert len(attempts) == 9  # eight lost, then won
+    assert len(h.mailer.sent) == 2
+
+
 def test_a_window_moved_by_another_send_meanwhile_is_read_again_for_one_sent_write(h: Harness) -> None:
     """Another worker's send moves the campaign's and the tenant's windows while this one is at the
     provider: the `sent` record and this send's windows still go in one write, tried again on the windows

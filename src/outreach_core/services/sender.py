@@ -88,7 +88,10 @@ from outreach_core.telemetry import SEND_OUTCOME, NullMetrics
 
 log = structlog.get_logger(__name__)
 
-_CAS_ATTEMPTS = 6
+# Lost compare-and-set races a message is handled again after, before it is left for redelivery (which
+# waits out the queue's visibility timeout, the lease: minutes). A retry reads again only what the lost
+# write touched; with several workers on one tenant a send loses about one race in three.
+_CAS_ATTEMPTS = 12
 _SENT_ATTEMPTS = 3  # one write of the `sent` record with the windows, before it is split
 # After a lost race on the documents every send writes (the limiter's, the auto-stop windows), the next
 # this many sends read them once more just before they use them: see `_Races`.
