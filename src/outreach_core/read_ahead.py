@@ -7,8 +7,13 @@ rest. It never weakens a write: every write goes to the real store with its own 
 
   - a successful conditional Put leaves the item as written (its new version is known: expected + 1),
     a Delete leaves it absent, an unconditional Put is forgotten (its version is not known);
-  - any failed write forgets everything: the caller's compare-and-set loop reads afresh, as it would
-    without read-ahead.
+  - a write that lost its condition forgets what it wrote (every item of it, the one that moved and
+    the rest): the caller's compare-and-set loop reads those afresh and keeps the rest of what it
+    read. Those it did not write were not guarded by the write anyway, so the retry sees what a
+    first attempt reading them at the start would have seen; and a retry after a lost race (several
+    workers moving a tenant's shared counters) costs one read of the documents it writes, not of
+    everything again;
+  - any other failed write forgets everything.
 
 So a unit of work sees what it would have seen by reading each item at its start, which is what the
 services assume anyway (a read is stale the moment it returns; the conditional writes decide). Queries
@@ -77,6 +82,9 @@ class ReadAhead:
     def write(self, *operations: Put | Delete) -> None:
         try:
             self.store.write(*operations)
+        except ConditionFailed:
+            self.forget((op.partition, op.sort) for op in operations)
+            raise
         except BaseException:
             self._items.clear()
             raise

@@ -206,6 +206,14 @@ class Records:
         if view is not None:
             view.prefetch(keys)
 
+    def refresh(self, keys: list[Key]) -> None:
+        """Read these keys again, in one go, when a read-ahead scope is open: documents other workers
+        keep moving, read once more just before they are used (else nothing: reads go to the store)."""
+        view: ReadAhead | None = getattr(self._scope, "view", None)
+        if view is not None:
+            view.forget(keys)
+            view.prefetch(keys)
+
     # --- keys, for prefetching -------------------------------------------------------------------
 
     @staticmethod

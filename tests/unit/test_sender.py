@@ -327,6 +327,99 @@ def test_an_operator_ends_a_provider_pause_before_its_cool_down(h: Harness) -> N
     assert [e.action for e in h.records.audit("acme")][-1] == "identity.provider_resumed"
 
 
+def _counting_writes(h: Harness) -> list[list[str]]:
+    writes: list[list[str]] = []
+    real_write = h.store.write
+
+    def write(*operations):  # type: ignore[no-untyped-def]
+        writes.append(sorted(op.sort.split("#")[0] for op in operations))
+        return real_write(*operations)
+
+    h.store.write = write  # type: ignore[method-assign]
+    return writes
+
+
+def _bump(h: Harness, sort: str) -> None:
+    """Another worker's write of a shared document: its version moves on."""
+    item = h.store.get("T#acme", sort)
+    assert item is not None
+    h.store.write(h.records.state_put("acme", sort, dict(item.data), item.version))
+
+
+def test_after_a_lost_race_on_the_windows_the_next_send_reads_them_after_the_provider_call(
+    h: Harness,
+) -> None:
+    """Every send of another worker moves the campaign's window while this one is at the provider. The
+    first send loses its `sent` write to it once and tries again; the next sends read the windows again
+    after the provider call, and their one `sent` write wins the first time."""
+    seed_tenant(h, leads=["ann@corp-x.com", "bob@corp-y.com", "cy@corp-z.com"])
+    assert send_one(h) is Outcome.SENT  # the windows exist from here on
+    h.mailer.every = lambda _: _bump(h, "WIN#campaign#spring")
+    writes = _counting_writes(h)
+    assert send_one(h) is Outcome.SENT
+    sent_write = ["JOB", "TIMER", "TIMER", "WIN", "WIN", "WIN"]
+    assert writes.count(sent_write) == 2  # lost once to the other send, then won
+    writes.clear()
+    assert send_one(h) is Outcome.SENT
+    assert writes.count(sent_write) == 1  # read again after the call: won the first time
+    assert all(j.status is JobStatus.SENT for j in h.records.jobs("acme") if j.step == 1)
+
+
+def test_after_a_lost_race_on_the_limiter_the_next_send_reads_its_documents_before_deciding(
+    h: Harness,
+) -> None:
+    """Another worker's send moves the tenant's limiter document right after each message's first
+    read. The first message loses its `sending` write and is handled again; the next ones read the
+    limiter's documents again just before its decision, and their `sending` write wins the first time."""
+    seed_tenant(h, leads=["ann@corp-x.com", "bob@corp-y.com", "cy@corp-z.com"])
+    assert send_one(h) is Outcome.SENT  # the limiter's documents exist from here on
+    moved: list[bool] = []
+    real_get_many = h.store.get_many
+
+    def get_many(keys):  # type: ignore[no-untyped-def]
+        found = real_get_many(keys)
+        if ("T#acme", "LIM#tenant") in keys and not moved:
+            moved.append(True)
+            _bump(h, "LIM#tenant")
+        return found
+
+    h.store.get_many = get_many  # type: ignore[method-assign]
+    writes = _counting_writes(h)
+    assert send_one(h) is Outcome.SENT
+    assert len([w for w in writes if "JOB" in w and "LIM" in w]) == 2  # lost once to the other, then won
+    writes.clear()
+    moved.clear()
+    assert send_one(h) is Outcome.SENT
+    assert len([w for w in writes if "JOB" in w and "LIM" in w]) == 1  # read again first: won at once
+    assert all(j.status is JobStatus.SENT for j in h.records.jobs("acme") if j.step == 1)
+
+
+def test_a_message_that_keeps_losing_races_is_handled_again_not_left_for_the_visibility_timeout(
+    h: Harness,
+) -> None:
+    """Another worker's send lands just before each of the message's `sending` writes, eight times:
+    each lost write is tried again on what is read afresh, and the ninth goes out; the message is not
+    left to come back after the queue's visibility timeout (the lease)."""
+    seed_tenant(h, leads=["ann@corp-x.com", "bob@corp-y.com"])
+    assert send_one(h) is Outcome.SENT  # the limiter's documents exist from here on
+    attempts: list[list[str]] = []
+    real_write = h.store.write
+
+    def write(*operations):  # type: ignore[no-untyped-def]
+        if any(op.sort.startswith("JOB#") for op in operations) and any(
+            op.sort == "LIM#tenant" for op in operations
+        ):
+            attempts.append([op.sort for op in operations])
+            if len(attempts) <= 8:
+                _bump(h, "LIM#tenant")
+        return real_write(*operations)
+
+    h.store.write = write  # type: ignore[method-assign]
+    assert send_one(h) is Outcome.SENT
+    assert len(attempts) == 9  # eight lost, then won
+    assert len(h.mailer.sent) == 2
+
+
 def test_a_window_moved_by_another_send_meanwhile_is_read_again_for_one_sent_write(h: Harness) -> None:
     """Another worker's send moves the campaign's and the tenant's windows while this one is at the
     provider: the `sent` record and this send's windows still go in one write, tried again on the windows

@@ -88,8 +88,14 @@ from outreach_core.telemetry import SEND_OUTCOME, NullMetrics
 
 log = structlog.get_logger(__name__)
 
-_CAS_ATTEMPTS = 6
+# Lost compare-and-set races a message is handled again after, before it is left for redelivery (which
+# waits out the queue's visibility timeout, the lease: minutes). A retry reads again only what the lost
+# write touched; with several workers on one tenant a send loses about one race in three.
+_CAS_ATTEMPTS = 12
 _SENT_ATTEMPTS = 3  # one write of the `sent` record with the windows, before it is split
+# After a lost race on the documents every send writes (the limiter's, the auto-stop windows), the next
+# this many sends read them once more just before they use them: see `_Races`.
+_RACE_MEMORY = 64
 
 
 class SenderConfig(BaseModel):
@@ -148,6 +154,31 @@ class _Choice:
     grant: Grant | None = None
 
 
+@dataclass
+class _Races:
+    """Recent lost compare-and-set races, by what was lost: the limiter's documents or the windows.
+
+    The documents every send writes are read at the start of its message (in the one or two batched
+    reads). When other workers move them meanwhile (several processes on one workspace, or several
+    Lambdas of a tenant), the write loses and is tried again: a failed transaction, a read, a second
+    write. So for the next `_RACE_MEMORY` sends after a lost race, they are read once more right before
+    they are used (the limiter's just before its decision, the windows just after the provider call):
+    one read instead of a likely lost write. A sender that loses no race never reads them twice."""
+
+    limits: int = 0
+    windows: int = 0
+
+    def lost(self, sort: str) -> None:
+        if sort.startswith("WIN#"):
+            self.windows = _RACE_MEMORY
+        elif sort.startswith(("LIM#", "ROT#")):
+            self.limits = _RACE_MEMORY
+
+    def sent(self) -> None:
+        self.limits = max(0, self.limits - 1)
+        self.windows = max(0, self.windows - 1)
+
+
 @dataclass(frozen=True)
 class _Wait:
     until: datetime
@@ -177,6 +208,7 @@ class SenderService:
         self.limiter = limiter or guard.limiter
         self.metrics = metrics or NullMetrics()
         self._identity_ids: dict[str, list[str]] | None = None  # within `invocation()`
+        self._races = _Races()
 
     def handle(self, message: ReceivedMessage) -> SendResult:
         result = self._handle(message)
@@ -204,7 +236,8 @@ class SenderService:
                     structlog.contextvars.bind_contextvars(campaign_id=job.campaign_id)
                     try:
                         return self._process(job, message)
-                    except ConditionFailed:
+                    except ConditionFailed as lost:
+                        self._races.lost(lost.sort)
                         continue  # the job or a policy document moved under us: read again
             return SendResult(Outcome.CONTENDED, ref.job_id, "lost compare-and-set repeatedly")
         finally:
@@ -407,6 +440,16 @@ class SenderService:
             self._identity_ids.pop(job.tenant_id, None)
             identities = self._serving(job.tenant_id, ctx.campaign.direction_id)
         first = self._thread(job, ctx.campaign)
+        if self._races.limits:  # read at the message's start; other workers likely moved them since
+            provider = self.limiter.directory.provider(ctx.lead.domain)
+            rotation = f"ROT#{ctx.campaign.direction_id}"
+            ids = [i.id for i in identities]
+            self.records.refresh(
+                [
+                    *self.limiter.tenant_keys(job.tenant_id),
+                    *self.limiter.identity_keys(job.tenant_id, ids, rotation, provider),
+                ]
+            )
         result = self.limiter.acquire(
             ctx.tenant,
             identities,
@@ -513,6 +556,9 @@ class SenderService:
             *self.guard.window_keys(sent.tenant_id, sent.campaign_id),
             *self.guard.identity_window_keys(sent.tenant_id, [sent.sender_id] if sent.sender_id else []),
         ]
+        if self._races.windows:  # read at the message's start, before the provider call: likely moved
+            self.records.refresh(window_keys)
+        self._races.sent()
         for attempt in range(_SENT_ATTEMPTS):
             try:
                 self.records.save_job(
@@ -520,9 +566,10 @@ class SenderService:
                 )
                 return
             except ConditionFailed as lost:
+                self._races.lost(lost.sort)
                 if not lost.sort.startswith("WIN#") or attempt == _SENT_ATTEMPTS - 1:
                     raise
-                self.records.prefetch(window_keys)  # the failed write let go of what was read
+                self.records.prefetch(window_keys)  # the failed write let go of what it wrote
 
     def _reconcile_late(self, sent: MessageJob, sequence: Sequence[Put]) -> None:
         """The lease ran out while the provider call was in flight and the job was marked uncertain:
