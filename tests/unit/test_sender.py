@@ -436,14 +436,7 @@ def test_a_window_moved_by_another_send_meanwhile_is_read_again_for_one_sent_wri
             h.store.write(h.records.state_put("acme", sort, moved, item.version if item else 0))
 
     h.mailer.every = another_send
-    writes: list[list[str]] = []
-    real_write = h.store.write
-
-    def write(*operations):  # type: ignore[no-untyped-def]
-        writes.append(sorted(op.sort.split("#")[0] for op in operations))
-        return real_write(*operations)
-
-    h.store.write = write  # type: ignore[method-assign]
+    writes = _counting_writes(h)
     assert send_one(h) is Outcome.SENT
     job = job_of(h, email)
     assert job.status is JobStatus.SENT
